@@ -1,0 +1,22 @@
+//! cosched schema migrations.
+//!
+//! Append-only: a migration that has shipped is never edited; a change to the
+//! schema is a new file. Each migration is self-contained (it never imports
+//! the `entity` crate) so that its meaning cannot drift when the entities
+//! change. The DDL is written by hand, once per backend where the dialects
+//! differ, so that keys, foreign keys and CHECK constraints are exactly what
+//! DESIGN.md says.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261130_000001_create_tables;
+
+/// The ordered list of cosched migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261130_000001_create_tables::Migration)]
+    }
+}

@@ -1,0 +1,478 @@
+//! The command line: clap definitions, and each command's work and output.
+//!
+//! Commands return [`CliError`]; only `main` turns it into an exit code
+//! (0 success, 1 runtime failure, 2 bad usage or configuration).
+
+mod output;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::client::{Client, ClientError};
+use crate::clock::{Clock, SystemClock, from_ms};
+use crate::config::{self, Config, ConfigError, Settings};
+use crate::jobs::JobRegistry;
+use crate::node::Node;
+use crate::schedule::cron::{CronExpr, CronSchedule, Dialect};
+use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
+use crate::store::{FireFilter, FireStatus, Store, StoreError};
+
+pub use output::{fire_json, job_json};
+
+/// cosched: fire cron, interval and one-shot jobs from a SQL database.
+#[derive(Debug, Parser)]
+#[command(name = "cosched", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format on stderr (filter with RUST_LOG, default `info`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the database is: `--database`, else `DATABASE_URL`, else the
+/// config file's `[scheduler] database`, else `sqlite://cosched.db`.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database: Option<String>,
+    /// A config file to read the database URL (and time zone) from.
+    #[arg(long, short = 'c', global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scheduler node: reconcile the file's jobs, then fire until SIGINT/SIGTERM.
+    Serve {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Validate a configuration file without touching any database.
+    Check {
+        /// The file to check.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Apply pending database migrations.
+    Migrate {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Preview the next fire times of a cron expression.
+    Next(NextArgs),
+    /// List, show, pause, resume, trigger or delete jobs.
+    Jobs {
+        #[command(subcommand)]
+        action: Option<JobsAction>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Schedule a one-off fire of a job.
+    Schedule {
+        /// The job to fire.
+        job: String,
+        /// When: an RFC 3339 instant, e.g. 2026-12-01T09:00:00Z.
+        #[arg(long, conflicts_with = "in_", required_unless_present = "in_")]
+        at: Option<String>,
+        /// When: after this long, e.g. 10m, 1h30m.
+        #[arg(long = "in", id = "in_")]
+        in_: Option<String>,
+        /// JSON data merged over the job's data for this fire.
+        #[arg(long)]
+        data: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recent fires, newest first.
+    Fires {
+        /// Only this job's fires.
+        #[arg(long)]
+        job: Option<String>,
+        /// Only fires with this status.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<FireStatus>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Every job with its schedule and next fire (the default).
+    List,
+    /// One job, its triggers and recent fires.
+    Show { name: String },
+    /// Stop a job's triggers from firing.
+    Pause { name: String },
+    /// Let a paused job fire again (missed fires follow the misfire policy).
+    Resume { name: String },
+    /// Fire a job now.
+    Trigger {
+        name: String,
+        /// JSON data merged over the job's data for this fire.
+        #[arg(long)]
+        data: Option<String>,
+    },
+    /// Delete a job created through the API, with its history.
+    Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct NextArgs {
+    /// The cron expression, e.g. '0 30 2 * * ?'.
+    pub expression: String,
+    /// IANA time zone the expression is read in.
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// How many fire times.
+    #[arg(short = 'n', long = "count", default_value_t = 5)]
+    pub count: usize,
+    /// Start after this instant (RFC 3339), default now.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Cron dialect.
+    #[arg(long, default_value = "quartz")]
+    pub dialect: String,
+    /// What a fixed time in a spring-forward gap does.
+    #[arg(long)]
+    pub dst_gap: Option<String>,
+    /// What a wall time that occurs twice does.
+    #[arg(long)]
+    pub dst_fold: Option<String>,
+    /// Print a JSON array of RFC 3339 instants.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_status(s: &str) -> Result<FireStatus, String> {
+    FireStatus::parse(s).ok_or_else(|| {
+        format!(
+            "expected one of {}",
+            FireStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// Why a command failed, which decides the exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad arguments or input: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// A bad configuration file: exit 2.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// Anything else: exit 1.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) | CliError::Config(_) => 2,
+            CliError::Runtime(_) => 1,
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } | StoreError::Conflict(_) => CliError::Usage(e.to_string()),
+            e => CliError::Runtime(e.to_string()),
+        }
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Store(e) => e.into(),
+            ClientError::Invalid(m) => CliError::Usage(m),
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let registry = JobRegistry::with_builtins();
+    match cli.command {
+        Command::Serve { db } => serve(db, registry).await,
+        Command::Check { config } => {
+            let config = config::load_file(&config, &registry)?;
+            println!(
+                "{}: valid: {} job(s), {} calendar(s)",
+                config
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                config.jobs.len(),
+                config.calendars.len()
+            );
+            Ok(())
+        }
+        Command::Migrate { db } => {
+            let (settings, _) = resolve(&db, &registry)?;
+            let store = Store::connect(&settings.database_url).await?;
+            store.migrate().await?;
+            println!("migrated {}", store.display_url());
+            Ok(())
+        }
+        Command::Next(args) => next(args),
+        Command::Jobs { action, db, json } => {
+            let client = client(&db, &registry).await?;
+            jobs(&client, action.unwrap_or(JobsAction::List), json).await
+        }
+        Command::Schedule {
+            job,
+            at,
+            in_,
+            data,
+            db,
+            json,
+        } => {
+            let client = client(&db, &registry).await?;
+            let data = parse_data(data.as_deref())?;
+            let trigger = match (at, in_) {
+                (Some(at), _) => {
+                    client
+                        .schedule_at(&job, parse_instant(&at, "--at")?, data)
+                        .await?
+                }
+                (None, Some(delay)) => {
+                    client
+                        .schedule_in(&job, parse_duration(&delay, "--in")?, data)
+                        .await?
+                }
+                (None, None) => {
+                    return Err(CliError::Usage("give --at INSTANT or --in DURATION".into()));
+                }
+            };
+            let at = trigger.next_fire_at.map(from_ms);
+            if json {
+                println!(
+                    "{}",
+                    json!({"trigger_id": trigger.id, "job": job, "fire_at": at.map(|t| t.to_rfc3339())})
+                );
+            } else {
+                println!(
+                    "scheduled {job} at {} (trigger {})",
+                    output::instant(at),
+                    trigger.id
+                );
+            }
+            Ok(())
+        }
+        Command::Fires {
+            job,
+            status,
+            limit,
+            db,
+            json,
+        } => {
+            let client = client(&db, &registry).await?;
+            let fires = client
+                .fires(&FireFilter {
+                    job,
+                    status,
+                    limit: Some(limit),
+                })
+                .await?;
+            output::fires(&fires, json);
+            Ok(())
+        }
+    }
+}
+
+/// Reads the config file (if any) and resolves the settings.
+fn resolve(db: &DatabaseArgs, registry: &JobRegistry) -> Result<(Settings, Config), CliError> {
+    let config = match &db.config {
+        Some(path) => config::load_file(path, registry)?,
+        None => Config::default(),
+    };
+    Ok((Settings::resolve(db.database.clone(), &config), config))
+}
+
+async fn client(db: &DatabaseArgs, registry: &JobRegistry) -> Result<Client, CliError> {
+    let (settings, _) = resolve(db, registry)?;
+    Ok(Client::connect(&settings.database_url).await?)
+}
+
+async fn serve(db: DatabaseArgs, registry: JobRegistry) -> Result<(), CliError> {
+    let (settings, config) = resolve(&db, &registry)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (node, report) = Node::start(settings, &config, registry, clock).await?;
+    tracing::info!(created = ?report.created, updated = ?report.updated, removed = ?report.removed,
+        unchanged = report.unchanged.len(), "configuration reconciled");
+    node.run(shutdown_signal()).await;
+    Ok(())
+}
+
+/// Resolves at the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
+}
+
+async fn jobs(client: &Client, action: JobsAction, json: bool) -> Result<(), CliError> {
+    match action {
+        JobsAction::List => {
+            let rows = client.jobs().await?;
+            output::jobs(&rows, json);
+        }
+        JobsAction::Show { name } => {
+            let row = client.job(&name).await?;
+            let fires = client
+                .fires(&FireFilter {
+                    job: Some(name),
+                    status: None,
+                    limit: Some(10),
+                })
+                .await?;
+            output::job_detail(&row, &fires, json);
+        }
+        JobsAction::Pause { name } => {
+            let changed = client.pause(&name).await?;
+            println!(
+                "{name}: {}",
+                if changed { "paused" } else { "already paused" }
+            );
+        }
+        JobsAction::Resume { name } => {
+            let changed = client.resume(&name).await?;
+            println!("{name}: {}", if changed { "resumed" } else { "not paused" });
+        }
+        JobsAction::Trigger { name, data } => {
+            let data = parse_data(data.as_deref())?;
+            let t = client.trigger_now(&name, data).await?;
+            if json {
+                println!("{}", json!({"trigger_id": t.id, "job": name}));
+            } else {
+                println!("{name}: triggered (trigger {})", t.id);
+            }
+        }
+        JobsAction::Delete { name } => {
+            client.delete_job(&name).await?;
+            println!("{name}: deleted");
+        }
+    }
+    Ok(())
+}
+
+fn next(args: NextArgs) -> Result<(), CliError> {
+    let dialect: Dialect = args
+        .dialect
+        .parse()
+        .map_err(|e: String| CliError::Usage(e))?;
+    let expr = CronExpr::parse(&args.expression, dialect).map_err(|e| {
+        let caret = format!("{}^", " ".repeat(e.column.saturating_sub(1)));
+        CliError::Usage(format!(
+            "invalid cron expression: {e}\n  {}\n  {caret}",
+            args.expression
+        ))
+    })?;
+    let tz: Tz = args.tz.parse().map_err(|_| {
+        let hint = config::nearest(&args.tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()))
+            .map(|n| format!("; did you mean `{n}`?"))
+            .unwrap_or_default();
+        CliError::Usage(format!("unknown time zone `{}`{hint}", args.tz))
+    })?;
+    let dst = DstOptions {
+        gap: args
+            .dst_gap
+            .as_deref()
+            .map(str::parse::<GapPolicy>)
+            .transpose()
+            .map_err(|e| CliError::Usage(e.to_string()))?,
+        fold: args
+            .dst_fold
+            .as_deref()
+            .map(str::parse::<FoldPolicy>)
+            .transpose()
+            .map_err(|e| CliError::Usage(e.to_string()))?,
+    };
+    let from = match &args.from {
+        Some(f) => parse_instant(f, "--from")?,
+        None => Utc::now(),
+    };
+    let schedule = CronSchedule::new(expr, tz, dst);
+    let mut fires = Vec::new();
+    let mut at = from;
+    while fires.len() < args.count {
+        let Some(fire) = schedule.next_fire_after(at) else {
+            break;
+        };
+        at = fire.at;
+        fires.push(fire);
+    }
+    output::next(&fires, tz, args.json);
+    Ok(())
+}
+
+fn parse_instant(s: &str, flag: &str) -> Result<DateTime<Utc>, CliError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "{flag} {s}: {e}; expected RFC 3339, e.g. 2026-12-01T09:00:00Z"
+            ))
+        })
+}
+
+fn parse_duration(s: &str, flag: &str) -> Result<Duration, CliError> {
+    humantime::parse_duration(s).map_err(|e| {
+        CliError::Usage(format!(
+            "{flag} {s}: {e}; expected a duration such as 10m or 1h30m"
+        ))
+    })
+}
+
+fn parse_data(s: Option<&str>) -> Result<Option<Value>, CliError> {
+    s.map(|s| {
+        serde_json::from_str(s)
+            .map_err(|e| CliError::Usage(format!("--data is not valid JSON: {e}")))
+    })
+    .transpose()
+}

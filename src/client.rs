@@ -1,0 +1,172 @@
+//! The producer API: schedule, trigger, pause, resume and read history,
+//! over SQL alone.
+//!
+//! A [`Client`] needs no running node: what it writes waits in the
+//! database, and a node started later fires it. The CLI and any embedding
+//! program use it; other languages write the same rows with plain SQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::{fires, jobs, triggers};
+use serde_json::Value;
+
+use crate::clock::{Clock, SystemClock};
+use crate::definition::{JobDef, TriggerDef};
+use crate::jobs::JobRegistry;
+use crate::schedule::ScheduleSpec;
+use crate::store::{FireFilter, JobRow, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The API over the cosched database.
+#[derive(Debug, Clone)]
+pub struct Client {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    registry: JobRegistry,
+}
+
+impl Client {
+    /// Connects to `url` and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Client, ClientError> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(Client::new(
+            store,
+            Arc::new(SystemClock),
+            JobRegistry::with_builtins(),
+        ))
+    }
+
+    /// A client over an open store, with a clock and the job kinds it may
+    /// create jobs of.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, registry: JobRegistry) -> Client {
+        Client {
+            store,
+            clock,
+            registry,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Creates a job (and its trigger) through the API. The file never
+    /// touches API jobs.
+    pub async fn create_job(
+        &self,
+        def: &JobDef,
+        trigger: Option<&TriggerDef>,
+    ) -> Result<jobs::Model, ClientError> {
+        let kind = self.registry.get(&def.kind).ok_or_else(|| {
+            ClientError::Invalid(format!(
+                "unknown job kind `{}`: expected one of {}",
+                def.kind,
+                self.registry.names().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        kind.validate(&def.settings)
+            .map_err(|e| ClientError::Invalid(format!("job `{}`: {e}", def.name)))?;
+        if def.name.trim().is_empty() {
+            return Err(ClientError::Invalid("a job name must not be empty".into()));
+        }
+        Ok(self
+            .store
+            .job_create(def, trigger, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Schedules a one-off fire of `job` at `at`, with `data` merged over
+    /// the job's data.
+    pub async fn schedule_at(
+        &self,
+        job: &str,
+        at: DateTime<Utc>,
+        data: Option<Value>,
+    ) -> Result<triggers::Model, ClientError> {
+        let mut def = TriggerDef::new(ScheduleSpec::Once { at });
+        def.data = data;
+        Ok(self
+            .store
+            .trigger_create(job, &def, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Schedules a one-off fire of `job` after `delay`.
+    pub async fn schedule_in(
+        &self,
+        job: &str,
+        delay: Duration,
+        data: Option<Value>,
+    ) -> Result<triggers::Model, ClientError> {
+        let delay = chrono::Duration::from_std(delay)
+            .map_err(|_| ClientError::Invalid("delay too long".into()))?;
+        self.schedule_at(job, self.clock.now() + delay, data).await
+    }
+
+    /// Fires `job` now (a one-off due at once).
+    pub async fn trigger_now(
+        &self,
+        job: &str,
+        data: Option<Value>,
+    ) -> Result<triggers::Model, ClientError> {
+        self.schedule_at(job, self.clock.now(), data).await
+    }
+
+    /// Pauses a job: none of its triggers fire until it is resumed.
+    /// Returns false when it was already paused.
+    pub async fn pause(&self, job: &str) -> Result<bool, ClientError> {
+        Ok(self
+            .store
+            .job_set_paused(job, true, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Resumes a paused job; fires that came due meanwhile follow each
+    /// trigger's misfire policy.
+    pub async fn resume(&self, job: &str) -> Result<bool, ClientError> {
+        Ok(self
+            .store
+            .job_set_paused(job, false, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Deletes a job with its triggers and history.
+    pub async fn delete_job(&self, job: &str) -> Result<(), ClientError> {
+        Ok(self.store.job_delete(job).await?)
+    }
+
+    /// Every job with its triggers and next fire.
+    pub async fn jobs(&self) -> Result<Vec<JobRow>, ClientError> {
+        Ok(self.store.jobs_list().await?)
+    }
+
+    /// One job with its triggers and next fire.
+    pub async fn job(&self, name: &str) -> Result<JobRow, ClientError> {
+        self.jobs()
+            .await?
+            .into_iter()
+            .find(|j| j.job.name == name)
+            .ok_or_else(|| {
+                StoreError::NotFound {
+                    what: "job",
+                    name: name.to_string(),
+                }
+                .into()
+            })
+    }
+
+    /// Fires, newest first.
+    pub async fn fires(&self, filter: &FireFilter) -> Result<Vec<fires::Model>, ClientError> {
+        Ok(self.store.fires_list(filter).await?)
+    }
+}

@@ -1,0 +1,939 @@
+//! The TOML file: parsed, validated whole, then handed on as typed values.
+//!
+//! Nothing is written until the whole file is valid. Every problem is
+//! reported with its file, line and column, what was expected, and (for a
+//! misspelt key, kind or time zone) the nearest valid spelling.
+//!
+//! Precedence for settings that can also come from elsewhere: command line
+//! > environment > file > default ([`Settings::resolve`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use toml::Spanned;
+
+use crate::definition::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
+use crate::jobs::JobRegistry;
+use crate::schedule::ScheduleSpec;
+use crate::schedule::cron::{CronExpr, Dialect};
+use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
+use crate::schedule::misfire::MisfirePolicy;
+use crate::store::{ConfigJob, DEFAULT_DATABASE_URL};
+
+/// Defaults, in one place.
+pub mod defaults {
+    use std::time::Duration;
+    pub const MAX_CONCURRENT: usize = 16;
+    pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+    pub const MISFIRE_THRESHOLD: Duration = Duration::from_secs(60);
+    pub const LEASE: Duration = Duration::from_secs(30);
+    pub const CHECKIN_INTERVAL: Duration = Duration::from_secs(5);
+    pub const DEAD_AFTER_CHECKINS: u32 = 4;
+    pub const MAX_BATCH: usize = 256;
+}
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub file: String,
+    /// 1-based; 0 when the problem is not at one place (an unreadable file).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, issue) in self.issues.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{issue}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The `[scheduler]` table, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulerSettings {
+    pub database: Option<String>,
+    pub node_id: Option<String>,
+    pub max_concurrent: usize,
+    pub poll_interval: Duration,
+    pub shutdown_grace: Duration,
+    pub timezone: Tz,
+    pub misfire_threshold: Duration,
+    pub pools: Vec<String>,
+    pub lease: Duration,
+    pub checkin_interval: Duration,
+    pub dead_after_checkins: u32,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            database: None,
+            node_id: None,
+            max_concurrent: defaults::MAX_CONCURRENT,
+            poll_interval: defaults::POLL_INTERVAL,
+            shutdown_grace: defaults::SHUTDOWN_GRACE,
+            timezone: Tz::UTC,
+            misfire_threshold: defaults::MISFIRE_THRESHOLD,
+            pools: vec![DEFAULT_POOL.to_string()],
+            lease: defaults::LEASE,
+            checkin_interval: defaults::CHECKIN_INTERVAL,
+            dead_after_checkins: defaults::DEAD_AFTER_CHECKINS,
+        }
+    }
+}
+
+/// A validated configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub path: Option<PathBuf>,
+    pub scheduler: SchedulerSettings,
+    pub jobs: Vec<ConfigJob>,
+    /// Calendars by name, with their JSON definitions.
+    pub calendars: Vec<(String, String)>,
+}
+
+/// What a node runs with, after every source of settings is resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub node_id: String,
+    pub scheduler: SchedulerSettings,
+}
+
+impl Settings {
+    /// Resolves the database (`--database`/`DATABASE_URL` > file >
+    /// default) and the node id (file > `host-pid`).
+    pub fn resolve(cli_database: Option<String>, config: &Config) -> Settings {
+        let database_url = cli_database
+            .or_else(|| config.scheduler.database.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let node_id = config
+            .scheduler
+            .node_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", crate::node::hostname(), std::process::id()));
+        Settings {
+            database_url,
+            node_id,
+            scheduler: config.scheduler.clone(),
+        }
+    }
+}
+
+// ---- raw TOML ------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    scheduler: Option<RawScheduler>,
+    #[serde(default)]
+    job: Vec<Spanned<RawJob>>,
+    #[serde(default)]
+    calendar: Vec<Spanned<toml::Table>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScheduler {
+    database: Option<String>,
+    node_id: Option<Spanned<String>>,
+    max_concurrent: Option<Spanned<i64>>,
+    poll_interval: Option<Spanned<String>>,
+    shutdown_grace: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    misfire_threshold: Option<Spanned<String>>,
+    pools: Option<Spanned<Vec<String>>>,
+    lease: Option<Spanned<String>>,
+    checkin_interval: Option<Spanned<String>>,
+    dead_after_checkins: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    // The command kind's settings, written at job level.
+    command: Option<Spanned<toml::Value>>,
+    shell: Option<Spanned<bool>>,
+    env: Option<Spanned<toml::Table>>,
+    workdir: Option<Spanned<String>>,
+    max_output: Option<Spanned<i64>>,
+    // Any other kind's settings.
+    settings: Option<Spanned<toml::Table>>,
+    // Schedule: one of cron, every, at (none: on demand).
+    cron: Option<Spanned<String>>,
+    dialect: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    dst_gap: Option<Spanned<String>>,
+    dst_fold: Option<Spanned<String>>,
+    every: Option<Spanned<String>>,
+    start: Option<Spanned<toml::Value>>,
+    end: Option<Spanned<toml::Value>>,
+    repeat: Option<Spanned<i64>>,
+    at: Option<Spanned<toml::Value>>,
+    misfire: Option<Spanned<toml::Value>>,
+    misfire_threshold: Option<Spanned<String>>,
+    calendars: Option<Spanned<Vec<String>>>,
+    // Job policies.
+    timeout: Option<Spanned<String>>,
+    data: Option<Spanned<toml::Table>>,
+    pool: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
+    overlap: Option<Spanned<String>>,
+    priority: Option<Spanned<i64>>,
+    retry: Option<Spanned<RawRetry>>,
+    requests_recovery: Option<bool>,
+    paused: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetry {
+    max_attempts: Option<Spanned<i64>>,
+    backoff: Option<Spanned<String>>,
+    factor: Option<Spanned<f64>>,
+    max_backoff: Option<Spanned<String>>,
+    jitter: Option<Spanned<f64>>,
+}
+
+// ---- loading ---------------------------------------------------------------
+
+/// Collects issues against one source text.
+struct Checker<'a> {
+    file: String,
+    src: &'a str,
+    issues: Vec<ConfigIssue>,
+}
+
+impl<'a> Checker<'a> {
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.src.len());
+        let before = &self.src[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let (line, column) = self.position(span.start);
+        self.issues.push(ConfigIssue {
+            file: self.file.clone(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, v: &Option<Spanned<String>>, key: &str) -> Option<Duration> {
+        let v = v.as_ref()?;
+        match humantime::parse_duration(v.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.at(
+                    v.span(),
+                    format!("`{key}` = \"{}\" is not a duration ({e}): expected e.g. \"30s\", \"5m\", \"1h 30m\"", v.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, v: &Option<Spanned<String>>, key: &str) -> Option<Duration> {
+        let d = self.duration(v, key)?;
+        if d.is_zero() {
+            // The value parsed, so it exists.
+            let span = v.as_ref().map(|s| s.span()).unwrap_or(0..0);
+            self.at(span, format!("`{key}` must be longer than zero"));
+            return None;
+        }
+        Some(d)
+    }
+
+    fn timezone(&mut self, v: &Spanned<String>) -> Option<Tz> {
+        match v.get_ref().parse::<Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+                let hint = nearest(v.get_ref(), names)
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                self.at(
+                    v.span(),
+                    format!("unknown time zone `{}`: expected an IANA name such as \"Europe/Berlin\"{hint}", v.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn instant(&mut self, v: &Spanned<toml::Value>, key: &str) -> Option<DateTime<Utc>> {
+        let text = match v.get_ref() {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Datetime(d) => d.to_string(),
+            other => {
+                self.at(
+                    v.span(),
+                    format!("`{key}` must be an instant, found a {}", other.type_str()),
+                );
+                return None;
+            }
+        };
+        match DateTime::parse_from_rfc3339(&text) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                self.at(
+                    v.span(),
+                    format!("`{key}` = {text} is not an instant: expected RFC 3339 with an offset, e.g. 2026-12-01T09:00:00Z"),
+                );
+                None
+            }
+        }
+    }
+
+    fn nonnegative_u32(&mut self, v: &Spanned<i64>, key: &str, min: i64) -> Option<u32> {
+        match u32::try_from(*v.get_ref()) {
+            Ok(n) if i64::from(n) >= min => Some(n),
+            _ => {
+                self.at(
+                    v.span(),
+                    format!("`{key}` must be a whole number from {min} to {}", u32::MAX),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The nearest of `candidates` to `word`, if any is close enough to be a
+/// likely misspelling.
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Reads and validates a configuration file.
+pub fn load_file(path: &Path, registry: &JobRegistry) -> Result<Config, ConfigError> {
+    let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        issues: vec![ConfigIssue {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the file: {e}"),
+        }],
+    })?;
+    let mut config = parse(&src, &path.display().to_string(), registry)?;
+    config.path = Some(path.to_path_buf());
+    Ok(config)
+}
+
+/// Validates configuration text; `file` names it in errors.
+pub fn parse(src: &str, file: &str, registry: &JobRegistry) -> Result<Config, ConfigError> {
+    let mut c = Checker {
+        file: file.to_string(),
+        src,
+        issues: Vec::new(),
+    };
+    let raw: RawFile = match toml::from_str(src) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let message = explain_toml_error(e.message());
+            c.at(span, message);
+            return Err(ConfigError { issues: c.issues });
+        }
+    };
+    let scheduler = scheduler_settings(&mut c, raw.scheduler.as_ref());
+    let mut calendars = Vec::new();
+    for cal in &raw.calendar {
+        let name = cal.get_ref().get("name").and_then(|v| v.as_str());
+        match name {
+            Some(name) => match serde_json::to_string(cal.get_ref()) {
+                Ok(json) => calendars.push((name.to_string(), json)),
+                Err(e) => c.at(
+                    cal.span(),
+                    format!("calendar `{name}` cannot be stored: {e}"),
+                ),
+            },
+            None => c.at(cal.span(), "a [[calendar]] needs a `name`"),
+        }
+    }
+    let mut jobs = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for raw_job in &raw.job {
+        let name = raw_job.get_ref().name.get_ref();
+        let line = c.position(raw_job.span().start).0;
+        if let Some(first) = seen.get(name) {
+            c.at(
+                raw_job.get_ref().name.span(),
+                format!("duplicate job name `{name}`: already declared at line {first}; job names must be unique"),
+            );
+            continue;
+        }
+        seen.insert(name.clone(), line);
+        if let Some(job) = job_decl(&mut c, raw_job, &scheduler, registry, &calendars) {
+            jobs.push(job);
+        }
+    }
+    if !c.issues.is_empty() {
+        return Err(ConfigError { issues: c.issues });
+    }
+    Ok(Config {
+        path: None,
+        scheduler,
+        jobs,
+        calendars,
+    })
+}
+
+/// Rewrites serde's "unknown field `x`, expected one of …" with the
+/// nearest valid key.
+fn explain_toml_error(message: &str) -> String {
+    let message = message.trim();
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((field, expected)) = rest.split_once('`')
+    {
+        let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let hint = nearest(field, keys.iter().copied())
+            .map(|n| format!("did you mean `{n}`? "))
+            .unwrap_or_default();
+        return format!(
+            "unknown key `{field}`: {hint}expected one of {}",
+            keys.join(", ")
+        );
+    }
+    message
+        .replace("missing field", "missing key")
+        .replace("unknown variant", "unknown value")
+}
+
+fn scheduler_settings(c: &mut Checker<'_>, raw: Option<&RawScheduler>) -> SchedulerSettings {
+    let mut s = SchedulerSettings::default();
+    let Some(raw) = raw else { return s };
+    s.database = raw.database.clone();
+    s.node_id = raw.node_id.as_ref().map(|n| n.get_ref().clone());
+    if let Some(n) = &raw.node_id
+        && n.get_ref().trim().is_empty()
+    {
+        c.at(n.span(), "`node_id` must not be empty");
+    }
+    if let Some(m) = &raw.max_concurrent {
+        match usize::try_from(*m.get_ref()) {
+            Ok(n) if (1..=10_000).contains(&n) => s.max_concurrent = n,
+            _ => c.at(
+                m.span(),
+                "`max_concurrent` must be a whole number from 1 to 10000",
+            ),
+        }
+    }
+    if let Some(d) = c.positive(&raw.poll_interval, "poll_interval") {
+        s.poll_interval = d;
+    }
+    if let Some(d) = c.duration(&raw.shutdown_grace, "shutdown_grace") {
+        s.shutdown_grace = d;
+    }
+    if let Some(tz) = raw.timezone.as_ref().and_then(|t| c.timezone(t)) {
+        s.timezone = tz;
+    }
+    if let Some(d) = c.duration(&raw.misfire_threshold, "misfire_threshold") {
+        s.misfire_threshold = d;
+    }
+    if let Some(p) = &raw.pools {
+        if p.get_ref().is_empty() || p.get_ref().iter().any(|n| n.trim().is_empty()) {
+            c.at(
+                p.span(),
+                "`pools` must list at least one non-empty pool name",
+            );
+        } else {
+            s.pools = p.get_ref().clone();
+        }
+    }
+    if let Some(d) = c.positive(&raw.lease, "lease") {
+        s.lease = d;
+    }
+    if let Some(d) = c.positive(&raw.checkin_interval, "checkin_interval") {
+        s.checkin_interval = d;
+    }
+    if let Some(n) = &raw.dead_after_checkins
+        && let Some(n) = c.nonnegative_u32(n, "dead_after_checkins", 2)
+    {
+        s.dead_after_checkins = n;
+    }
+    s
+}
+
+fn toml_to_json(v: &toml::Value) -> Value {
+    // TOML values are always representable in JSON (datetimes as strings).
+    match v {
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        other => serde_json::to_value(other).unwrap_or(Value::Null),
+    }
+}
+
+fn table_to_json(t: &toml::Table) -> Value {
+    Value::Object(
+        t.iter()
+            .map(|(k, v)| (k.clone(), toml_to_json(v)))
+            .collect(),
+    )
+}
+
+/// FNV-1a, 64 bits: a hash that is the same in every build, so a stored
+/// declaration hash stays comparable across releases.
+fn stable_hash(v: &Value) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in v.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn job_decl(
+    c: &mut Checker<'_>,
+    spanned: &Spanned<RawJob>,
+    scheduler: &SchedulerSettings,
+    registry: &JobRegistry,
+    calendars: &[(String, String)],
+) -> Option<ConfigJob> {
+    let raw = spanned.get_ref();
+    let before = c.issues.len();
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty() {
+        c.at(raw.name.span(), "a job `name` must not be empty");
+    }
+    let kind = raw.kind.get_ref().clone();
+
+    // Kind and its settings.
+    let command_keys = [
+        raw.command.as_ref().map(|v| ("command", v.span())),
+        raw.shell.as_ref().map(|v| ("shell", v.span())),
+        raw.env.as_ref().map(|v| ("env", v.span())),
+        raw.workdir.as_ref().map(|v| ("workdir", v.span())),
+        raw.max_output.as_ref().map(|v| ("max_output", v.span())),
+    ];
+    let mut settings = serde_json::Map::new();
+    let mut settings_span = raw.kind.span();
+    match registry.get(&kind) {
+        None => {
+            let hint = nearest(&kind, registry.names())
+                .map(|n| format!("did you mean `{n}`? "))
+                .unwrap_or_default();
+            c.at(
+                raw.kind.span(),
+                format!(
+                    "unknown job kind `{kind}`: {hint}expected one of {}",
+                    registry.names().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        Some(job_kind) => {
+            if kind == "command" {
+                if let Some(v) = &raw.command {
+                    settings.insert("command".into(), toml_to_json(v.get_ref()));
+                    settings_span = v.span();
+                }
+                if let Some(v) = &raw.shell {
+                    settings.insert("shell".into(), json!(v.get_ref()));
+                }
+                if let Some(v) = &raw.env {
+                    settings.insert("env".into(), table_to_json(v.get_ref()));
+                }
+                if let Some(v) = &raw.workdir {
+                    settings.insert("workdir".into(), json!(v.get_ref()));
+                }
+                if let Some(v) = &raw.max_output {
+                    settings.insert("max_output".into(), json!(v.get_ref()));
+                }
+                if let Some(s) = &raw.settings {
+                    c.at(s.span(), "the command kind takes its settings (command, shell, env, workdir, max_output) as keys of the job, not in `settings`");
+                }
+            } else {
+                for (key, span) in command_keys.iter().flatten() {
+                    c.at(span.clone(), format!("`{key}` is a setting of the command kind, but this job's kind is `{kind}`: put the kind's settings in a `settings` table"));
+                }
+                if let Some(s) = &raw.settings {
+                    settings = match table_to_json(s.get_ref()) {
+                        Value::Object(m) => m,
+                        _ => serde_json::Map::new(),
+                    };
+                    settings_span = s.span();
+                }
+            }
+            if let Err(e) = job_kind.validate(&Value::Object(settings.clone())) {
+                c.at(settings_span, format!("job `{name}` ({kind}): {e}"));
+            }
+        }
+    }
+
+    // Policies.
+    let timeout = c.positive(&raw.timeout, "timeout");
+    let overlap = match &raw.overlap {
+        None => OverlapPolicy::Allow,
+        Some(o) => OverlapPolicy::parse(o.get_ref()).unwrap_or_else(|| {
+            c.at(
+                o.span(),
+                format!(
+                    "unknown overlap policy `{}`: expected allow, skip, queue or replace",
+                    o.get_ref()
+                ),
+            );
+            OverlapPolicy::Allow
+        }),
+    };
+    let priority = match &raw.priority {
+        None => 0,
+        Some(p) => i32::try_from(*p.get_ref()).unwrap_or_else(|_| {
+            c.at(p.span(), "`priority` must fit in a 32-bit signed integer");
+            0
+        }),
+    };
+    let mut retry = RetryPolicy::default();
+    if let Some(r) = &raw.retry {
+        let r = r.get_ref();
+        if let Some(n) = &r.max_attempts
+            && let Some(n) = c.nonnegative_u32(n, "retry.max_attempts", 1)
+        {
+            retry.max_attempts = n;
+        }
+        if let Some(d) = c.duration(&r.backoff, "retry.backoff") {
+            retry.backoff = d;
+        }
+        if let Some(d) = c.duration(&r.max_backoff, "retry.max_backoff") {
+            retry.max_backoff = d;
+        }
+        if let Some(f) = &r.factor {
+            if *f.get_ref() >= 1.0 && f.get_ref().is_finite() {
+                retry.factor = *f.get_ref();
+            } else {
+                c.at(f.span(), "`retry.factor` must be a number of 1.0 or more");
+            }
+        }
+        if let Some(j) = &r.jitter {
+            if (0.0..=1.0).contains(j.get_ref()) {
+                retry.jitter = *j.get_ref();
+            } else {
+                c.at(
+                    j.span(),
+                    "`retry.jitter` must be a fraction from 0.0 to 1.0",
+                );
+            }
+        }
+    }
+    let pool = raw
+        .pool
+        .as_ref()
+        .map_or(DEFAULT_POOL.to_string(), |p| p.get_ref().clone());
+    if pool.trim().is_empty() {
+        c.at(
+            raw.pool.as_ref().map(|p| p.span()).unwrap_or(0..0),
+            "`pool` must not be empty",
+        );
+    }
+    let data = raw
+        .data
+        .as_ref()
+        .map_or(json!({}), |d| table_to_json(d.get_ref()));
+
+    let job = JobDef {
+        name: name.clone(),
+        kind: kind.clone(),
+        settings: Value::Object(settings),
+        data,
+        pool,
+        group: raw.group.as_ref().map(|g| g.get_ref().clone()),
+        overlap,
+        timeout,
+        priority,
+        retry,
+        requests_recovery: raw.requests_recovery.unwrap_or(false),
+        paused: raw.paused.unwrap_or(false),
+    };
+    let trigger = trigger_decl(c, spanned, scheduler, calendars);
+    if c.issues.len() > before {
+        return None;
+    }
+    let job_hash = stable_hash(&json!({
+        "name": job.name, "kind": job.kind, "settings": job.settings, "data": job.data,
+        "pool": job.pool, "group": job.group, "overlap": job.overlap.as_str(),
+        "timeout_ms": job.timeout.map(|t| t.as_millis() as u64), "priority": job.priority,
+        "retry": job.retry, "requests_recovery": job.requests_recovery, "paused": job.paused,
+    }));
+    let trigger_hash = trigger.as_ref().map(|_| {
+        let opt = |v: &Option<Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone());
+        let val = |v: &Option<Spanned<toml::Value>>| v.as_ref().map(|s| toml_to_json(s.get_ref()));
+        stable_hash(&json!({
+            "cron": opt(&raw.cron), "dialect": opt(&raw.dialect),
+            "timezone": opt(&raw.timezone).unwrap_or_else(|| scheduler.timezone.name().to_string()),
+            "dst_gap": opt(&raw.dst_gap), "dst_fold": opt(&raw.dst_fold), "every": opt(&raw.every),
+            "start": val(&raw.start), "end": val(&raw.end), "repeat": raw.repeat.as_ref().map(|r| *r.get_ref()),
+            "at": val(&raw.at), "misfire": val(&raw.misfire), "misfire_threshold": opt(&raw.misfire_threshold),
+            "calendars": raw.calendars.as_ref().map(|c| c.get_ref().clone()), "priority": job.priority,
+        }))
+    });
+    Some(ConfigJob {
+        job,
+        trigger,
+        job_hash,
+        trigger_hash,
+    })
+}
+
+fn trigger_decl(
+    c: &mut Checker<'_>,
+    spanned: &Spanned<RawJob>,
+    scheduler: &SchedulerSettings,
+    calendars: &[(String, String)],
+) -> Option<TriggerDef> {
+    let raw = spanned.get_ref();
+    let given: Vec<(&str, Range<usize>)> = [
+        raw.cron.as_ref().map(|v| ("cron", v.span())),
+        raw.every.as_ref().map(|v| ("every", v.span())),
+        raw.at.as_ref().map(|v| ("at", v.span())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if given.len() > 1 {
+        let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
+        c.at(
+            given[1].1.clone(),
+            format!(
+                "a job has at most one schedule, found {}: keep one of them",
+                names.join(" and ")
+            ),
+        );
+        return None;
+    }
+    let cron_only: [(&str, Option<Range<usize>>); 4] = [
+        ("dialect", raw.dialect.as_ref().map(|v| v.span())),
+        ("timezone", raw.timezone.as_ref().map(|v| v.span())),
+        ("dst_gap", raw.dst_gap.as_ref().map(|v| v.span())),
+        ("dst_fold", raw.dst_fold.as_ref().map(|v| v.span())),
+    ];
+    let every_only: [(&str, Option<Range<usize>>); 3] = [
+        ("start", raw.start.as_ref().map(|v| v.span())),
+        ("end", raw.end.as_ref().map(|v| v.span())),
+        ("repeat", raw.repeat.as_ref().map(|v| v.span())),
+    ];
+    let schedule = given.first().map(|(n, _)| *n);
+    for (key, span) in cron_only
+        .iter()
+        .filter_map(|(k, s)| s.clone().map(|s| (k, s)))
+    {
+        if schedule != Some("cron") {
+            c.at(
+                span,
+                format!("`{key}` applies to a `cron` schedule, and this job has none"),
+            );
+        }
+    }
+    for (key, span) in every_only
+        .iter()
+        .filter_map(|(k, s)| s.clone().map(|s| (k, s)))
+    {
+        if schedule != Some("every") {
+            c.at(
+                span,
+                format!("`{key}` applies to an `every` schedule, and this job has none"),
+            );
+        }
+    }
+    let spec = match schedule {
+        None => {
+            for (key, span) in [
+                ("misfire", raw.misfire.as_ref().map(|v| v.span())),
+                (
+                    "misfire_threshold",
+                    raw.misfire_threshold.as_ref().map(|v| v.span()),
+                ),
+                ("calendars", raw.calendars.as_ref().map(|v| v.span())),
+            ] {
+                if let Some(span) = span {
+                    c.at(
+                        span,
+                        format!(
+                            "`{key}` applies to a scheduled job; this job has no cron, every or at"
+                        ),
+                    );
+                }
+            }
+            return None;
+        }
+        Some("cron") => {
+            let expr_src = raw.cron.as_ref()?;
+            let dialect = match &raw.dialect {
+                None => Dialect::Quartz,
+                Some(d) => d.get_ref().parse::<Dialect>().unwrap_or_else(|e| {
+                    c.at(d.span(), e.to_string());
+                    Dialect::Quartz
+                }),
+            };
+            let tz = match &raw.timezone {
+                None => Some(scheduler.timezone),
+                Some(t) => c.timezone(t),
+            };
+            let gap = raw.dst_gap.as_ref().and_then(|g| {
+                g.get_ref()
+                    .parse::<GapPolicy>()
+                    .map_err(|e| c.at(g.span(), e.to_string()))
+                    .ok()
+            });
+            let fold = raw.dst_fold.as_ref().and_then(|f| {
+                f.get_ref()
+                    .parse::<FoldPolicy>()
+                    .map_err(|e| c.at(f.span(), e.to_string()))
+                    .ok()
+            });
+            let expr = match CronExpr::parse(expr_src.get_ref(), dialect) {
+                Ok(expr) => Some(expr),
+                Err(e) => {
+                    // Point at the faulty character inside the string: the
+                    // span starts at the opening quote.
+                    let start = expr_src.span().start + 1 + e.column.saturating_sub(1);
+                    c.at(
+                        start..start,
+                        format!("invalid cron expression \"{}\": {e}", expr_src.get_ref()),
+                    );
+                    None
+                }
+            };
+            ScheduleSpec::Cron {
+                expr: expr?,
+                tz: tz?,
+                dst: DstOptions { gap, fold },
+            }
+        }
+        Some("every") => {
+            let every = c.positive(&raw.every, "every")?;
+            let every = chrono::Duration::from_std(every).ok()?;
+            let start = raw.start.as_ref().and_then(|s| c.instant(s, "start"));
+            let end = raw.end.as_ref().and_then(|s| c.instant(s, "end"));
+            let repeat = raw
+                .repeat
+                .as_ref()
+                .and_then(|r| c.nonnegative_u32(r, "repeat", 0));
+            if let (Some(s), Some(e)) = (start, end)
+                && e < s
+            {
+                c.at(raw.end.as_ref()?.span(), "`end` is before `start`");
+            }
+            ScheduleSpec::Interval {
+                every,
+                start,
+                end,
+                repeat,
+            }
+        }
+        Some(_) => {
+            let at = c.instant(raw.at.as_ref()?, "at")?;
+            ScheduleSpec::Once { at }
+        }
+    };
+    let kind = spec.kind();
+    let misfire =
+        match &raw.misfire {
+            None => MisfirePolicy::Smart,
+            Some(m) => match parse_misfire(m.get_ref()) {
+                Ok(p) if p.applies_to(kind) => p,
+                Ok(p) => {
+                    c.at(m.span(), format!(
+                    "misfire policy `{}` does not apply to a {} trigger: expected one of {}",
+                    p.as_str(), kind.as_str(), MisfirePolicy::names_for(kind).join(", ")
+                ));
+                    MisfirePolicy::Smart
+                }
+                Err(e) => {
+                    c.at(m.span(), e);
+                    MisfirePolicy::Smart
+                }
+            },
+        };
+    let misfire_threshold = c
+        .duration(&raw.misfire_threshold, "misfire_threshold")
+        .and_then(|d| chrono::Duration::from_std(d).ok());
+    let mut names = Vec::new();
+    if let Some(list) = &raw.calendars {
+        for name in list.get_ref() {
+            if calendars.iter().any(|(n, _)| n == name) {
+                names.push(name.clone());
+            } else {
+                let hint = nearest(name, calendars.iter().map(|(n, _)| n.as_str()))
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                c.at(
+                    list.span(),
+                    format!("unknown calendar `{name}`: declare it in a [[calendar]] table{hint}"),
+                );
+            }
+        }
+    }
+    Some(TriggerDef {
+        spec,
+        misfire,
+        misfire_threshold,
+        calendars: names,
+        priority: None,
+        data: None,
+    })
+}
+
+/// `misfire = "do_nothing"` or `misfire = { catch_up = 10 }`.
+fn parse_misfire(v: &toml::Value) -> Result<MisfirePolicy, String> {
+    match v {
+        toml::Value::String(s) if s == "catch_up" => {
+            Err("`catch_up` takes a cap: misfire = { catch_up = 10 }".to_string())
+        }
+        toml::Value::String(s) => s.parse(),
+        toml::Value::Table(t) => match (t.len(), t.get("catch_up")) {
+            (1, Some(toml::Value::Integer(n))) if *n >= 1 && *n <= 10_000 => {
+                Ok(MisfirePolicy::CatchUp(*n as u32))
+            }
+            _ => Err("expected misfire = { catch_up = N } with N from 1 to 10000".to_string()),
+        },
+        other => Err(format!(
+            "`misfire` must be a policy name or {{ catch_up = N }}, found a {}",
+            other.type_str()
+        )),
+    }
+}

@@ -1,0 +1,143 @@
+//! What a job and its trigger are, as declared in TOML or through the API.
+//!
+//! These are validated values: the config loader and the [`Client`] build
+//! them, the store persists them. Nothing here does I/O.
+//!
+//! [`Client`]: crate::Client
+
+use std::time::Duration;
+
+use chrono::Duration as TimeDelta;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::schedule::ScheduleSpec;
+use crate::schedule::misfire::MisfirePolicy;
+
+/// The pool a job runs in when it names none.
+pub const DEFAULT_POOL: &str = "default";
+
+/// A job: what to run and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobDef {
+    pub name: String,
+    /// A job kind name from the registry (`command`, `noop`, or a plugin's).
+    pub kind: String,
+    /// The kind's own settings (for `command`: argv, env, …), as JSON.
+    pub settings: Value,
+    /// Free-form data handed to every fire of the job.
+    pub data: Value,
+    pub pool: String,
+    pub group: Option<String>,
+    pub overlap: OverlapPolicy,
+    pub timeout: Option<Duration>,
+    pub priority: i32,
+    pub retry: RetryPolicy,
+    pub requests_recovery: bool,
+    pub paused: bool,
+}
+
+impl JobDef {
+    /// A job of `kind` with every policy at its default.
+    pub fn new(name: impl Into<String>, kind: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: kind.into(),
+            settings: Value::Object(Default::default()),
+            data: Value::Object(Default::default()),
+            pool: DEFAULT_POOL.to_string(),
+            group: None,
+            overlap: OverlapPolicy::Allow,
+            timeout: None,
+            priority: 0,
+            retry: RetryPolicy::default(),
+            requests_recovery: false,
+            paused: false,
+        }
+    }
+}
+
+/// A trigger: when a job fires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerDef {
+    pub spec: ScheduleSpec,
+    pub misfire: MisfirePolicy,
+    /// None: the scheduler's `misfire_threshold`.
+    pub misfire_threshold: Option<TimeDelta>,
+    /// Names of the exclusion calendars applied to this trigger.
+    pub calendars: Vec<String>,
+    /// None: the job's priority.
+    pub priority: Option<i32>,
+    /// Data merged over the job's data for this trigger's fires.
+    pub data: Option<Value>,
+}
+
+impl TriggerDef {
+    pub fn new(spec: ScheduleSpec) -> Self {
+        Self {
+            spec,
+            misfire: MisfirePolicy::Smart,
+            misfire_threshold: None,
+            calendars: Vec::new(),
+            priority: None,
+            data: None,
+        }
+    }
+}
+
+/// What happens when a fire comes due while the job's previous fire still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlapPolicy {
+    #[default]
+    Allow,
+    Skip,
+    Queue,
+    Replace,
+}
+
+impl OverlapPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverlapPolicy::Allow => "allow",
+            OverlapPolicy::Skip => "skip",
+            OverlapPolicy::Queue => "queue",
+            OverlapPolicy::Replace => "replace",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "allow" => OverlapPolicy::Allow,
+            "skip" => OverlapPolicy::Skip,
+            "queue" => OverlapPolicy::Queue,
+            "replace" => OverlapPolicy::Replace,
+            _ => return None,
+        })
+    }
+}
+
+/// How a failed fire is retried: attempt n+1 waits
+/// `min(backoff * factor^(n-1), max_backoff)`, spread by ±`jitter`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1: never retry).
+    pub max_attempts: u32,
+    pub backoff: Duration,
+    pub factor: f64,
+    pub max_backoff: Duration,
+    /// Fraction of the delay, 0.0 to 1.0.
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 1,
+            backoff: Duration::from_secs(1),
+            factor: 2.0,
+            max_backoff: Duration::from_secs(3600),
+            jitter: 0.1,
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! cosched: a job scheduler co-server.
+//!
+//! Producers put jobs and triggers (cron, interval, one-shot) into a SQL
+//! database; one or more cosched nodes fire them on time and record what
+//! happened. The database is the contract: a producer can schedule work
+//! while every node is down.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML file → validated, typed settings and jobs.
+//! - [`definition`]: jobs and triggers as declared (file or API).
+//! - [`schedule`]: pure time math: cron, DST, intervals, misfires.
+//! - [`store`]: the only door to SQL (SQLite and PostgreSQL).
+//! - [`scheduler`]: the loop: wait, lease, record, hand over.
+//! - [`executor`]: the bounded pool that runs fires and records outcomes.
+//! - [`jobs`]: job kinds (`command`, `noop`, your own) and their registry.
+//! - [`client`]: the producer API over SQL.
+//! - [`node`]: a running node and its shutdown protocol.
+//! - [`clock`]: every "now", injectable; [`events`]: what a node did.
+//! - [`cli`]: the command line (the binary is a thin shell around it).
+
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod definition;
+pub mod events;
+pub mod executor;
+pub mod jobs;
+pub mod node;
+pub mod schedule;
+pub mod scheduler;
+pub mod store;
+
+pub use client::{Client, ClientError};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Config, ConfigError, Settings};
+pub use definition::{JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
+pub use jobs::{FireContext, JobKind, JobOutcome, JobRegistry};
+pub use node::Node;
+pub use store::Store;

@@ -1,0 +1,22 @@
+//! Pure time math: when does a trigger fire next? No I/O, no clock reads.
+//!
+//! - [`cron`]: cron expressions (Quartz and Unix dialects) in a time zone.
+//! - [`dst`]: what a schedule does in daylight-saving gaps and folds.
+//! - [`interval`]: fixed-rate, calendar-interval and daily-time-interval schedules.
+//! - [`calendar`]: exclusion calendars (holidays, weekends, time ranges…).
+//! - [`misfire`]: given a due trigger and now, what fires, what is skipped.
+//! - [`spec`]: a trigger's validated timing declaration, and the
+//!   [`Schedule`] it evaluates to.
+//!
+//! Every `next_after` is strictly later than its argument, stateless and
+//! bounded in time: the next fire is computed from the previous *scheduled*
+//! instant, never from "now", so a restart never repeats or loses a fire.
+
+pub mod calendar;
+pub mod cron;
+pub mod dst;
+pub mod interval;
+pub mod misfire;
+pub mod spec;
+
+pub use spec::{Schedule, ScheduleSpec, TriggerKind};

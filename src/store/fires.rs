@@ -1,0 +1,129 @@
+//! Fire records: complete (fenced), list with filters.
+
+use entity::fires;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+
+/// The closed set of fire statuses, as stored in `fires.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FireStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Skipped,
+    Abandoned,
+    Cancelled,
+}
+
+impl FireStatus {
+    pub const ALL: [FireStatus; 8] = [
+        FireStatus::Queued,
+        FireStatus::Running,
+        FireStatus::Succeeded,
+        FireStatus::Failed,
+        FireStatus::TimedOut,
+        FireStatus::Skipped,
+        FireStatus::Abandoned,
+        FireStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FireStatus::Queued => "queued",
+            FireStatus::Running => "running",
+            FireStatus::Succeeded => "succeeded",
+            FireStatus::Failed => "failed",
+            FireStatus::TimedOut => "timed_out",
+            FireStatus::Skipped => "skipped",
+            FireStatus::Abandoned => "abandoned",
+            FireStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FireStatus> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A status no later write changes.
+    pub fn is_final(self) -> bool {
+        !matches!(self, FireStatus::Queued | FireStatus::Running)
+    }
+}
+
+/// The outcome of a fire, written by the node that ran it.
+#[derive(Debug, Clone)]
+pub struct FireCompletion<'a> {
+    pub fire_id: i64,
+    pub node_id: &'a str,
+    pub fence: i64,
+    pub status: FireStatus,
+    pub finished_at_ms: i64,
+    pub error: Option<String>,
+    pub output: Option<String>,
+}
+
+/// Which fires to list.
+#[derive(Debug, Clone, Default)]
+pub struct FireFilter {
+    pub job: Option<String>,
+    pub status: Option<FireStatus>,
+    /// At most this many, newest first (by scheduled instant).
+    pub limit: Option<u64>,
+}
+
+impl Store {
+    /// Completes a running fire. Fenced: only the node that owns it, with
+    /// the fence it was recorded with, can complete it, and only while it
+    /// is still running (a fire recovered or cancelled by another node is
+    /// not overwritten). Returns whether the row was updated.
+    pub async fn fire_complete(&self, c: &FireCompletion<'_>) -> Result<bool, StoreError> {
+        let updated = self
+            .db
+            .execute_raw(self.stmt(
+                "UPDATE fires SET status = $1, finished_at = $2, error = $3, output = $4 \
+                 WHERE id = $5 AND node_id = $6 AND fence = $7 AND status = 'running'",
+                [
+                    c.status.as_str().into(),
+                    c.finished_at_ms.into(),
+                    c.error.clone().into(),
+                    c.output.clone().into(),
+                    c.fire_id.into(),
+                    c.node_id.into(),
+                    c.fence.into(),
+                ],
+            ))
+            .await?
+            .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// Fires, newest first.
+    pub async fn fires_list(&self, filter: &FireFilter) -> Result<Vec<fires::Model>, StoreError> {
+        let mut query = fires::Entity::find();
+        if let Some(job) = &filter.job {
+            query = query.filter(fires::Column::JobName.eq(job.as_str()));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(fires::Column::Status.eq(status.as_str()));
+        }
+        let query = query
+            .order_by_desc(fires::Column::ScheduledAt)
+            .order_by_desc(fires::Column::Attempt)
+            .order_by_desc(fires::Column::Id);
+        let query = match filter.limit {
+            Some(n) => query.limit(n),
+            None => query,
+        };
+        Ok(query.all(&self.db).await?)
+    }
+
+    /// A fire by id.
+    pub async fn fire_by_id(&self, id: i64) -> Result<Option<fires::Model>, StoreError> {
+        Ok(fires::Entity::find_by_id(id).one(&self.db).await?)
+    }
+}

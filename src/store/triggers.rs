@@ -1,0 +1,402 @@
+//! Triggers: insert, lease the due ones, record a fire and advance, release.
+
+use chrono::Duration;
+use chrono_tz::Tz;
+use entity::{fires, jobs, triggers};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Value};
+
+use super::{Store, StoreError, placeholders};
+use crate::clock::from_ms;
+use crate::definition::TriggerDef;
+use crate::schedule::ScheduleSpec;
+use crate::schedule::cron::{CronExpr, Dialect};
+use crate::schedule::dst::DstOptions;
+use crate::schedule::misfire::{FirePlan, MisfirePolicy};
+
+/// The closed set of trigger states, as stored in `triggers.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerState {
+    Waiting,
+    Paused,
+    Complete,
+    Error,
+}
+
+impl TriggerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerState::Waiting => "waiting",
+            TriggerState::Paused => "paused",
+            TriggerState::Complete => "complete",
+            TriggerState::Error => "error",
+        }
+    }
+}
+
+/// Rebuilds a trigger's schedule declaration from its row. A row written
+/// by plain SQL may be malformed; the error says which column and why.
+pub fn trigger_spec(row: &triggers::Model) -> Result<ScheduleSpec, String> {
+    match row.kind.as_str() {
+        "cron" => {
+            let src = row.cron_expr.as_deref().ok_or("cron_expr is NULL")?;
+            let dialect: Dialect = row.cron_dialect.parse()?;
+            let expr =
+                CronExpr::parse(src, dialect).map_err(|e| format!("cron_expr `{src}`: {e}"))?;
+            let tz: Tz = row
+                .timezone
+                .parse()
+                .map_err(|_| format!("timezone `{}` is not an IANA time zone", row.timezone))?;
+            let dst = DstOptions {
+                gap: row.dst_gap.as_deref().map(str::parse).transpose()?,
+                fold: row.dst_fold.as_deref().map(str::parse).transpose()?,
+            };
+            Ok(ScheduleSpec::Cron { expr, tz, dst })
+        }
+        "interval" => {
+            let ms = row.interval_ms.ok_or("interval_ms is NULL")?;
+            if ms <= 0 {
+                return Err(format!("interval_ms must be positive, found {ms}"));
+            }
+            Ok(ScheduleSpec::Interval {
+                every: Duration::milliseconds(ms),
+                start: Some(from_ms(row.start_at)),
+                end: row.end_at.map(from_ms),
+                repeat: row
+                    .repeat_count
+                    .map(|r| u32::try_from(r).unwrap_or(u32::MAX)),
+            })
+        }
+        "once" => Ok(ScheduleSpec::Once {
+            at: from_ms(row.start_at),
+        }),
+        other => Err(format!(
+            "trigger kind `{other}` is not supported by this node"
+        )),
+    }
+}
+
+/// The trigger's misfire policy, its threshold in milliseconds (None: the
+/// scheduler's default) and its calendars, from its row.
+pub fn trigger_policy(row: &triggers::Model) -> Result<MisfirePolicy, String> {
+    MisfirePolicy::from_stored(
+        &row.misfire_policy,
+        row.misfire_catch_up.and_then(|n| u32::try_from(n).ok()),
+    )
+    .ok_or_else(|| format!("misfire_policy `{}` is unknown", row.misfire_policy))
+}
+
+pub(super) async fn insert_trigger<C: ConnectionTrait>(
+    db: &C,
+    job: &jobs::Model,
+    def: &TriggerDef,
+    source: &str,
+    config_hash: Option<String>,
+    now_ms: i64,
+) -> Result<triggers::Model, StoreError> {
+    let now = from_ms(now_ms);
+    let spec = &def.spec;
+    let next = spec.first_fire(now);
+    let mut m = triggers::ActiveModel {
+        job_id: Set(job.id),
+        source: Set(source.to_string()),
+        kind: Set(spec.kind().as_str().to_string()),
+        start_at: Set(spec.start_at(now).timestamp_millis()),
+        repeat_count: Set(spec.repeat_count().map(|r| r as i64)),
+        calendars: Set((!def.calendars.is_empty()).then(|| def.calendars.join(","))),
+        data: Set(def.data.as_ref().map(|d| d.to_string())),
+        next_fire_at: Set(next.map(|t| t.timestamp_millis())),
+        misfire_policy: Set(def.misfire.as_str().to_string()),
+        misfire_catch_up: Set(def
+            .misfire
+            .catch_up_cap()
+            .map(|n| n.min(i32::MAX as u32) as i32)),
+        misfire_threshold_ms: Set(def.misfire_threshold.map(|d| d.num_milliseconds())),
+        priority: Set(def.priority.unwrap_or(job.priority)),
+        pool: Set(job.pool.clone()),
+        state: Set(match (next, job.paused) {
+            (None, _) => TriggerState::Complete,
+            (Some(_), true) => TriggerState::Paused,
+            (Some(_), false) => TriggerState::Waiting,
+        }
+        .as_str()
+        .to_string()),
+        fence: Set(0),
+        config_hash: Set(config_hash),
+        created_at: Set(now_ms),
+        updated_at: Set(now_ms),
+        cron_dialect: Set(Dialect::Quartz.as_str().to_string()),
+        timezone: Set("UTC".to_string()),
+        preserve_hour_of_day: Set(false),
+        skip_day_if_hour_missing: Set(false),
+        times_fired: Set(0),
+        ..Default::default()
+    };
+    match spec {
+        ScheduleSpec::Cron { expr, tz, dst } => {
+            m.cron_expr = Set(Some(expr.source().to_string()));
+            m.cron_dialect = Set(expr.dialect().as_str().to_string());
+            m.timezone = Set(tz.name().to_string());
+            m.dst_gap = Set(dst.gap.map(|g| g.as_str().to_string()));
+            m.dst_fold = Set(dst.fold.map(|f| f.as_str().to_string()));
+        }
+        ScheduleSpec::Interval { every, end, .. } => {
+            m.interval_ms = Set(Some(every.num_milliseconds()));
+            m.end_at = Set(end.map(|e| e.timestamp_millis()));
+        }
+        ScheduleSpec::Once { .. } => {}
+    }
+    Ok(m.insert(db).await?)
+}
+
+/// What to lease.
+#[derive(Debug, Clone)]
+pub struct LeaseParams<'a> {
+    pub node_id: &'a str,
+    pub now_ms: i64,
+    /// How long the lease holds before another node may take the trigger.
+    pub lease_ms: i64,
+    /// At most this many: the executor's free slots.
+    pub limit: u64,
+    pub pools: &'a [String],
+}
+
+/// A fire to record: the leased trigger, its plan, and who records it.
+#[derive(Debug, Clone)]
+pub struct RecordFire<'a> {
+    pub trigger: &'a triggers::Model,
+    pub job: &'a jobs::Model,
+    pub node_id: &'a str,
+    pub now_ms: i64,
+    pub plan: &'a FirePlan,
+    /// The data the fires run with (job data merged with trigger data), JSON.
+    pub data: &'a str,
+}
+
+/// What recording a fire did.
+#[derive(Debug, Clone)]
+pub enum RecordOutcome {
+    /// The trigger advanced; these fire rows (status `running`) are ours to run.
+    Recorded { run: Vec<fires::Model> },
+    /// The lease was lost (expired and taken): nothing was written.
+    LeaseLost,
+}
+
+impl Store {
+    /// Creates a trigger for an existing job (a one-off, a trigger-now).
+    pub async fn trigger_create(
+        &self,
+        job_name: &str,
+        def: &TriggerDef,
+        now_ms: i64,
+    ) -> Result<triggers::Model, StoreError> {
+        let job = self.job_require(job_name).await?;
+        let trigger = insert_trigger(&self.db, &job, def, "api", None, now_ms).await?;
+        self.notify_change();
+        Ok(trigger)
+    }
+
+    /// Leases up to `limit` due triggers of the node's pools in one
+    /// statement: highest priority first, then earliest. On PostgreSQL rows
+    /// another node is leasing are skipped, not waited for.
+    pub async fn lease_due_triggers(
+        &self,
+        p: &LeaseParams<'_>,
+    ) -> Result<Vec<triggers::Model>, StoreError> {
+        if p.limit == 0 || p.pools.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pools = placeholders(5, p.pools.len());
+        let select = format!(
+            "SELECT id FROM triggers \
+             WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $2 \
+               AND (lease_until IS NULL OR lease_until < $2) \
+             ORDER BY priority DESC, next_fire_at, id LIMIT $4"
+        );
+        let sql = match self.backend {
+            DbBackend::Postgres => format!(
+                "WITH due AS ({select} FOR UPDATE SKIP LOCKED) \
+                 UPDATE triggers t SET lease_owner = $1, lease_until = $3, fence = t.fence + 1, updated_at = $2 \
+                 FROM due WHERE t.id = due.id RETURNING t.*"
+            ),
+            _ => format!(
+                "UPDATE triggers SET lease_owner = $1, lease_until = $3, fence = fence + 1, updated_at = $2 \
+                 WHERE id IN ({select}) RETURNING *"
+            ),
+        };
+        let mut values: Vec<Value> = vec![
+            p.node_id.into(),
+            p.now_ms.into(),
+            (p.now_ms + p.lease_ms).into(),
+            (p.limit.min(i64::MAX as u64) as i64).into(),
+        ];
+        values.extend(p.pools.iter().map(|s| Value::from(s.as_str())));
+        let mut rows = triggers::Entity::find()
+            .from_raw_sql(self.stmt(&sql, values))
+            .all(&self.db)
+            .await?;
+        rows.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.next_fire_at.cmp(&b.next_fire_at))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(rows)
+    }
+
+    /// Records the planned fires of a leased trigger and advances it, in
+    /// one transaction fenced by the lease: if another node took the
+    /// trigger meanwhile, nothing is written. The unique key on
+    /// (trigger, scheduled_at, attempt) makes a second record of the same
+    /// fire impossible; such a fire is silently not run again.
+    pub async fn record_fire(&self, r: &RecordFire<'_>) -> Result<RecordOutcome, StoreError> {
+        let t = r.trigger;
+        let plan = r.plan;
+        let txn = self.begin_write().await?;
+        let previous = plan
+            .fires
+            .iter()
+            .filter(|f| f.skip_reason.is_none())
+            .map(|f| f.scheduled_at.timestamp_millis())
+            .max()
+            .or(t.previous_fire_at);
+        let state = if plan.next_fire_at.is_none() {
+            "complete"
+        } else {
+            ""
+        };
+        let advanced = txn
+            .execute_raw(self.stmt(
+                "UPDATE triggers SET next_fire_at = $1, previous_fire_at = $2, times_fired = $3, \
+                   start_at = $4, repeat_count = $5, \
+                   state = CASE WHEN $6 = 'complete' THEN 'complete' ELSE state END, \
+                   lease_owner = NULL, lease_until = NULL, updated_at = $7 \
+                 WHERE id = $8 AND lease_owner = $9 AND fence = $10",
+                [
+                    plan.next_fire_at.map(|t| t.timestamp_millis()).into(),
+                    previous.into(),
+                    (plan.times_fired.min(i64::MAX as u64) as i64).into(),
+                    plan.start_at.timestamp_millis().into(),
+                    plan.repeat_count.map(|r| r.min(i64::MAX as u64) as i64).into(),
+                    state.into(),
+                    r.now_ms.into(),
+                    t.id.into(),
+                    r.node_id.into(),
+                    t.fence.into(),
+                ],
+            ))
+            .await?
+            .rows_affected();
+        if advanced == 0 {
+            txn.rollback().await?;
+            return Ok(RecordOutcome::LeaseLost);
+        }
+        let mut run = Vec::new();
+        for fire in &plan.fires {
+            let (status, started, finished, node) = match fire.skip_reason {
+                None => ("running", Some(r.now_ms), None, Some(r.node_id)),
+                Some(_) => ("skipped", None, Some(r.now_ms), None),
+            };
+            let inserted = fires::Entity::find()
+                .from_raw_sql(self.stmt(
+                    "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, started_at, \
+                       finished_at, node_id, attempt, fence, status, reason, data) \
+                     VALUES ($1, $2, $3, $4, $4, $5, $6, $7, 1, $8, $9, $10, $11) \
+                     ON CONFLICT (trigger_id, scheduled_at, attempt) DO NOTHING RETURNING *",
+                    [
+                        t.id.into(),
+                        r.job.id.into(),
+                        r.job.name.as_str().into(),
+                        fire.scheduled_at.timestamp_millis().into(),
+                        started.into(),
+                        finished.into(),
+                        node.into(),
+                        t.fence.into(),
+                        status.into(),
+                        fire.skip_reason.clone().into(),
+                        r.data.into(),
+                    ],
+                ))
+                .one(&txn)
+                .await?;
+            match inserted {
+                Some(row) if fire.skip_reason.is_none() => run.push(row),
+                Some(_) => {}
+                None => tracing::warn!(
+                    trigger = t.id,
+                    scheduled_at = %fire.scheduled_at,
+                    "fire already recorded; not recording it twice"
+                ),
+            }
+        }
+        txn.commit().await?;
+        Ok(RecordOutcome::Recorded { run })
+    }
+
+    /// Puts a leased trigger whose row cannot be evaluated into the
+    /// `error` state, with the reason, so it stops being leased.
+    pub async fn trigger_set_error(
+        &self,
+        trigger: &triggers::Model,
+        node_id: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.db
+            .execute_raw(self.stmt(
+                "UPDATE triggers SET state = 'error', error = $1, lease_owner = NULL, lease_until = NULL, \
+                   updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND fence = $5",
+                [
+                    message.into(),
+                    now_ms.into(),
+                    trigger.id.into(),
+                    node_id.into(),
+                    trigger.fence.into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Releases every lease the node holds (at shutdown: triggers leased
+    /// but not yet recorded become available at once).
+    pub async fn release_leases(&self, node_id: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .db
+            .execute_raw(self.stmt(
+                "UPDATE triggers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+                [node_id.into()],
+            ))
+            .await?
+            .rows_affected())
+    }
+
+    /// The earliest instant at which a trigger of these pools may be
+    /// leasable: its next fire, or the end of another node's lease on it.
+    pub async fn next_due_at(
+        &self,
+        pools: &[String],
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        if pools.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until >= $1 THEN lease_until + 1 \
+                        ELSE next_fire_at END) AS due \
+             FROM triggers WHERE state = 'waiting' AND next_fire_at IS NOT NULL AND pool IN ({})",
+            placeholders(2, pools.len())
+        );
+        let mut values: Vec<Value> = vec![now_ms.into()];
+        values.extend(pools.iter().map(|s| Value::from(s.as_str())));
+        let row = self.db.query_one_raw(self.stmt(&sql, values)).await?;
+        Ok(match row {
+            Some(row) => row.try_get::<Option<i64>>("", "due")?,
+            None => None,
+        })
+    }
+
+    /// A trigger by id.
+    pub async fn trigger_by_id(&self, id: i64) -> Result<Option<triggers::Model>, StoreError> {
+        Ok(triggers::Entity::find_by_id(id).one(&self.db).await?)
+    }
+}
