@@ -1,1 +1,13 @@
+//! The integration tests: one binary, one module per area. Database tests
+//! run the real migrations on a SQLite file and, where the harness can
+//! start one, on a real PostgreSQL server (see `support::pg`).
 
+mod support;
+
+mod cli;
+mod command;
+mod config;
+mod reconcile;
+mod scheduling;
+mod shutdown;
+mod store;

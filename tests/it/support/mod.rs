@@ -1,0 +1,137 @@
+//! Test support: temporary databases and a node driven step by step with a
+//! manual clock.
+
+#![allow(dead_code)]
+
+pub mod pg;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use cosched::events::{Events, SchedulerEvent};
+use cosched::executor::{Executor, ExecutorConfig};
+use cosched::scheduler::{Pass, Scheduler, SchedulerConfig};
+use cosched::store::Store;
+use cosched::{Client, JobRegistry, ManualClock};
+use tempfile::TempDir;
+use tokio::sync::broadcast;
+
+/// A database for one test: dropped with the test.
+pub struct TestDb {
+    pub url: String,
+    pub backend: &'static str,
+    _dir: Option<TempDir>,
+    _pg: Option<pg::PgDatabase>,
+}
+
+impl TestDb {
+    pub fn from_pg(url: String, db: pg::PgDatabase) -> TestDb {
+        TestDb { url, backend: "postgres", _dir: None, _pg: Some(db) }
+    }
+}
+
+/// A fresh SQLite file in a temporary folder.
+pub fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("cosched.db").display());
+    TestDb { url, backend: "sqlite", _dir: Some(dir), _pg: None }
+}
+
+/// Every backend this machine can test: SQLite always, PostgreSQL when the
+/// harness could start it (mandatory in CI: see `pg::required`).
+pub async fn backends() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite()];
+    if let Some(db) = pg::database().await {
+        dbs.push(db);
+    }
+    dbs
+}
+
+/// 2026-03-02T10:00:00Z, a Monday: where manual clocks start.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
+}
+
+/// A node's parts, driven by hand: `step()` is one scheduler pass.
+pub struct Harness {
+    pub store: Store,
+    pub clock: Arc<ManualClock>,
+    pub events: Events,
+    pub executor: Executor,
+    pub scheduler: Scheduler,
+    pub client: Client,
+    pub node_id: String,
+    rx: broadcast::Receiver<SchedulerEvent>,
+}
+
+impl Harness {
+    pub async fn new(url: &str) -> Harness {
+        Self::with(url, "node-a", 16, JobRegistry::with_builtins()).await
+    }
+
+    pub async fn with(url: &str, node_id: &str, max_concurrent: usize, registry: JobRegistry) -> Harness {
+        let store = Store::connect(url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let clock = Arc::new(ManualClock::new(t0()));
+        let events = Events::new();
+        let rx = events.subscribe();
+        let executor = Executor::new(
+            ExecutorConfig { node_id: node_id.to_string(), max_concurrent },
+            registry.clone(),
+            store.clone(),
+            clock.clone(),
+            events.clone(),
+        );
+        let scheduler = Scheduler::new(
+            SchedulerConfig {
+                node_id: node_id.to_string(),
+                pools: vec!["default".to_string()],
+                poll_interval: Duration::from_secs(1),
+                lease: Duration::from_secs(30),
+                max_batch: 256,
+                misfire_threshold: Duration::from_secs(60),
+            },
+            store.clone(),
+            clock.clone(),
+            executor.clone(),
+            events.clone(),
+        );
+        let client = Client::new(store.clone(), clock.clone(), registry);
+        Harness { store, clock, events, executor, scheduler, client, node_id: node_id.to_string(), rx }
+    }
+
+    /// One scheduler pass at the clock's current instant.
+    pub async fn step(&self) -> Pass {
+        self.scheduler.run_once().await.expect("scheduler pass")
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.clock.advance(chrono::Duration::seconds(secs));
+    }
+
+    /// Waits (up to 30 s of real time) for `n` fires to complete, and
+    /// returns their events in completion order.
+    pub async fn completions(&mut self, n: usize) -> Vec<SchedulerEvent> {
+        let mut seen = Vec::new();
+        while seen.len() < n {
+            let event = tokio::time::timeout(Duration::from_secs(30), self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {n} completions; saw {seen:?}"))
+                .expect("event channel");
+            if matches!(event, SchedulerEvent::Completed { .. }) {
+                seen.push(event);
+            }
+        }
+        seen
+    }
+
+    /// Steps once and waits for every fire the step started to complete.
+    pub async fn step_and_settle(&mut self) -> Pass {
+        let pass = self.step().await;
+        if pass.started > 0 {
+            self.completions(pass.started).await;
+        }
+        pass
+    }
+}
