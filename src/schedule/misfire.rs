@@ -311,7 +311,7 @@ pub fn plan(t: &DueTrigger, now: DateTime<Utc>, timeline: &dyn Timeline) -> Fire
         };
     }
     let policy = effective_policy(t);
-    let keep_run = |n: usize| n.max(MAX_SKIPPED_RECORDS);
+    let keep_run = |n: usize| n + MAX_SKIPPED_RECORDS;
     let reason = |what: &str| {
         format!(
             "misfired: {what} (policy {})",
