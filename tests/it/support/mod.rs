@@ -27,7 +27,12 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn from_pg(url: String, db: pg::PgDatabase) -> TestDb {
-        TestDb { url, backend: "postgres", _dir: None, _pg: Some(db) }
+        TestDb {
+            url,
+            backend: "postgres",
+            _dir: None,
+            _pg: Some(db),
+        }
     }
 }
 
@@ -35,7 +40,12 @@ impl TestDb {
 pub fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temporary folder");
     let url = format!("sqlite://{}", dir.path().join("cosched.db").display());
-    TestDb { url, backend: "sqlite", _dir: Some(dir), _pg: None }
+    TestDb {
+        url,
+        backend: "sqlite",
+        _dir: Some(dir),
+        _pg: None,
+    }
 }
 
 /// Every backend this machine can test: SQLite always, PostgreSQL when the
@@ -70,14 +80,22 @@ impl Harness {
         Self::with(url, "node-a", 16, JobRegistry::with_builtins()).await
     }
 
-    pub async fn with(url: &str, node_id: &str, max_concurrent: usize, registry: JobRegistry) -> Harness {
+    pub async fn with(
+        url: &str,
+        node_id: &str,
+        max_concurrent: usize,
+        registry: JobRegistry,
+    ) -> Harness {
         let store = Store::connect(url).await.expect("connect");
         store.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(t0()));
         let events = Events::new();
         let rx = events.subscribe();
         let executor = Executor::new(
-            ExecutorConfig { node_id: node_id.to_string(), max_concurrent },
+            ExecutorConfig {
+                node_id: node_id.to_string(),
+                max_concurrent,
+            },
             registry.clone(),
             store.clone(),
             clock.clone(),
@@ -98,7 +116,16 @@ impl Harness {
             events.clone(),
         );
         let client = Client::new(store.clone(), clock.clone(), registry);
-        Harness { store, clock, events, executor, scheduler, client, node_id: node_id.to_string(), rx }
+        Harness {
+            store,
+            clock,
+            events,
+            executor,
+            scheduler,
+            client,
+            node_id: node_id.to_string(),
+            rx,
+        }
     }
 
     /// One scheduler pass at the clock's current instant.
