@@ -53,6 +53,17 @@ impl Store {
     /// Connects to `url` (`sqlite://path`, created if missing, or
     /// `postgres://…`). Does not migrate.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Self::connect_with(url, |_| {}).await
+    }
+
+    /// Like [`Store::connect`], with the last word on the pool options.
+    /// The conformance suite uses it to run every PostgreSQL session in a
+    /// non-UTC time zone: sqlx always asks for `TimeZone=UTC` when it
+    /// connects, which overrides a database's or role's own setting.
+    pub async fn connect_with(
+        url: &str,
+        adjust: impl FnOnce(&mut ConnectOptions),
+    ) -> Result<Store, StoreError> {
         let url = normalize_url(url);
         let mut options = ConnectOptions::new(url.clone());
         options
@@ -74,6 +85,7 @@ impl Store {
         } else {
             options.max_connections(10).min_connections(1);
         }
+        adjust(&mut options);
         let db = Database::connect(options)
             .await
             .map_err(|source| StoreError::Connect {
@@ -91,16 +103,17 @@ impl Store {
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        // Nodes starting together would race to create the same tables.
+        // The migration runs in one transaction holding a lock (PostgreSQL:
+        // an advisory lock; SQLite: the write lock of an IMMEDIATE
+        // transaction), so the second node waits, then finds nothing to do.
+        let txn = self.begin_write().await?;
         if self.backend == DbBackend::Postgres {
-            // Nodes starting together would race to create the same tables.
-            let txn = self.db.begin().await?;
             txn.execute_raw(self.stmt("SELECT pg_advisory_xact_lock(7362957301)", []))
                 .await?;
-            Migrator::up(&txn, None).await?;
-            txn.commit().await?;
-        } else {
-            Migrator::up(&self.db, None).await?;
         }
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
         Ok(())
     }
 

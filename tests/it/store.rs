@@ -1,1 +1,1035 @@
-//! store tests
+//! The store conformance suite: every test runs the real
+//! [`cosched::store::Store`] API, on the real migrations, on every backend
+//! from [`support::backends`] (SQLite always, PostgreSQL when the harness
+//! can start it). Time is always an explicit `now_ms`, never the wall
+//! clock; fire plans are built by hand, as the scheduler would build them
+//! from `cosched::schedule::misfire`.
+
+use chrono::Duration;
+use cosched::definition::{JobDef, TriggerDef};
+use cosched::schedule::ScheduleSpec;
+use cosched::schedule::misfire::{FirePlan, PlannedFire};
+use cosched::store::{
+    ConfigJob, FireCompletion, FireFilter, FireStatus, LeaseParams, ReconcileReport, RecordFire,
+    RecordOutcome, Store, StoreError,
+};
+use entity::{fires, jobs, triggers};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
+
+use crate::support::{self, TestDb, t0};
+
+/// A store on `db`. On PostgreSQL every session of its pool runs in
+/// [`SESSION_TIME_ZONE`](support::pg::SESSION_TIME_ZONE), not UTC, so the
+/// whole suite proves the store never depends on the session time zone
+/// (sqlx asks for UTC when it connects; the hook sets it back).
+async fn connect(db: &TestDb) -> Store {
+    Store::connect_with(&db.url, |options| {
+        options.map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    let sql = format!("SET TimeZone = '{}'", support::pg::SESSION_TIME_ZONE);
+                    sea_orm::sqlx::Executor::execute(conn, sea_orm::sqlx::AssertSqlSafe(sql))
+                        .await
+                        .map(|_| ())
+                })
+            })
+        });
+    })
+    .await
+    .expect("connect")
+}
+
+/// A migrated store on each backend, with the database it lives in.
+async fn stores() -> Vec<(TestDb, Store)> {
+    let mut out = Vec::new();
+    for db in support::backends().await {
+        let store = connect(&db).await;
+        store.migrate().await.expect("migrate");
+        out.push((db, store));
+    }
+    out
+}
+
+/// `t0()` plus `secs` seconds, in UTC milliseconds.
+fn at(secs: i64) -> i64 {
+    t0().timestamp_millis() + secs * 1000
+}
+
+fn pools(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn noop_job(name: &str) -> JobDef {
+    JobDef::new(name, "noop")
+}
+
+/// A one-off trigger at `t0 + secs`, with an optional priority.
+fn once(secs: i64, priority: Option<i32>) -> TriggerDef {
+    let mut def = TriggerDef::new(ScheduleSpec::Once {
+        at: t0() + Duration::seconds(secs),
+    });
+    def.priority = priority;
+    def
+}
+
+/// A trigger every `secs` seconds from `t0`.
+fn every(secs: i64) -> TriggerDef {
+    TriggerDef::new(ScheduleSpec::Interval {
+        every: Duration::seconds(secs),
+        start: Some(t0()),
+        end: None,
+        repeat: None,
+    })
+}
+
+fn lease<'a>(node_id: &'a str, now_ms: i64, limit: u64, pools: &'a [String]) -> LeaseParams<'a> {
+    LeaseParams {
+        node_id,
+        now_ms,
+        lease_ms: 30_000,
+        limit,
+        pools,
+    }
+}
+
+/// The plan for one fire at `scheduled_ms` that advances the trigger to
+/// `next_ms` (None: the trigger is complete).
+fn plan(trigger: &triggers::Model, scheduled_ms: i64, next_ms: Option<i64>) -> FirePlan {
+    FirePlan {
+        fires: vec![PlannedFire {
+            scheduled_at: cosched::clock::from_ms(scheduled_ms),
+            skip_reason: None,
+        }],
+        next_fire_at: next_ms.map(cosched::clock::from_ms),
+        start_at: cosched::clock::from_ms(trigger.start_at),
+        repeat_count: trigger.repeat_count.map(|r| r as u64),
+        times_fired: trigger.times_fired as u64 + 1,
+        misfired: false,
+    }
+}
+
+async fn job(store: &Store, name: &str) -> jobs::Model {
+    store.job_by_name(name).await.unwrap().expect("job exists")
+}
+
+async fn trigger(store: &Store, id: i64) -> triggers::Model {
+    store
+        .trigger_by_id(id)
+        .await
+        .unwrap()
+        .expect("trigger exists")
+}
+
+async fn fire_count(store: &Store) -> u64 {
+    fires::Entity::find()
+        .count(store.connection())
+        .await
+        .unwrap()
+}
+
+async fn raw(store: &Store, sql: &str) -> Result<u64, sea_orm::DbErr> {
+    let conn = store.connection();
+    conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// Records `plan` for the trigger as `node` leased it.
+async fn record(
+    store: &Store,
+    node: &str,
+    leased: &triggers::Model,
+    now_ms: i64,
+    plan: &FirePlan,
+) -> RecordOutcome {
+    let job = jobs::Entity::find_by_id(leased.job_id)
+        .one(store.connection())
+        .await
+        .unwrap()
+        .expect("the trigger's job");
+    store
+        .record_fire(&RecordFire {
+            trigger: leased,
+            job: &job,
+            node_id: node,
+            now_ms,
+            plan,
+            data: "{}",
+        })
+        .await
+        .expect("record_fire")
+}
+
+#[tokio::test]
+async fn migrating_twice_is_a_no_op() {
+    for (db, store) in stores().await {
+        store
+            .job_create(&noop_job("keep"), Some(&once(10, None)), at(0))
+            .await
+            .unwrap();
+        store.migrate().await.expect("second migrate");
+        let applied = Migrator::get_applied_migrations(store.connection())
+            .await
+            .unwrap();
+        assert_eq!(
+            applied.len(),
+            Migrator::migrations().len(),
+            "{}",
+            db.backend
+        );
+        assert!(
+            store.job_by_name("keep").await.unwrap().is_some(),
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            store.jobs_list().await.unwrap()[0].triggers.len(),
+            1,
+            "{}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn migrations_go_up_down_and_up_again() {
+    for db in support::backends().await {
+        let store = connect(&db).await;
+        let conn = store.connection();
+        Migrator::up(conn, None).await.expect("up");
+        store
+            .job_create(&noop_job("gone"), None, at(0))
+            .await
+            .unwrap();
+
+        Migrator::down(conn, None).await.expect("down");
+        assert_eq!(
+            Migrator::get_pending_migrations(conn).await.unwrap().len(),
+            Migrator::migrations().len(),
+            "{}",
+            db.backend
+        );
+        for table in ["jobs", "triggers", "fires", "nodes", "calendars"] {
+            assert!(
+                raw(&store, &format!("SELECT 1 FROM {table}"))
+                    .await
+                    .is_err(),
+                "{}: table {table} survived the down migration",
+                db.backend
+            );
+        }
+
+        Migrator::up(conn, None).await.expect("up again");
+        assert!(
+            store.job_by_name("gone").await.unwrap().is_none(),
+            "{}",
+            db.backend
+        );
+        store
+            .job_create(&noop_job("back"), Some(&every(60)), at(0))
+            .await
+            .expect("the schema works after up, down, up");
+    }
+}
+
+#[tokio::test]
+async fn job_create_writes_job_and_trigger_and_rejects_a_duplicate_name() {
+    for (db, store) in stores().await {
+        let mut def = noop_job("report");
+        def.priority = 3;
+        def.retry.factor = 1.5;
+        let created = store
+            .job_create(&def, Some(&every(60)), at(0))
+            .await
+            .unwrap();
+        assert_eq!(created.source, "api");
+        assert_eq!(created.priority, 3);
+        assert_eq!(created.retry_factor, 1.5);
+
+        let err = store
+            .job_create(&noop_job("report"), Some(&every(5)), at(1))
+            .await
+            .expect_err("duplicate name");
+        assert!(
+            matches!(err, StoreError::Conflict(_)),
+            "{}: {err}",
+            db.backend
+        );
+
+        let listed = store.jobs_list().await.unwrap();
+        assert_eq!(listed.len(), 1, "{}", db.backend);
+        assert_eq!(listed[0].triggers.len(), 1, "{}", db.backend);
+        let t = &listed[0].triggers[0];
+        assert_eq!(t.kind, "interval");
+        assert_eq!(t.state, "waiting");
+        assert_eq!(t.next_fire_at, Some(at(0)), "{}", db.backend);
+        assert_eq!(listed[0].next_fire_at, Some(at(0)));
+    }
+}
+
+#[tokio::test]
+async fn trigger_create_adds_a_one_off_to_an_existing_job() {
+    for (db, store) in stores().await {
+        store.job_create(&noop_job("j"), None, at(0)).await.unwrap();
+        let t = store
+            .trigger_create("j", &once(90, Some(7)), at(0))
+            .await
+            .unwrap();
+        assert_eq!(t.kind, "once");
+        assert_eq!(t.next_fire_at, Some(at(90)), "{}", db.backend);
+        assert_eq!(t.priority, 7);
+        assert_eq!(t.repeat_count, Some(0));
+        assert_eq!(t.fence, 0);
+
+        let err = store
+            .trigger_create("missing", &once(90, None), at(0))
+            .await
+            .expect_err("unknown job");
+        assert!(
+            matches!(err, StoreError::NotFound { .. }),
+            "{}: {err}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn lease_takes_due_triggers_of_its_pools_by_priority_then_time_up_to_the_limit() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        store.job_create(&noop_job("j"), None, at(0)).await.unwrap();
+        let mut other = noop_job("elsewhere");
+        other.pool = "other".to_string();
+        store.job_create(&other, None, at(0)).await.unwrap();
+
+        let early = store
+            .trigger_create("j", &once(5, None), at(0))
+            .await
+            .unwrap();
+        let later = store
+            .trigger_create("j", &once(10, None), at(0))
+            .await
+            .unwrap();
+        let urgent = store
+            .trigger_create("j", &once(20, Some(5)), at(0))
+            .await
+            .unwrap();
+        let _future = store
+            .trigger_create("j", &once(60, Some(9)), at(0))
+            .await
+            .unwrap();
+        let foreign = store
+            .trigger_create("elsewhere", &once(1, Some(9)), at(0))
+            .await
+            .unwrap();
+
+        let default = pools(&["default"]);
+        let first = store
+            .lease_due_triggers(&lease("a", at(30), 2, &default))
+            .await
+            .unwrap();
+        let ids: Vec<i64> = first.iter().map(|t| t.id).collect();
+        assert_eq!(
+            ids,
+            vec![urgent.id, early.id],
+            "{b}: priority first, then earliest"
+        );
+        for t in &first {
+            assert_eq!(t.lease_owner.as_deref(), Some("a"), "{b}");
+            assert_eq!(t.lease_until, Some(at(30) + 30_000), "{b}");
+            assert_eq!(t.fence, 1, "{b}");
+        }
+
+        let rest = store
+            .lease_due_triggers(&lease("a", at(30), 10, &default))
+            .await
+            .unwrap();
+        let ids: Vec<i64> = rest.iter().map(|t| t.id).collect();
+        assert_eq!(
+            ids,
+            vec![later.id],
+            "{b}: not due, leased, or other pools are left"
+        );
+
+        let none = store
+            .lease_due_triggers(&lease("a", at(30), 0, &default))
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "{b}: limit 0 leases nothing");
+
+        let theirs = store
+            .lease_due_triggers(&lease("b", at(30), 10, &pools(&["other", "spare"])))
+            .await
+            .unwrap();
+        let ids: Vec<i64> = theirs.iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![foreign.id], "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_leased_trigger_is_not_leased_again_until_its_lease_expires() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        store
+            .job_create(&noop_job("j"), Some(&once(0, None)), at(0))
+            .await
+            .unwrap();
+        let default = pools(&["default"]);
+        let held = store
+            .lease_due_triggers(&lease("a", at(1), 10, &default))
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 1, "{b}");
+        let until = held[0].lease_until.unwrap();
+
+        for now in [at(2), until] {
+            let stolen = store
+                .lease_due_triggers(&lease("b", now, 10, &default))
+                .await
+                .unwrap();
+            assert!(
+                stolen.is_empty(),
+                "{b}: leased again at {now} before {until} passed"
+            );
+        }
+        let taken = store
+            .lease_due_triggers(&lease("b", until + 1, 10, &default))
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1, "{b}");
+        assert_eq!(taken[0].lease_owner.as_deref(), Some("b"));
+        assert_eq!(
+            taken[0].fence,
+            held[0].fence + 1,
+            "{b}: each lease bumps the fence"
+        );
+    }
+}
+
+#[tokio::test]
+async fn record_fire_with_a_stale_lease_writes_nothing() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        store
+            .job_create(&noop_job("j"), Some(&once(0, None)), at(0))
+            .await
+            .unwrap();
+        let default = pools(&["default"]);
+        let stale = store
+            .lease_due_triggers(&lease("a", at(1), 10, &default))
+            .await
+            .unwrap()
+            .remove(0);
+        // a's lease expires and b takes the trigger.
+        let now = stale.lease_until.unwrap() + 1;
+        let current = store
+            .lease_due_triggers(&lease("b", now, 10, &default))
+            .await
+            .unwrap()
+            .remove(0);
+
+        let p = plan(&stale, at(0), None);
+        let outcome = record(&store, "a", &stale, now, &p).await;
+        assert!(
+            matches!(outcome, RecordOutcome::LeaseLost),
+            "{b}: {outcome:?}"
+        );
+        assert_eq!(fire_count(&store).await, 0, "{b}");
+        let row = trigger(&store, stale.id).await;
+        assert_eq!(row, current, "{b}: the trigger is untouched");
+
+        // b, holding the current fence, records the fire.
+        let p = plan(&current, at(0), None);
+        let RecordOutcome::Recorded { run } = record(&store, "b", &current, now, &p).await else {
+            panic!("{b}: b holds the lease");
+        };
+        assert_eq!(run.len(), 1, "{b}");
+        let fire = &run[0];
+        assert_eq!(fire.status, "running");
+        assert_eq!(fire.scheduled_at, at(0));
+        assert_eq!(fire.started_at, Some(now));
+        assert_eq!(fire.node_id.as_deref(), Some("b"));
+        assert_eq!(fire.attempt, 1);
+        assert_eq!(fire.fence, current.fence, "{b}");
+        assert_eq!(fire.trigger_id, Some(current.id));
+
+        let row = trigger(&store, current.id).await;
+        assert_eq!(
+            row.state, "complete",
+            "{b}: a one-off with no next fire completes"
+        );
+        assert_eq!(row.next_fire_at, None);
+        assert_eq!(row.previous_fire_at, Some(at(0)));
+        assert_eq!(row.times_fired, 1);
+        assert_eq!(row.lease_owner, None);
+        assert_eq!(row.lease_until, None);
+    }
+}
+
+#[tokio::test]
+async fn the_same_fire_is_never_recorded_twice() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        store
+            .job_create(&noop_job("j"), Some(&every(60)), at(0))
+            .await
+            .unwrap();
+        let default = pools(&["default"]);
+        let leased = store
+            .lease_due_triggers(&lease("a", at(0), 10, &default))
+            .await
+            .unwrap()
+            .remove(0);
+        let p = plan(&leased, at(0), Some(at(60)));
+        let RecordOutcome::Recorded { run } = record(&store, "a", &leased, at(0), &p).await else {
+            panic!("{b}: first record");
+        };
+        assert_eq!(run.len(), 1, "{b}");
+        let advanced = trigger(&store, leased.id).await;
+        assert_eq!(advanced.state, "waiting", "{b}");
+        assert_eq!(advanced.next_fire_at, Some(at(60)), "{b}");
+
+        // A replay of the same scheduled instant (a bug, or a node that
+        // planned from an old row) is not recorded nor run again.
+        let again = store
+            .lease_due_triggers(&lease("a", at(60), 10, &default))
+            .await
+            .unwrap()
+            .remove(0);
+        let replay = plan(&again, at(0), Some(at(120)));
+        let RecordOutcome::Recorded { run } = record(&store, "a", &again, at(60), &replay).await
+        else {
+            panic!("{b}: the lease is held");
+        };
+        assert!(run.is_empty(), "{b}: a recorded fire must not run twice");
+        assert_eq!(fire_count(&store).await, 1, "{b}");
+
+        // The unique key itself, for producers writing plain SQL.
+        let duplicate = raw(
+            &store,
+            &format!(
+                "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, attempt, status) \
+                 VALUES ({}, {}, 'j', {}, {}, 1, 'skipped')",
+                leased.id,
+                leased.job_id,
+                at(0),
+                at(0)
+            ),
+        )
+        .await;
+        assert!(
+            duplicate.is_err(),
+            "{b}: (trigger, scheduled_at, attempt) is unique"
+        );
+        assert_eq!(fire_count(&store).await, 1, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn fire_complete_is_fenced_by_node_and_fence_and_only_while_running() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        store
+            .job_create(&noop_job("j"), Some(&once(0, None)), at(0))
+            .await
+            .unwrap();
+        let leased = store
+            .lease_due_triggers(&lease("a", at(0), 10, &pools(&["default"])))
+            .await
+            .unwrap()
+            .remove(0);
+        let p = plan(&leased, at(0), None);
+        let RecordOutcome::Recorded { run } = record(&store, "a", &leased, at(0), &p).await else {
+            panic!("{b}: record");
+        };
+        let fire = &run[0];
+        let done = |node_id, fence, status| FireCompletion {
+            fire_id: fire.id,
+            node_id,
+            fence,
+            status,
+            finished_at_ms: at(3),
+            error: None,
+            output: Some("ok".to_string()),
+        };
+
+        let wrong_node = done("b", fire.fence, FireStatus::Succeeded);
+        assert!(
+            !store.fire_complete(&wrong_node).await.unwrap(),
+            "{b}: other node"
+        );
+        let wrong_fence = done("a", fire.fence + 1, FireStatus::Succeeded);
+        assert!(
+            !store.fire_complete(&wrong_fence).await.unwrap(),
+            "{b}: stale fence"
+        );
+        let row = store.fire_by_id(fire.id).await.unwrap().unwrap();
+        assert_eq!(row.status, "running", "{b}");
+        assert_eq!(row.finished_at, None, "{b}");
+
+        assert!(
+            store
+                .fire_complete(&done("a", fire.fence, FireStatus::Succeeded))
+                .await
+                .unwrap(),
+            "{b}"
+        );
+        let row = store.fire_by_id(fire.id).await.unwrap().unwrap();
+        assert_eq!(row.status, "succeeded", "{b}");
+        assert_eq!(row.finished_at, Some(at(3)));
+        assert_eq!(row.output.as_deref(), Some("ok"));
+
+        let late = done("a", fire.fence, FireStatus::Failed);
+        assert!(
+            !store.fire_complete(&late).await.unwrap(),
+            "{b}: no longer running"
+        );
+        let row = store.fire_by_id(fire.id).await.unwrap().unwrap();
+        assert_eq!(row.status, "succeeded", "{b}: a final status is kept");
+
+        let listed = store
+            .fires_list(&FireFilter {
+                job: Some("j".to_string()),
+                status: Some(FireStatus::Succeeded),
+                limit: Some(10),
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1, "{b}");
+        assert_eq!(listed[0].id, fire.id);
+    }
+}
+
+#[tokio::test]
+async fn release_leases_frees_only_that_nodes_leases() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        store.job_create(&noop_job("j"), None, at(0)).await.unwrap();
+        let first = store
+            .trigger_create("j", &once(0, None), at(0))
+            .await
+            .unwrap();
+        let second = store
+            .trigger_create("j", &once(1, None), at(0))
+            .await
+            .unwrap();
+        let default = pools(&["default"]);
+        let a = store
+            .lease_due_triggers(&lease("a", at(2), 1, &default))
+            .await
+            .unwrap();
+        let other = store
+            .lease_due_triggers(&lease("b", at(2), 1, &default))
+            .await
+            .unwrap();
+        assert_eq!(a[0].id, first.id, "{b}");
+        assert_eq!(other[0].id, second.id, "{b}");
+
+        assert_eq!(store.release_leases("a").await.unwrap(), 1, "{b}");
+        assert_eq!(store.release_leases("a").await.unwrap(), 0, "{b}");
+        let released = trigger(&store, first.id).await;
+        assert_eq!(released.lease_owner, None, "{b}");
+        assert_eq!(released.lease_until, None, "{b}");
+
+        let c = store
+            .lease_due_triggers(&lease("c", at(2), 10, &default))
+            .await
+            .unwrap();
+        let ids: Vec<i64> = c.iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![first.id], "{b}: b's lease still holds");
+    }
+}
+
+#[tokio::test]
+async fn next_due_at_is_the_earliest_fire_or_lease_end_of_waiting_triggers() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        let default = pools(&["default"]);
+        assert_eq!(
+            store.next_due_at(&default, at(0)).await.unwrap(),
+            None,
+            "{b}"
+        );
+        assert_eq!(store.next_due_at(&[], at(0)).await.unwrap(), None, "{b}");
+
+        store.job_create(&noop_job("j"), None, at(0)).await.unwrap();
+        let mut off = noop_job("off");
+        off.paused = true;
+        store
+            .job_create(&off, Some(&once(1, None)), at(0))
+            .await
+            .unwrap();
+        let mut other = noop_job("elsewhere");
+        other.pool = "other".to_string();
+        store
+            .job_create(&other, Some(&once(2, None)), at(0))
+            .await
+            .unwrap();
+        store
+            .trigger_create("j", &once(10, None), at(0))
+            .await
+            .unwrap();
+        store
+            .trigger_create("j", &once(60, None), at(0))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            store.next_due_at(&default, at(0)).await.unwrap(),
+            Some(at(10)),
+            "{b}: paused triggers and other pools do not count"
+        );
+        assert_eq!(
+            store.next_due_at(&pools(&["other"]), at(0)).await.unwrap(),
+            Some(at(2)),
+            "{b}"
+        );
+
+        // Leased by another node: due again just after its lease ends.
+        let leased = store
+            .lease_due_triggers(&lease("z", at(10), 1, &default))
+            .await
+            .unwrap();
+        let until = leased[0].lease_until.unwrap();
+        assert!(until < at(60));
+        assert_eq!(
+            store.next_due_at(&default, at(10)).await.unwrap(),
+            Some(until + 1),
+            "{b}"
+        );
+        // Once the lease has expired, the trigger's own fire time counts.
+        assert_eq!(
+            store.next_due_at(&default, until + 1).await.unwrap(),
+            Some(at(10)),
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn job_set_paused_pauses_and_resumes_the_jobs_triggers() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        let created = store
+            .job_create(&noop_job("j"), Some(&every(60)), at(0))
+            .await
+            .unwrap();
+        let t = store.jobs_list().await.unwrap()[0].triggers[0].clone();
+        let default = pools(&["default"]);
+
+        assert!(store.job_set_paused("j", true, at(1)).await.unwrap(), "{b}");
+        assert!(
+            !store.job_set_paused("j", true, at(2)).await.unwrap(),
+            "{b}: already paused"
+        );
+        assert!(job(&store, "j").await.paused, "{b}");
+        assert_eq!(trigger(&store, t.id).await.state, "paused", "{b}");
+        let leased = store
+            .lease_due_triggers(&lease("a", at(120), 10, &default))
+            .await
+            .unwrap();
+        assert!(leased.is_empty(), "{b}: a paused trigger is not leased");
+
+        assert!(
+            store.job_set_paused("j", false, at(3)).await.unwrap(),
+            "{b}"
+        );
+        let resumed = trigger(&store, t.id).await;
+        assert_eq!(resumed.state, "waiting", "{b}");
+        assert_eq!(
+            resumed.next_fire_at, t.next_fire_at,
+            "{b}: next fire is kept"
+        );
+        assert!(!job(&store, "j").await.paused);
+        assert_eq!(job(&store, "j").await.id, created.id);
+        let leased = store
+            .lease_due_triggers(&lease("a", at(120), 10, &default))
+            .await
+            .unwrap();
+        assert_eq!(leased.len(), 1, "{b}");
+
+        let err = store
+            .job_set_paused("missing", true, at(4))
+            .await
+            .expect_err("unknown");
+        assert!(matches!(err, StoreError::NotFound { .. }), "{b}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn reconcile_creates_updates_keeps_and_removes_config_jobs_but_never_api_jobs() {
+    fn declared(name: &str, job_hash: &str, secs: i64) -> ConfigJob {
+        ConfigJob {
+            job: noop_job(name),
+            trigger: Some(every(secs)),
+            job_hash: job_hash.to_string(),
+            trigger_hash: Some(format!("every-{secs}")),
+        }
+    }
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    for (db, store) in stores().await {
+        let b = db.backend;
+        store
+            .job_create(&noop_job("manual"), Some(&every(30)), at(0))
+            .await
+            .unwrap();
+        let manual = store.jobs_list().await.unwrap()[0].clone();
+        let calendars = vec![("holidays".to_string(), r#"{"dates":[]}"#.to_string())];
+
+        let report = store
+            .reconcile_config(
+                &[declared("a", "h1", 60), declared("b", "h1", 60)],
+                &calendars,
+                at(0),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            report,
+            ReconcileReport {
+                created: names(&["a", "b"]),
+                ..Default::default()
+            },
+            "{b}"
+        );
+        assert_eq!(job(&store, "a").await.source, "config", "{b}");
+
+        let same = [declared("a", "h1", 60), declared("b", "h1", 60)];
+        let report = store
+            .reconcile_config(&same, &calendars, at(5))
+            .await
+            .unwrap();
+        assert_eq!(report.unchanged, names(&["a", "b"]), "{b}");
+        assert!(
+            report.created.is_empty() && report.updated.is_empty() && report.removed.is_empty()
+        );
+        assert_eq!(
+            job(&store, "a").await.updated_at,
+            at(0),
+            "{b}: unchanged is untouched"
+        );
+
+        let b_trigger = store.jobs_list().await.unwrap()[1].triggers[0].clone();
+        let mut a_changed = declared("a", "h2", 60);
+        a_changed.job.priority = 4;
+        let report = store
+            .reconcile_config(
+                &[a_changed.clone(), declared("b", "h1", 90)],
+                &calendars,
+                at(10),
+            )
+            .await
+            .unwrap();
+        assert_eq!(report.updated, names(&["a", "b"]), "{b}");
+        assert_eq!(job(&store, "a").await.priority, 4, "{b}");
+        let b_now = &store.jobs_list().await.unwrap()[1];
+        assert_eq!(b_now.job.name, "b");
+        assert_eq!(b_now.triggers.len(), 1, "{b}");
+        assert_ne!(
+            b_now.triggers[0].id, b_trigger.id,
+            "{b}: a new schedule replaces the trigger"
+        );
+        assert_eq!(b_now.triggers[0].interval_ms, Some(90_000), "{b}");
+
+        let report = store
+            .reconcile_config(&[a_changed.clone()], &[], at(20))
+            .await
+            .unwrap();
+        assert_eq!(report.removed, names(&["b"]), "{b}");
+        assert_eq!(report.unchanged, names(&["a"]), "{b}");
+        assert!(store.job_by_name("b").await.unwrap().is_none(), "{b}");
+
+        let manual_now = store
+            .jobs_list()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.job.name == "manual")
+            .expect("the API job survives every reconcile");
+        assert_eq!(manual_now.job, manual.job, "{b}");
+        assert_eq!(manual_now.triggers, manual.triggers, "{b}");
+
+        // The file may not take over an API job; nothing changes then.
+        let err = store
+            .reconcile_config(&[declared("manual", "h1", 60)], &[], at(30))
+            .await
+            .expect_err("an API job cannot be redefined by the file");
+        assert!(matches!(err, StoreError::Conflict(_)), "{b}: {err}");
+        assert!(
+            store.job_by_name("a").await.unwrap().is_some(),
+            "{b}: rolled back"
+        );
+    }
+}
+
+#[tokio::test]
+async fn check_constraints_reject_unknown_states_on_every_backend() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        let j = store.job_create(&noop_job("j"), None, at(0)).await.unwrap();
+        let insert = |status: &str| {
+            format!(
+                "INSERT INTO fires (job_id, job_name, scheduled_at, due_at, attempt, status) \
+                 VALUES ({}, 'j', {}, {}, 1, '{status}')",
+                j.id,
+                at(0),
+                at(0)
+            )
+        };
+        assert!(
+            raw(&store, &insert("bogus")).await.is_err(),
+            "{b}: status 'bogus'"
+        );
+        assert_eq!(fire_count(&store).await, 0, "{b}");
+        // The same row with a known status is fine: the CHECK was the fault.
+        assert_eq!(raw(&store, &insert("queued")).await.unwrap(), 1, "{b}");
+
+        let bad_state = format!(
+            "INSERT INTO triggers (job_id, kind, start_at, state, created_at, updated_at) \
+             VALUES ({}, 'once', 0, 'bogus', 0, 0)",
+            j.id
+        );
+        assert!(
+            raw(&store, &bad_state).await.is_err(),
+            "{b}: trigger state 'bogus'"
+        );
+        let bad_job = "INSERT INTO fires (job_id, job_name, scheduled_at, due_at, status) \
+                       VALUES (999999, 'x', 0, 0, 'queued')";
+        assert!(
+            raw(&store, bad_job).await.is_err(),
+            "{b}: foreign key to jobs"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_leases_never_hand_one_trigger_to_two_nodes() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let setup = connect(&db).await;
+        setup.migrate().await.unwrap();
+        setup.job_create(&noop_job("j"), None, at(0)).await.unwrap();
+        for i in 0..40 {
+            setup
+                .trigger_create("j", &once(i % 7, None), at(0))
+                .await
+                .unwrap();
+        }
+        // Four nodes, each with its own pool of connections, lease at once.
+        let mut tasks = Vec::new();
+        for node in ["n1", "n2", "n3", "n4"] {
+            let store = connect(&db).await;
+            tasks.push(tokio::spawn(async move {
+                let default = pools(&["default"]);
+                let mut mine = Vec::new();
+                loop {
+                    let got = store
+                        .lease_due_triggers(&lease(node, at(10), 3, &default))
+                        .await
+                        .unwrap();
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(got.into_iter().map(|t| (t.id, node)));
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        let mut ids: Vec<i64> = all.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(all.len(), 40, "{b}: every due trigger leased exactly once");
+        assert_eq!(ids.len(), 40, "{b}: no trigger leased twice");
+        for (id, node) in all {
+            let row = trigger(&setup, id).await;
+            assert_eq!(row.lease_owner.as_deref(), Some(node), "{b}");
+            assert_eq!(row.fence, 1, "{b}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn nodes_migrating_together_apply_the_schema_once() {
+    for db in support::backends().await {
+        let (a, b) = tokio::join!(connect(&db), connect(&db));
+        let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+        ra.unwrap_or_else(|e| panic!("{}: first node: {e}", db.backend));
+        rb.unwrap_or_else(|e| panic!("{}: second node: {e}", db.backend));
+        let applied = Migrator::get_applied_migrations(a.connection())
+            .await
+            .unwrap();
+        assert_eq!(
+            applied.len(),
+            Migrator::migrations().len(),
+            "{}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn postgres_sessions_run_in_a_time_zone_other_than_utc() {
+    // Every PostgreSQL test runs its sessions in this zone (see `connect`)
+    // and every test database defaults to it (for plain-SQL clients), so a
+    // statement that leaned on the session time zone would fail somewhere.
+    for (db, store) in stores().await {
+        if db.backend != "postgres" {
+            continue;
+        }
+        let conn = store.connection();
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT current_setting('TimeZone') AS tz, \
+                   (SELECT setconfig::text FROM pg_db_role_setting \
+                    WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                      AND setrole = 0) AS db_default",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let tz: String = row.try_get("", "tz").unwrap();
+        let db_default: Option<String> = row.try_get("", "db_default").unwrap();
+        assert_eq!(tz, support::pg::SESSION_TIME_ZONE);
+        assert_eq!(
+            db_default.as_deref(),
+            Some(format!("{{TimeZone={}}}", support::pg::SESSION_TIME_ZONE).as_str())
+        );
+    }
+}
+
+#[tokio::test]
+async fn node_rows_round_trip_through_their_entity() {
+    // The store has no node statements yet; this pins the `nodes` DDL to
+    // the entity's Rust types (INTEGER vs BIGINT matters on PostgreSQL).
+    use sea_orm::{ActiveModelTrait, Set};
+    for (db, store) in stores().await {
+        let row = entity::nodes::ActiveModel {
+            id: Set("node-a".to_string()),
+            host: Set("h".to_string()),
+            pid: Set(i64::from(u32::MAX) + 1),
+            version: Set("0.1.0".to_string()),
+            pools: Set("default".to_string()),
+            started_at: Set(at(0)),
+            last_checkin_at: Set(at(1)),
+            checkin_interval_ms: Set(10_000),
+            clock_offset_ms: Set(-250),
+            state: Set("active".to_string()),
+            declared_dead_by: Set(None),
+            declared_dead_at: Set(None),
+        }
+        .insert(store.connection())
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.backend));
+        let read = entity::nodes::Entity::find_by_id("node-a".to_string())
+            .one(store.connection())
+            .await
+            .unwrap();
+        assert_eq!(read, Some(row), "{}", db.backend);
+    }
+}
