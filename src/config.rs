@@ -6,6 +6,34 @@
 //!
 //! Precedence for settings that can also come from elsewhere: command line
 //! > environment > file > default ([`Settings::resolve`]).
+//!
+//! # Schedules of a `[[job]]`
+//!
+//! At most one of (none: the job fires only on demand):
+//!
+//! - `cron = "0 30 9 ? * MON-FRI"` with optional `dialect`, `timezone`,
+//!   `dst_gap`, `dst_fold`;
+//! - `every = "5m"` (real elapsed time) with optional `start`, `end`,
+//!   `repeat`;
+//! - `at = 2026-12-01T09:00:00Z` (once);
+//! - `calendar_interval = { every = 1, unit = "month",
+//!   preserve_hour_of_day = false, skip_day_if_hour_does_not_exist = false }`
+//!   (units `second` … `year`; from `day` up the wall-clock time of `start`
+//!   is kept) with optional `timezone`, `start` (default: when the trigger
+//!   is created), `end`;
+//! - `daily = { every = 30, unit = "minute", from = "09:00", to = "17:00",
+//!   days = ["mon", "tue", "wed", "thu", "fri"] }` (units `second`,
+//!   `minute`, `hour`; `from` defaults to 00:00, `to` to 23:59:59, `days`
+//!   to every day) with optional `timezone`, `start`, `end`, `repeat`.
+//!
+//! `calendars = ["holidays"]` applies exclusion calendars to any schedule;
+//! each name must be a `[[calendar]]` table of the same file (the file is
+//! self-contained: calendars created only through the API cannot be named
+//! here). A `[[calendar]]` table is a
+//! [`CalendarDef`](crate::schedule::calendar::CalendarDef): `name`,
+//! `timezone` (default: `[scheduler] timezone`), `dates`, `annual`,
+//! `days_of_week`, `days_of_month`, `daily_range`, `cron`. It is stored as
+//! that definition's JSON, with its time zone filled in.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,9 +50,12 @@ use toml::Spanned;
 use crate::definition::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
 use crate::jobs::JobRegistry;
 use crate::schedule::ScheduleSpec;
+use crate::schedule::calendar::{CalendarDef, CalendarError, CalendarSet, DailyRangeDef};
 use crate::schedule::cron::{CronExpr, Dialect};
 use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
+use crate::schedule::interval::{DaysOfWeek, IntervalError, IntervalUnit, parse_weekday};
 use crate::schedule::misfire::MisfirePolicy;
+use crate::schedule::spec::SpecError;
 use crate::store::{ConfigJob, DEFAULT_DATABASE_URL};
 
 /// Defaults, in one place.
@@ -122,8 +153,40 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub scheduler: SchedulerSettings,
     pub jobs: Vec<ConfigJob>,
-    /// Calendars by name, with their JSON definitions.
+    /// Calendars by name, with their JSON definitions (a
+    /// [`CalendarDef`] with its time zone set).
     pub calendars: Vec<(String, String)>,
+}
+
+impl Config {
+    /// The file's calendars of these names, combined; an error names a
+    /// calendar the file does not declare.
+    pub fn calendar_set(&self, names: &[String]) -> Result<CalendarSet, String> {
+        names
+            .iter()
+            .map(|name| {
+                let Some((_, json)) = self.calendars.iter().find(|(n, _)| n == name) else {
+                    let hint = nearest(name, self.calendars.iter().map(|(n, _)| n.as_str()))
+                        .map(|n| format!(" (did you mean `{n}`?)"))
+                        .unwrap_or_default();
+                    let known: Vec<&str> = self.calendars.iter().map(|(n, _)| n.as_str()).collect();
+                    return Err(format!(
+                        "unknown calendar `{name}`{hint}: the file declares {}",
+                        if known.is_empty() {
+                            "no [[calendar]] table".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ));
+                };
+                let def: CalendarDef =
+                    serde_json::from_str(json).map_err(|e| format!("calendar `{name}`: {e}"))?;
+                def.compile(self.scheduler.timezone)
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
 }
 
 /// What a node runs with, after every source of settings is resolved.
@@ -164,7 +227,52 @@ struct RawFile {
     #[serde(default)]
     job: Vec<Spanned<RawJob>>,
     #[serde(default)]
-    calendar: Vec<Spanned<toml::Table>>,
+    calendar: Vec<Spanned<RawCalendar>>,
+}
+
+/// A `[[calendar]]` table: the fields of [`CalendarDef`], with their places
+/// in the file. `dates` and the `daily_range` times may also be TOML
+/// date and time literals.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    name: Spanned<String>,
+    timezone: Option<Spanned<String>>,
+    dates: Option<Spanned<Vec<toml::Value>>>,
+    annual: Option<Spanned<Vec<String>>>,
+    days_of_week: Option<Spanned<Vec<String>>>,
+    days_of_month: Option<Spanned<Vec<u32>>>,
+    daily_range: Option<Spanned<RawDailyRange>>,
+    cron: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDailyRange {
+    from: toml::Value,
+    to: toml::Value,
+    invert: Option<bool>,
+}
+
+/// `calendar_interval = { every = 1, unit = "month", … }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendarInterval {
+    every: Spanned<i64>,
+    unit: Spanned<String>,
+    preserve_hour_of_day: Option<bool>,
+    skip_day_if_hour_does_not_exist: Option<bool>,
+}
+
+/// `daily = { every = 30, unit = "minute", from = "09:00", to = "17:00", days = [...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaily {
+    every: Spanned<i64>,
+    unit: Spanned<String>,
+    from: Option<Spanned<toml::Value>>,
+    to: Option<Spanned<toml::Value>>,
+    days: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,8 +304,10 @@ struct RawJob {
     max_output: Option<Spanned<i64>>,
     // Any other kind's settings.
     settings: Option<Spanned<toml::Table>>,
-    // Schedule: one of cron, every, at (none: on demand).
+    // Schedule: one of cron, every, at, calendar_interval, daily (none: on demand).
     cron: Option<Spanned<String>>,
+    calendar_interval: Option<Spanned<RawCalendarInterval>>,
+    daily: Option<Spanned<RawDaily>>,
     dialect: Option<Spanned<String>>,
     timezone: Option<Spanned<String>>,
     dst_gap: Option<Spanned<String>>,
@@ -384,18 +494,21 @@ pub fn parse(src: &str, file: &str, registry: &JobRegistry) -> Result<Config, Co
         }
     };
     let scheduler = scheduler_settings(&mut c, raw.scheduler.as_ref());
-    let mut calendars = Vec::new();
+    let mut calendars: Vec<(String, String)> = Vec::new();
+    let mut calendar_lines: HashMap<String, usize> = HashMap::new();
     for cal in &raw.calendar {
-        let name = cal.get_ref().get("name").and_then(|v| v.as_str());
-        match name {
-            Some(name) => match serde_json::to_string(cal.get_ref()) {
-                Ok(json) => calendars.push((name.to_string(), json)),
-                Err(e) => c.at(
-                    cal.span(),
-                    format!("calendar `{name}` cannot be stored: {e}"),
-                ),
-            },
-            None => c.at(cal.span(), "a [[calendar]] needs a `name`"),
+        let name = cal.get_ref().name.get_ref();
+        if let Some(first) = calendar_lines.get(name) {
+            c.at(
+                cal.get_ref().name.span(),
+                format!("duplicate calendar name `{name}`: already declared at line {first}; calendar names must be unique"),
+            );
+            continue;
+        }
+        let line = c.position(cal.span().start).0;
+        calendar_lines.insert(name.clone(), line);
+        if let Some(json) = calendar_decl(&mut c, cal.get_ref(), scheduler.timezone) {
+            calendars.push((name.clone(), json));
         }
     }
     let mut jobs = Vec::new();
@@ -518,6 +631,38 @@ fn table_to_json(t: &toml::Table) -> Value {
     )
 }
 
+/// The parameters of the schedule kinds whose TOML is a table, for the
+/// trigger hash (None for the others, whose keys are hashed as written).
+fn schedule_hash_input(spec: &ScheduleSpec) -> Option<Value> {
+    match spec {
+        ScheduleSpec::CalendarInterval {
+            every,
+            unit,
+            preserve_hour_of_day,
+            skip_day_if_hour_does_not_exist,
+            ..
+        } => Some(json!({
+            "calendar_interval": { "every": every, "unit": unit.as_str(),
+                "preserve_hour_of_day": preserve_hour_of_day,
+                "skip_day_if_hour_does_not_exist": skip_day_if_hour_does_not_exist },
+        })),
+        ScheduleSpec::DailyTimeInterval {
+            every,
+            unit,
+            days,
+            start_time,
+            end_time,
+            ..
+        } => Some(json!({
+            "daily": { "every": every, "unit": unit.as_str(),
+                "from": start_time.format("%H:%M:%S%.f").to_string(),
+                "to": end_time.format("%H:%M:%S%.f").to_string(),
+                "days": days.iter().map(|d| d.to_string()).collect::<Vec<_>>() },
+        })),
+        _ => None,
+    }
+}
+
 /// FNV-1a, 64 bits: a hash that is the same in every build, so a stored
 /// declaration hash stays comparable across releases.
 fn stable_hash(v: &Value) -> String {
@@ -527,6 +672,128 @@ fn stable_hash(v: &Value) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+/// Validates a `[[calendar]]` table and returns its [`CalendarDef`] as
+/// JSON, with `timezone` filled in (`default_tz` when the table names none),
+/// so the stored definition means the same on every node.
+fn calendar_decl(c: &mut Checker<'_>, raw: &RawCalendar, default_tz: Tz) -> Option<String> {
+    let name = raw.name.get_ref().clone();
+    let before = c.issues.len();
+    let list = |v: &Option<Spanned<Vec<String>>>| {
+        v.as_ref().map(|l| l.get_ref().clone()).unwrap_or_default()
+    };
+    let mut dates = Vec::new();
+    if let Some(d) = &raw.dates {
+        for v in d.get_ref() {
+            match v {
+                toml::Value::String(s) => dates.push(s.clone()),
+                toml::Value::Datetime(dt) if dt.date.is_some() && dt.time.is_none() => {
+                    dates.push(dt.to_string())
+                }
+                other => c.at(
+                    d.span(),
+                    format!(
+                        "calendar `{name}`: `dates` = {other}: expected days such as \"2026-12-25\" or 2026-12-25"
+                    ),
+                ),
+            }
+        }
+    }
+    let daily_range = raw.daily_range.as_ref().and_then(|r| {
+        let range = r.get_ref();
+        let text = |key: &str, v: &toml::Value, c: &mut Checker<'_>| match time_text(v) {
+            Some(t) => Some(t),
+            None => {
+                c.at(
+                    r.span(),
+                    format!("calendar `{name}`: `daily_range.{key}` = {v}: expected a time of day such as \"22:00\""),
+                );
+                None
+            }
+        };
+        let from = text("from", &range.from, c);
+        let to = text("to", &range.to, c);
+        Some(DailyRangeDef {
+            from: from?,
+            to: to?,
+            invert: range.invert.unwrap_or(false),
+        })
+    });
+    let tz = match &raw.timezone {
+        None => default_tz,
+        Some(t) => c.timezone(t)?,
+    };
+    if c.issues.len() > before {
+        return None;
+    }
+    let def = CalendarDef {
+        name: name.clone(),
+        timezone: Some(tz.name().to_string()),
+        dates,
+        annual: list(&raw.annual),
+        days_of_week: list(&raw.days_of_week),
+        days_of_month: raw
+            .days_of_month
+            .as_ref()
+            .map(|l| l.get_ref().clone())
+            .unwrap_or_default(),
+        daily_range,
+        cron: list(&raw.cron),
+    };
+    if let Err(e) = def.compile(tz) {
+        let span = |v: Option<Range<usize>>| v.unwrap_or_else(|| raw.name.span());
+        let at = match &e {
+            CalendarError::EmptyName => raw.name.span(),
+            CalendarError::UnknownTimeZone { .. } => span(raw.timezone.as_ref().map(|t| t.span())),
+            CalendarError::InvalidCron { .. } => span(raw.cron.as_ref().map(|t| t.span())),
+            CalendarError::InvalidValue { key, .. } => {
+                let field = key.split(['[', '.']).next().unwrap_or_default();
+                span(match field {
+                    "dates" => raw.dates.as_ref().map(|v| v.span()),
+                    "annual" => raw.annual.as_ref().map(|v| v.span()),
+                    "days_of_week" => raw.days_of_week.as_ref().map(|v| v.span()),
+                    "days_of_month" => raw.days_of_month.as_ref().map(|v| v.span()),
+                    "daily_range" => raw.daily_range.as_ref().map(|v| v.span()),
+                    _ => None,
+                })
+            }
+        };
+        c.at(at, e.to_string());
+        return None;
+    }
+    match serde_json::to_string(&def) {
+        Ok(json) => Some(json),
+        Err(e) => {
+            c.at(
+                raw.name.span(),
+                format!("calendar `{name}` cannot be stored: {e}"),
+            );
+            None
+        }
+    }
+}
+
+/// A time of day written as a string (`"09:00"`) or a TOML local time
+/// (`09:00:00`), as text.
+fn time_text(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Datetime(dt)
+            if dt.date.is_none() && dt.time.is_some() && dt.offset.is_none() =>
+        {
+            Some(dt.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// `HH:MM` or `HH:MM:SS` (with an optional fraction).
+fn parse_time_of_day(text: &str) -> Option<chrono::NaiveTime> {
+    let text = text.trim();
+    chrono::NaiveTime::parse_from_str(text, "%H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveTime::parse_from_str(text, "%H:%M"))
+        .ok()
 }
 
 fn job_decl(
@@ -702,14 +969,32 @@ fn job_decl(
     let trigger_hash = trigger.as_ref().map(|_| {
         let opt = |v: &Option<Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone());
         let val = |v: &Option<Spanned<toml::Value>>| v.as_ref().map(|s| toml_to_json(s.get_ref()));
-        stable_hash(&json!({
+        let mut inputs = json!({
             "cron": opt(&raw.cron), "dialect": opt(&raw.dialect),
             "timezone": opt(&raw.timezone).unwrap_or_else(|| scheduler.timezone.name().to_string()),
             "dst_gap": opt(&raw.dst_gap), "dst_fold": opt(&raw.dst_fold), "every": opt(&raw.every),
             "start": val(&raw.start), "end": val(&raw.end), "repeat": raw.repeat.as_ref().map(|r| *r.get_ref()),
             "at": val(&raw.at), "misfire": val(&raw.misfire), "misfire_threshold": opt(&raw.misfire_threshold),
             "calendars": raw.calendars.as_ref().map(|c| c.get_ref().clone()), "priority": job.priority,
-        }))
+        });
+        // Added only when present, so the hashes of jobs declared before
+        // these keys existed do not change.
+        if let Value::Object(map) = &mut inputs {
+            if let Some(extra) = trigger.as_ref().and_then(|t| schedule_hash_input(&t.spec)) {
+                map.insert("schedule".into(), extra);
+            }
+            // A changed calendar definition recomputes the triggers using it.
+            let defs: Vec<&str> = trigger
+                .iter()
+                .flat_map(|t| t.calendars.iter())
+                .filter_map(|name| calendars.iter().find(|(n, _)| n == name))
+                .map(|(_, json)| json.as_str())
+                .collect();
+            if !defs.is_empty() {
+                map.insert("calendar_definitions".into(), json!(defs));
+            }
+        }
+        stable_hash(&inputs)
     });
     Some(ConfigJob {
         job,
@@ -719,6 +1004,10 @@ fn job_decl(
     })
 }
 
+/// A key that only some schedules take: its name, its place if given, and
+/// the schedules that take it.
+type ScopedKey<'a> = (&'a str, Option<Range<usize>>, &'static [&'static str]);
+
 fn trigger_decl(
     c: &mut Checker<'_>,
     spanned: &Spanned<RawJob>,
@@ -726,10 +1015,15 @@ fn trigger_decl(
     calendars: &[(String, String)],
 ) -> Option<TriggerDef> {
     let raw = spanned.get_ref();
+    let before = c.issues.len();
     let given: Vec<(&str, Range<usize>)> = [
         raw.cron.as_ref().map(|v| ("cron", v.span())),
         raw.every.as_ref().map(|v| ("every", v.span())),
         raw.at.as_ref().map(|v| ("at", v.span())),
+        raw.calendar_interval
+            .as_ref()
+            .map(|v| ("calendar_interval", v.span())),
+        raw.daily.as_ref().map(|v| ("daily", v.span())),
     ]
     .into_iter()
     .flatten()
@@ -745,40 +1039,66 @@ fn trigger_decl(
         );
         return None;
     }
-    let cron_only: [(&str, Option<Range<usize>>); 4] = [
-        ("dialect", raw.dialect.as_ref().map(|v| v.span())),
-        ("timezone", raw.timezone.as_ref().map(|v| v.span())),
-        ("dst_gap", raw.dst_gap.as_ref().map(|v| v.span())),
-        ("dst_fold", raw.dst_fold.as_ref().map(|v| v.span())),
-    ];
-    let every_only: [(&str, Option<Range<usize>>); 3] = [
-        ("start", raw.start.as_ref().map(|v| v.span())),
-        ("end", raw.end.as_ref().map(|v| v.span())),
-        ("repeat", raw.repeat.as_ref().map(|v| v.span())),
-    ];
     let schedule = given.first().map(|(n, _)| *n);
-    for (key, span) in cron_only
-        .iter()
-        .filter_map(|(k, s)| s.clone().map(|s| (k, s)))
-    {
-        if schedule != Some("cron") {
-            c.at(
-                span,
-                format!("`{key}` applies to a `cron` schedule, and this job has none"),
-            );
+    // Keys that only some schedules take.
+    let scoped: [ScopedKey<'_>; 7] = [
+        ("dialect", raw.dialect.as_ref().map(|v| v.span()), &["cron"]),
+        (
+            "timezone",
+            raw.timezone.as_ref().map(|v| v.span()),
+            &["cron", "calendar_interval", "daily"],
+        ),
+        ("dst_gap", raw.dst_gap.as_ref().map(|v| v.span()), &["cron"]),
+        (
+            "dst_fold",
+            raw.dst_fold.as_ref().map(|v| v.span()),
+            &["cron"],
+        ),
+        (
+            "start",
+            raw.start.as_ref().map(|v| v.span()),
+            &["every", "calendar_interval", "daily"],
+        ),
+        (
+            "end",
+            raw.end.as_ref().map(|v| v.span()),
+            &["every", "calendar_interval", "daily"],
+        ),
+        (
+            "repeat",
+            raw.repeat.as_ref().map(|v| v.span()),
+            &["every", "daily"],
+        ),
+    ];
+    for (key, span, allowed) in &scoped {
+        let Some(span) = span else { continue };
+        if schedule.is_some_and(|s| allowed.contains(&s)) {
+            continue;
         }
+        let allowed = allowed
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let found = match schedule {
+            Some(s) => format!("this job's schedule is `{s}`"),
+            None => "this job has no schedule".to_string(),
+        };
+        c.at(
+            span.clone(),
+            format!("`{key}` applies to a {allowed} schedule, and {found}"),
+        );
     }
-    for (key, span) in every_only
-        .iter()
-        .filter_map(|(k, s)| s.clone().map(|s| (k, s)))
-    {
-        if schedule != Some("every") {
-            c.at(
-                span,
-                format!("`{key}` applies to an `every` schedule, and this job has none"),
-            );
-        }
-    }
+    let tz = |c: &mut Checker<'_>| match &raw.timezone {
+        None => Some(scheduler.timezone),
+        Some(t) => c.timezone(t),
+    };
+    let start_end = |c: &mut Checker<'_>| {
+        (
+            raw.start.as_ref().and_then(|s| c.instant(s, "start")),
+            raw.end.as_ref().and_then(|s| c.instant(s, "end")),
+        )
+    };
     let spec = match schedule {
         None => {
             for (key, span) in [
@@ -793,7 +1113,7 @@ fn trigger_decl(
                     c.at(
                         span,
                         format!(
-                            "`{key}` applies to a scheduled job; this job has no cron, every or at"
+                            "`{key}` applies to a scheduled job; this job has none of cron, every, at, calendar_interval or daily"
                         ),
                     );
                 }
@@ -809,10 +1129,7 @@ fn trigger_decl(
                     Dialect::Quartz
                 }),
             };
-            let tz = match &raw.timezone {
-                None => Some(scheduler.timezone),
-                Some(t) => c.timezone(t),
-            };
+            let tz = tz(c);
             let gap = raw.dst_gap.as_ref().and_then(|g| {
                 g.get_ref()
                     .parse::<GapPolicy>()
@@ -844,6 +1161,108 @@ fn trigger_decl(
                 dst: DstOptions { gap, fold },
             }
         }
+        Some("calendar_interval") => {
+            let ci = raw.calendar_interval.as_ref()?;
+            let r = ci.get_ref();
+            let tz = tz(c);
+            let (start, end) = start_end(c);
+            let every = c.nonnegative_u32(&r.every, "calendar_interval.every", 1);
+            let unit = interval_unit(c, &r.unit, "calendar_interval.unit");
+            let built = ScheduleSpec::calendar_interval(
+                every?,
+                unit?,
+                tz?,
+                start,
+                end,
+                r.preserve_hour_of_day.unwrap_or(false),
+                r.skip_day_if_hour_does_not_exist.unwrap_or(false),
+            );
+            match built {
+                Ok(spec) => spec,
+                Err(e) => {
+                    let span = spec_error_span(
+                        &e,
+                        raw,
+                        r.every.span(),
+                        r.unit.span(),
+                        ci.span(),
+                        None,
+                        None,
+                    );
+                    c.at(span, format!("`calendar_interval`: {e}"));
+                    return None;
+                }
+            }
+        }
+        Some("daily") => {
+            let d = raw.daily.as_ref()?;
+            let r = d.get_ref();
+            let tz = tz(c);
+            let (start, end) = start_end(c);
+            let every = c.nonnegative_u32(&r.every, "daily.every", 1);
+            let unit = interval_unit(c, &r.unit, "daily.unit");
+            let time = |c: &mut Checker<'_>,
+                        v: &Option<Spanned<toml::Value>>,
+                        key: &str,
+                        default: chrono::NaiveTime| {
+                let Some(v) = v else { return Some(default) };
+                let parsed = time_text(v.get_ref()).and_then(|t| parse_time_of_day(&t));
+                if parsed.is_none() {
+                    c.at(
+                        v.span(),
+                        format!("`daily.{key}` = {}: expected a time of day \"HH:MM\" or \"HH:MM:SS\", e.g. \"09:00\"", v.get_ref()),
+                    );
+                }
+                parsed
+            };
+            let from = time(c, &r.from, "from", chrono::NaiveTime::MIN);
+            let last_second =
+                chrono::NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(chrono::NaiveTime::MIN);
+            let to = time(c, &r.to, "to", last_second);
+            let days = match &r.days {
+                None => Some(DaysOfWeek::ALL),
+                Some(list) => {
+                    let mut days = DaysOfWeek::NONE;
+                    let mut ok = true;
+                    for day in list.get_ref() {
+                        match parse_weekday(day) {
+                            Ok(w) => days.insert(w),
+                            Err(_) => {
+                                ok = false;
+                                c.at(
+                                    list.span(),
+                                    format!("`daily.days`: unknown day \"{day}\": expected mon, tue, wed, thu, fri, sat, sun (or full names)"),
+                                );
+                            }
+                        }
+                    }
+                    ok.then_some(days)
+                }
+            };
+            let repeat = raw
+                .repeat
+                .as_ref()
+                .and_then(|r| c.nonnegative_u32(r, "repeat", 0));
+            let built = ScheduleSpec::daily_time_interval(
+                every?, unit?, tz?, days?, from?, to?, start, end, repeat,
+            );
+            match built {
+                Ok(spec) => spec,
+                Err(e) => {
+                    let span = spec_error_span(
+                        &e,
+                        raw,
+                        r.every.span(),
+                        r.unit.span(),
+                        d.span(),
+                        r.to.as_ref().map(|v| v.span()),
+                        r.days.as_ref().map(|v| v.span()),
+                    );
+                    c.at(span, format!("`daily`: {e}"));
+                    return None;
+                }
+            }
+        }
         Some("every") => {
             let every = c.positive(&raw.every, "every")?;
             let every = chrono::Duration::from_std(every).ok()?;
@@ -870,6 +1289,9 @@ fn trigger_decl(
             ScheduleSpec::Once { at }
         }
     };
+    if c.issues.len() > before {
+        return None;
+    }
     let kind = spec.kind();
     let misfire =
         match &raw.misfire {
@@ -918,6 +1340,50 @@ fn trigger_decl(
     })
 }
 
+/// A unit name (singular or plural, any case).
+fn interval_unit(c: &mut Checker<'_>, v: &Spanned<String>, key: &str) -> Option<IntervalUnit> {
+    match v.get_ref().parse::<IntervalUnit>() {
+        Ok(unit) => Some(unit),
+        Err(_) => {
+            let hint = nearest(v.get_ref(), IntervalUnit::ALL.iter().map(|u| u.as_str()))
+                .map(|n| format!("did you mean `{n}`? "))
+                .unwrap_or_default();
+            c.at(
+                v.span(),
+                format!(
+                    "`{key}` = \"{}\" is not a unit: {hint}expected second, minute, hour, day, week, month or year",
+                    v.get_ref()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Where in the file a calendar or daily interval's fault is: `every`,
+/// `unit`, `end`, the daily `to` or `days`, else the whole table.
+fn spec_error_span(
+    e: &SpecError,
+    raw: &RawJob,
+    every: Range<usize>,
+    unit: Range<usize>,
+    table: Range<usize>,
+    to: Option<Range<usize>>,
+    days: Option<Range<usize>>,
+) -> Range<usize> {
+    let found = match e {
+        SpecError::EveryTooLarge(_) | SpecError::Interval(IntervalError::ZeroCount) => Some(every),
+        SpecError::Interval(IntervalError::UnitNotAllowed { .. }) => Some(unit),
+        SpecError::Interval(IntervalError::EndBeforeStart { .. }) => {
+            raw.end.as_ref().map(|v| v.span())
+        }
+        SpecError::Interval(IntervalError::StartTimeAfterEndTime { .. }) => to,
+        SpecError::Interval(IntervalError::NoDaysOfWeek) => days,
+        _ => None,
+    };
+    found.unwrap_or(table)
+}
+
 /// `misfire = "do_nothing"` or `misfire = { catch_up = 10 }`.
 fn parse_misfire(v: &toml::Value) -> Result<MisfirePolicy, String> {
     match v {
@@ -935,5 +1401,253 @@ fn parse_misfire(v: &toml::Value) -> Result<MisfirePolicy, String> {
             "`misfire` must be a policy name or {{ catch_up = N }}, found a {}",
             other.type_str()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveTime;
+
+    use super::*;
+    use crate::schedule::TriggerKind;
+
+    fn load(src: &str) -> Result<Config, ConfigError> {
+        parse(src, "jobs.toml", &JobRegistry::with_builtins())
+    }
+
+    fn issue(src: &str) -> ConfigIssue {
+        let err = load(src).expect_err("invalid");
+        err.issues.into_iter().next().expect("one issue")
+    }
+
+    fn spec(config: &Config, job: &str) -> ScheduleSpec {
+        config
+            .jobs
+            .iter()
+            .find(|j| j.job.name == job)
+            .and_then(|j| j.trigger.as_ref())
+            .map(|t| t.spec.clone())
+            .expect("job with a trigger")
+    }
+
+    const CALENDAR: &str = r#"
+[scheduler]
+timezone = "Europe/Berlin"
+
+[[calendar]]
+name = "holidays"
+dates = [2026-12-25, "2026-12-26"]
+days_of_week = ["sat", "SUNDAY"]
+daily_range = { from = 22:00:00, to = "06:00" }
+"#;
+
+    #[test]
+    fn calendar_interval_and_daily_schedules() {
+        let config = load(&format!(
+            r#"{CALENDAR}
+[[job]]
+name = "monthly"
+kind = "noop"
+calendar_interval = {{ every = 2, unit = "months", preserve_hour_of_day = true }}
+start = 2026-01-31T06:00:00Z
+timezone = "America/New_York"
+
+[[job]]
+name = "office"
+kind = "noop"
+daily = {{ every = 30, unit = "minute", from = "09:00", to = 17:30:00, days = ["mon", "fri"] }}
+repeat = 5
+calendars = ["holidays"]
+"#
+        ))
+        .expect("valid");
+        match spec(&config, "monthly") {
+            ScheduleSpec::CalendarInterval {
+                every,
+                unit,
+                tz,
+                start,
+                preserve_hour_of_day,
+                skip_day_if_hour_does_not_exist,
+                ..
+            } => {
+                assert_eq!((every, unit), (2, IntervalUnit::Month));
+                assert_eq!(tz, chrono_tz::America::New_York);
+                assert!(start.is_some());
+                assert!(preserve_hour_of_day && !skip_day_if_hour_does_not_exist);
+            }
+            other => panic!("not a calendar interval: {other:?}"),
+        }
+        let office = spec(&config, "office");
+        assert_eq!(office.kind(), TriggerKind::DailyTimeInterval);
+        match office {
+            ScheduleSpec::DailyTimeInterval {
+                every,
+                unit,
+                tz,
+                days,
+                start_time,
+                end_time,
+                repeat,
+                ..
+            } => {
+                assert_eq!((every, unit), (30, IntervalUnit::Minute));
+                assert_eq!(tz, chrono_tz::Europe::Berlin); // the scheduler's
+                assert_eq!(
+                    days,
+                    DaysOfWeek::from_weekdays([chrono::Weekday::Mon, chrono::Weekday::Fri])
+                );
+                assert_eq!(start_time, NaiveTime::from_hms_opt(9, 0, 0).expect("valid"));
+                assert_eq!(end_time, NaiveTime::from_hms_opt(17, 30, 0).expect("valid"));
+                assert_eq!(repeat, Some(5));
+            }
+            other => panic!("not a daily interval: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn calendars_are_stored_as_definitions_with_their_zone() {
+        let config = load(CALENDAR).expect("valid");
+        let (name, json) = &config.calendars[0];
+        assert_eq!(name, "holidays");
+        let def: CalendarDef = serde_json::from_str(json).expect("a CalendarDef");
+        assert_eq!(def.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(def.dates, ["2026-12-25", "2026-12-26"]);
+        assert_eq!(
+            def.daily_range
+                .as_ref()
+                .map(|r| (r.from.as_str(), r.to.as_str())),
+            Some(("22:00:00", "06:00"))
+        );
+        let set = config
+            .calendar_set(&["holidays".to_string()])
+            .expect("declared");
+        assert!(
+            set.is_excluded(
+                DateTime::parse_from_rfc3339("2026-12-25T12:00:00+01:00")
+                    .expect("valid")
+                    .with_timezone(&Utc)
+            )
+        );
+        let err = config
+            .calendar_set(&["holiday".to_string()])
+            .expect_err("unknown");
+        assert!(err.contains("did you mean `holidays`?"), "{err}");
+    }
+
+    #[test]
+    fn bad_calendars_point_at_the_key() {
+        let i = issue(
+            "[[calendar]]\nname = \"h\"\ndays_of_week = [\"sat\"]\ndates = [\"2026-02-30\"]\n",
+        );
+        assert_eq!((i.line, i.column), (4, 9));
+        assert_eq!(
+            i.message,
+            r#"calendar "h": dates[0] = "2026-02-30": expected a date YYYY-MM-DD"#
+        );
+        let i = issue("[[calendar]]\nname = \"h\"\ntimezone = \"Europe/Berln\"\n");
+        assert_eq!(i.line, 3);
+        assert!(i.message.contains("Europe/Berlin"), "{}", i.message);
+        let i = issue("[[calendar]]\nname = \"h\"\ndayz_of_week = [\"sat\"]\n");
+        assert_eq!(i.line, 3);
+        assert!(
+            i.message.contains("did you mean `days_of_week`?"),
+            "{}",
+            i.message
+        );
+        let i = issue("[[calendar]]\nname = \"h\"\n[[calendar]]\nname = \"h\"\n");
+        assert_eq!(i.line, 4);
+        assert!(
+            i.message.contains("duplicate calendar name"),
+            "{}",
+            i.message
+        );
+    }
+
+    #[test]
+    fn bad_schedules_say_what_was_expected() {
+        let job = |schedule: &str| format!("[[job]]\nname = \"j\"\nkind = \"noop\"\n{schedule}\n");
+        let i = issue(&job("calendar_interval = { every = 0, unit = \"day\" }"));
+        assert_eq!(i.line, 4);
+        assert!(i.message.contains("from 1"), "{}", i.message);
+        let i = issue(&job("calendar_interval = { every = 1, unit = \"mnth\" }"));
+        assert!(i.message.contains("did you mean `month`?"), "{}", i.message);
+        let i = issue(&job(
+            "daily = { every = 1, unit = \"day\", from = \"09:00\", to = \"10:00\" }",
+        ));
+        assert!(
+            i.message.contains("expected one of second, minute, hour"),
+            "{}",
+            i.message
+        );
+        let i = issue(&job(
+            "daily = { every = 1, unit = \"hour\", from = \"18:00\", to = \"10:00\" }",
+        ));
+        assert!(i.message.contains("after end time of day"), "{}", i.message);
+        let i = issue(&job(
+            "daily = { every = 1, unit = \"hour\", from = \"9 am\" }",
+        ));
+        assert!(i.message.contains("HH:MM"), "{}", i.message);
+        let i = issue(&job(
+            "daily = { every = 1, unit = \"hour\", days = [\"mo\"] }",
+        ));
+        assert!(i.message.contains("unknown day \"mo\""), "{}", i.message);
+        let i = issue(&job(
+            "daily = { every = 1, unit = \"hour\", dayz = [\"mon\"] }",
+        ));
+        assert!(i.message.contains("did you mean `days`?"), "{}", i.message);
+        let i = issue(&job(
+            "cron = \"0 0 * * * ?\"\ndaily = { every = 1, unit = \"hour\" }",
+        ));
+        assert_eq!(i.line, 5);
+        assert!(i.message.contains("at most one schedule"), "{}", i.message);
+        let i = issue(&job(
+            "calendar_interval = { every = 1, unit = \"day\" }\nrepeat = 3",
+        ));
+        assert_eq!(
+            i.message,
+            "`repeat` applies to a `every` or `daily` schedule, and this job's schedule is `calendar_interval`"
+        );
+        let i = issue(&job(
+            "calendar_interval = { every = 1, unit = \"day\" }\nstart = 2026-02-01T00:00:00Z\nend = 2026-01-01T00:00:00Z",
+        ));
+        assert_eq!(i.line, 6);
+        assert!(i.message.contains("before start"), "{}", i.message);
+    }
+
+    #[test]
+    fn trigger_hash_follows_schedule_and_calendars() {
+        let hash = |src: &str| {
+            load(src).expect("valid").jobs[0]
+                .trigger_hash
+                .clone()
+                .expect("scheduled")
+        };
+        let with = |schedule: &str, cal: &str| {
+            format!(
+                "[[calendar]]\nname = \"h\"\n{cal}\n[[job]]\nname = \"j\"\nkind = \"noop\"\ncalendars = [\"h\"]\n{schedule}\n"
+            )
+        };
+        let daily = "daily = { every = 1, unit = \"hour\" }";
+        let base = hash(&with(daily, "dates = [\"2026-12-25\"]"));
+        assert_eq!(base, hash(&with(daily, "dates = [2026-12-25]")));
+        assert_ne!(base, hash(&with(daily, "dates = [\"2026-12-26\"]")));
+        assert_ne!(
+            base,
+            hash(&with(
+                "daily = { every = 2, unit = \"hour\" }",
+                "dates = [\"2026-12-25\"]"
+            ))
+        );
+        let interval = |unit: &str| {
+            hash(&with(
+                &format!("calendar_interval = {{ every = 1, unit = \"{unit}\" }}"),
+                "",
+            ))
+        };
+        assert_ne!(interval("day"), interval("week"));
+        // A job without the new keys hashes as before.
+        let plain = hash("[[job]]\nname = \"j\"\nkind = \"noop\"\ncron = \"0 0 * * * ?\"\n");
+        assert_eq!(plain.len(), 16);
     }
 }

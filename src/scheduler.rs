@@ -11,7 +11,12 @@
 //! ```
 //!
 //! [`Scheduler::run_once`] is one pass; [`Scheduler::run`] is the thin loop
-//! around it that only waits, logs and repeats. Tests drive `run_once`
+//! around it that only waits, logs and repeats. A pass loads the exclusion
+//! calendars its leased triggers name in one query, so a trigger's
+//! timeline (`next_allowed` over its schedule) sees definitions at most one
+//! pass old; a trigger naming a calendar that is gone goes to `error`.
+//! The repeat count of daily-time-interval triggers is enforced here, on
+//! the plan, since their schedule is stateless. Tests drive `run_once`
 //! with a manual clock. A pass that fills every free slot loops at once; a
 //! database error backs off and retries, and never ends the loop.
 
@@ -29,8 +34,12 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, from_ms};
 use crate::events::{Events, SchedulerEvent};
 use crate::executor::Executor;
-use crate::schedule::misfire::{self, DueTrigger};
-use crate::store::{LeaseParams, RecordFire, RecordOutcome, Store, StoreError, trigger_spec};
+use crate::schedule::calendar::{CalendarSet, next_allowed};
+use crate::schedule::misfire::{self, DueTrigger, FirePlan};
+use crate::store::{
+    LeaseParams, LoadedCalendars, RecordFire, RecordOutcome, Store, StoreError,
+    trigger_calendar_names, trigger_spec,
+};
 
 /// What the loop needs, fixed at start.
 #[derive(Debug, Clone)]
@@ -116,12 +125,14 @@ impl Scheduler {
                     count: leased.len(),
                 });
                 let jobs = self.jobs_of(&leased).await?;
+                let calendars = self.calendars_of(&leased).await?;
                 for trigger in &leased {
                     let Some(job) = jobs.get(&trigger.job_id) else {
                         // Deleted between lease and now: its triggers went with it.
                         continue;
                     };
-                    self.fire_trigger(trigger, job, &mut pass).await?;
+                    self.fire_trigger(trigger, job, &calendars, &mut pass)
+                        .await?;
                 }
             }
         }
@@ -130,6 +141,17 @@ impl Scheduler {
             .next_due_at(&self.config.pools, self.clock.now_ms())
             .await?;
         Ok(pass)
+    }
+
+    /// The calendars the leased triggers name, in one query.
+    async fn calendars_of(
+        &self,
+        leased: &[triggers::Model],
+    ) -> Result<LoadedCalendars, StoreError> {
+        let mut names: Vec<String> = leased.iter().flat_map(trigger_calendar_names).collect();
+        names.sort();
+        names.dedup();
+        self.store.calendars_load(&names).await
     }
 
     async fn jobs_of(
@@ -151,15 +173,17 @@ impl Scheduler {
         &self,
         trigger: &triggers::Model,
         job: &jobs::Model,
+        calendars: &LoadedCalendars,
         pass: &mut Pass,
     ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let evaluated = trigger_spec(trigger).and_then(|spec| {
             let policy = crate::store::trigger_policy(trigger)?;
             let scheduled = trigger.next_fire_at.ok_or("next_fire_at is NULL")?;
-            Ok((spec, policy, scheduled))
+            let set = calendars.set_for(&trigger_calendar_names(trigger))?;
+            Ok((spec, policy, scheduled, set))
         });
-        let (spec, policy, scheduled_ms) = match evaluated {
+        let (spec, policy, scheduled_ms, set) = match evaluated {
             Ok(v) => v,
             Err(message) => {
                 tracing::error!(trigger = trigger.id, job = %job.name, %message, "trigger cannot be evaluated; set to error");
@@ -193,8 +217,13 @@ impl Scheduler {
             repeat_count: trigger.repeat_count.and_then(|r| u64::try_from(r).ok()),
             times_fired: u64::try_from(trigger.times_fired).unwrap_or(0),
         };
-        let timeline = |start, repeat, after| spec.schedule(start, repeat).next_after(after);
+        let timeline = |start, repeat, after| {
+            let schedule = spec.schedule(start, repeat);
+            next_allowed(after, &set, |t| schedule.next_after(t))
+        };
         let plan = misfire::plan(&due, now, &timeline);
+        let plan = skip_excluded(plan, &set);
+        let plan = limit_fires(plan, spec.fire_limit(due.repeat_count), due.times_fired);
         if plan.misfired {
             tracing::info!(trigger = trigger.id, job = %job.name, scheduled_at = %due.scheduled_at,
                 policy = %policy, "misfired");
@@ -295,6 +324,58 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << failures.min(7))).min(Duration::from_secs(10))
 }
 
+/// Records as skipped the fires a calendar excludes. The timeline never
+/// yields such an instant, but a trigger's stored next fire was computed
+/// with the definitions of its day: a holiday added since then still
+/// stops it.
+fn skip_excluded(mut plan: FirePlan, calendars: &CalendarSet) -> FirePlan {
+    if calendars.is_empty() {
+        return plan;
+    }
+    for fire in &mut plan.fires {
+        if fire.skip_reason.is_none() && calendars.is_excluded(fire.scheduled_at) {
+            let names: Vec<&str> = calendars
+                .iter()
+                .filter(|c| c.is_excluded(fire.scheduled_at))
+                .map(|c| c.name.as_str())
+                .collect();
+            fire.skip_reason = Some(format!("excluded by calendar {}", names.join(", ")));
+            plan.times_fired = plan.times_fired.saturating_sub(1);
+        }
+    }
+    plan
+}
+
+/// Enforces a total fire count (`limit`, from
+/// [`ScheduleSpec::fire_limit`](crate::schedule::ScheduleSpec::fire_limit))
+/// on a plan for a trigger that has fired `fired` times: fires beyond it
+/// are dropped (they never were due), and a trigger that reaches it has no
+/// next fire, so it completes.
+fn limit_fires(mut plan: FirePlan, limit: Option<u64>, fired: u64) -> FirePlan {
+    let Some(limit) = limit else { return plan };
+    let mut remaining = limit.saturating_sub(fired);
+    plan.fires.retain(|f| {
+        if f.skip_reason.is_some() {
+            return true;
+        }
+        if remaining == 0 {
+            return false;
+        }
+        remaining -= 1;
+        true
+    });
+    let ran = plan
+        .fires
+        .iter()
+        .filter(|f| f.skip_reason.is_none())
+        .count() as u64;
+    plan.times_fired = plan.times_fired.min(fired.saturating_add(ran));
+    if plan.times_fired >= limit {
+        plan.next_fire_at = None;
+    }
+    plan
+}
+
 /// The job's data with the trigger's keys over it (objects merge; any
 /// other trigger value replaces the job's).
 fn merged_data(job: &str, trigger: Option<&str>) -> String {
@@ -323,6 +404,95 @@ mod tests {
         );
         assert_eq!(merged_data(r#"{"a":1}"#, None), r#"{"a":1}"#);
         assert_eq!(merged_data(r#"{"a":1}"#, Some("5")), "5");
+    }
+
+    fn plan_of(runs: &[i64], skipped: &[i64], times_fired: u64) -> FirePlan {
+        use crate::schedule::misfire::PlannedFire;
+        let mut fires: Vec<PlannedFire> = skipped
+            .iter()
+            .map(|&ms| PlannedFire {
+                scheduled_at: from_ms(ms),
+                skip_reason: Some("misfired".into()),
+            })
+            .collect();
+        fires.extend(runs.iter().map(|&ms| PlannedFire {
+            scheduled_at: from_ms(ms),
+            skip_reason: None,
+        }));
+        FirePlan {
+            fires,
+            next_fire_at: Some(from_ms(1_000_000)),
+            start_at: from_ms(0),
+            repeat_count: Some(2),
+            times_fired,
+            misfired: false,
+        }
+    }
+
+    #[test]
+    fn fire_limit_trims_runs_and_completes() {
+        // No limit: unchanged.
+        let plan = limit_fires(plan_of(&[10, 20], &[], 2), None, 0);
+        assert_eq!(plan.fires.len(), 2);
+        assert!(plan.next_fire_at.is_some());
+        // Below the limit: unchanged.
+        let plan = limit_fires(plan_of(&[10], &[], 1), Some(3), 0);
+        assert_eq!((plan.times_fired, plan.next_fire_at.is_some()), (1, true));
+        // Reaching it: complete.
+        let plan = limit_fires(plan_of(&[10], &[], 3), Some(3), 2);
+        assert_eq!((plan.times_fired, plan.next_fire_at), (3, None));
+        // A catch-up past it: extra runs dropped, skipped records kept.
+        let plan = limit_fires(plan_of(&[10, 20, 30], &[5], 4), Some(3), 1);
+        let runs: Vec<i64> = plan
+            .fires
+            .iter()
+            .filter(|f| f.skip_reason.is_none())
+            .map(|f| f.scheduled_at.timestamp_millis())
+            .collect();
+        assert_eq!(runs, [10, 20]);
+        assert_eq!(plan.fires.len(), 3);
+        assert_eq!((plan.times_fired, plan.next_fire_at), (3, None));
+        // Already used up (a row written by hand): nothing runs.
+        let plan = limit_fires(plan_of(&[10], &[], 6), Some(3), 5);
+        assert!(plan.fires.is_empty());
+        assert_eq!(plan.next_fire_at, None);
+    }
+
+    #[test]
+    fn excluded_fires_are_recorded_as_skipped() {
+        use crate::schedule::calendar::CalendarDef;
+        let weekends = CalendarDef {
+            name: "weekends".into(),
+            timezone: None,
+            dates: vec![],
+            annual: vec![],
+            days_of_week: vec!["sat".into(), "sun".into()],
+            days_of_month: vec![],
+            daily_range: None,
+            cron: vec![],
+        }
+        .compile(chrono_tz::UTC)
+        .expect("valid");
+        let set = CalendarSet::new(vec![Arc::new(weekends)]);
+        let saturday = from_ms(1_772_280_000_000); // 2026-02-28T12:00:00Z
+        let monday = saturday + TimeDelta::days(2);
+        let plan = plan_of(
+            &[saturday.timestamp_millis(), monday.timestamp_millis()],
+            &[],
+            2,
+        );
+        let plan = skip_excluded(plan, &set);
+        assert_eq!(
+            plan.fires[0].skip_reason.as_deref(),
+            Some("excluded by calendar weekends")
+        );
+        assert_eq!(plan.fires[1].skip_reason, None);
+        assert_eq!(plan.times_fired, 1);
+        let untouched = skip_excluded(
+            plan_of(&[saturday.timestamp_millis()], &[], 1),
+            &CalendarSet::default(),
+        );
+        assert_eq!(untouched.fires[0].skip_reason, None);
     }
 
     #[test]

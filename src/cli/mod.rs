@@ -19,6 +19,7 @@ use crate::clock::{Clock, SystemClock, from_ms};
 use crate::config::{self, Config, ConfigError, Settings};
 use crate::jobs::JobRegistry;
 use crate::node::Node;
+use crate::schedule::calendar::{CalendarSet, next_allowed};
 use crate::schedule::cron::{CronExpr, CronSchedule, Dialect};
 use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
 use crate::store::{FireFilter, FireStatus, Store, StoreError};
@@ -73,7 +74,8 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Preview the next fire times of a cron expression.
+    /// Preview the next fire times of a cron expression (optionally skipping
+    /// what the `--calendar`s of a `--config` file exclude).
     Next(NextArgs),
     /// List, show, pause, resume, trigger or delete jobs.
     Jobs {
@@ -164,6 +166,13 @@ pub struct NextArgs {
     /// What a wall time that occurs twice does.
     #[arg(long)]
     pub dst_fold: Option<String>,
+    /// Skip the instants this calendar excludes (repeatable); the calendar
+    /// is read from the `[[calendar]]` tables of `--config`.
+    #[arg(long = "calendar", value_name = "NAME", requires = "config")]
+    pub calendars: Vec<String>,
+    /// The configuration file whose `[[calendar]]` tables `--calendar` names.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Print a JSON array of RFC 3339 instants.
     #[arg(long)]
     pub json: bool,
@@ -249,7 +258,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("migrated {}", store.display_url());
             Ok(())
         }
-        Command::Next(args) => next(args),
+        Command::Next(args) => next(args, &registry),
         Command::Jobs { action, db, json } => {
             let client = client(&db, &registry).await?;
             jobs(&client, action.unwrap_or(JobsAction::List), json).await
@@ -401,7 +410,13 @@ async fn jobs(client: &Client, action: JobsAction, json: bool) -> Result<(), Cli
     Ok(())
 }
 
-fn next(args: NextArgs) -> Result<(), CliError> {
+fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError> {
+    let calendars = match &args.config {
+        Some(path) if !args.calendars.is_empty() => config::load_file(path, registry)?
+            .calendar_set(&args.calendars)
+            .map_err(|e| CliError::Usage(format!("--calendar: {e}")))?,
+        _ => CalendarSet::default(),
+    };
     let dialect: Dialect = args
         .dialect
         .parse()
@@ -441,7 +456,17 @@ fn next(args: NextArgs) -> Result<(), CliError> {
     let mut fires = Vec::new();
     let mut at = from;
     while fires.len() < args.count {
-        let Some(fire) = schedule.next_fire_after(at) else {
+        let Some(allowed) = next_allowed(at, &calendars, |t| schedule.next_after(t)) else {
+            break;
+        };
+        // The fire at `allowed`, with its DST details.
+        let just_before = allowed
+            .checked_sub_signed(chrono::Duration::nanoseconds(1))
+            .unwrap_or(allowed);
+        let Some(fire) = schedule
+            .next_fire_after(just_before)
+            .filter(|f| f.at == allowed)
+        else {
             break;
         };
         at = fire.at;

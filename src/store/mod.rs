@@ -32,7 +32,8 @@ pub use fires::{FireCompletion, FireFilter, FireStatus};
 pub use jobs::JobRow;
 pub use reconcile::{ConfigJob, ReconcileReport};
 pub use triggers::{
-    LeaseParams, RecordFire, RecordOutcome, TriggerState, trigger_policy, trigger_spec,
+    LeaseParams, LoadedCalendars, RecordFire, RecordOutcome, TriggerState, trigger_calendar_names,
+    trigger_policy, trigger_spec,
 };
 
 /// The database a node uses when none is named.

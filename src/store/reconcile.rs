@@ -58,6 +58,10 @@ impl Store {
             txn.execute_raw(self.stmt("SELECT pg_advisory_xact_lock(7362957302)", []))
                 .await?;
         }
+        // Calendars first: a new trigger's first fire skips what the
+        // calendars it names exclude, read in this transaction.
+        self.reconcile_calendars(&txn, declared_calendars, now_ms)
+            .await?;
         let mut report = ReconcileReport::default();
         let existing: BTreeMap<String, jobs::Model> = jobs::Entity::find()
             .all(&txn)
@@ -146,8 +150,6 @@ impl Store {
             }
         }
 
-        self.reconcile_calendars(&txn, declared_calendars, now_ms)
-            .await?;
         txn.commit().await?;
         self.notify_change();
         Ok(report)

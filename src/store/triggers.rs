@@ -1,17 +1,33 @@
-//! Triggers: insert, lease the due ones, record a fire and advance, release.
+//! Triggers: insert, lease the due ones, record a fire and advance, release;
+//! and the exclusion calendars they name (load, create, replace, delete, list).
+//!
+//! A calendar row holds the JSON of a [`CalendarDef`] (its `timezone` set:
+//! the configuration fills in `[scheduler] timezone`; a definition stored
+//! through the API without one is read in UTC). Triggers name calendars in
+//! `triggers.calendars`, comma-separated.
 
-use chrono::Duration;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveTime};
 use chrono_tz::Tz;
-use entity::{fires, jobs, triggers};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, Value};
+use entity::{calendars, fires, jobs, triggers};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, Set, Value,
+};
 
 use super::{Store, StoreError, placeholders};
 use crate::clock::from_ms;
 use crate::definition::TriggerDef;
 use crate::schedule::ScheduleSpec;
+use crate::schedule::calendar::{Calendar, CalendarDef, CalendarSet};
 use crate::schedule::cron::{CronExpr, Dialect};
 use crate::schedule::dst::DstOptions;
+use crate::schedule::interval::{DaysOfWeek, IntervalError, IntervalUnit, parse_weekday};
 use crate::schedule::misfire::{FirePlan, MisfirePolicy};
+use crate::schedule::spec::SpecError;
 
 /// The closed set of trigger states, as stored in `triggers.state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +85,215 @@ pub fn trigger_spec(row: &triggers::Model) -> Result<ScheduleSpec, String> {
         "once" => Ok(ScheduleSpec::Once {
             at: from_ms(row.start_at),
         }),
+        "calendar_interval" => {
+            let (every, unit, tz) = interval_columns(row)?;
+            ScheduleSpec::calendar_interval(
+                every,
+                unit,
+                tz,
+                Some(from_ms(row.start_at)),
+                row.end_at.map(from_ms),
+                row.preserve_hour_of_day,
+                row.skip_day_if_hour_missing,
+            )
+            .map_err(|e| spec_error_message(&e))
+        }
+        "daily_time_interval" => {
+            let (every, unit, tz) = interval_columns(row)?;
+            let time = |column: &str, v: &Option<String>| -> Result<NaiveTime, String> {
+                let text = v.as_deref().ok_or_else(|| format!("{column} is NULL"))?;
+                parse_stored_time(text).ok_or_else(|| {
+                    format!("{column} `{text}` is not a time of day: expected HH:MM:SS")
+                })
+            };
+            let start_time = time("daily_start", &row.daily_start)?;
+            let end_time = time("daily_end", &row.daily_end)?;
+            let days = parse_days(row.days_of_week.as_deref().ok_or("days_of_week is NULL")?)?;
+            let repeat = row
+                .repeat_count
+                .map(|r| {
+                    u32::try_from(r).map_err(|_| {
+                        format!("repeat_count must be from 0 to {}, found {r}", u32::MAX)
+                    })
+                })
+                .transpose()?;
+            ScheduleSpec::daily_time_interval(
+                every,
+                unit,
+                tz,
+                days,
+                start_time,
+                end_time,
+                Some(from_ms(row.start_at)),
+                row.end_at.map(from_ms),
+                repeat,
+            )
+            .map_err(|e| spec_error_message(&e))
+        }
         other => Err(format!(
             "trigger kind `{other}` is not supported by this node"
         )),
     }
+}
+
+/// `interval_every`, `interval_unit` and `timezone` of a calendar or daily
+/// interval row.
+fn interval_columns(row: &triggers::Model) -> Result<(u32, IntervalUnit, Tz), String> {
+    let every = row.interval_every.ok_or("interval_every is NULL")?;
+    let every = u32::try_from(every)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("interval_every must be positive, found {every}"))?;
+    let unit_text = row
+        .interval_unit
+        .as_deref()
+        .ok_or("interval_unit is NULL")?;
+    let unit = IntervalUnit::from_str(unit_text).map_err(|e| format!("interval_unit: {e}"))?;
+    let tz = parse_tz(&row.timezone)?;
+    Ok((every, unit, tz))
+}
+
+fn parse_tz(name: &str) -> Result<Tz, String> {
+    name.parse()
+        .map_err(|_| format!("timezone `{name}` is not an IANA time zone"))
+}
+
+/// Names the column a constructor's complaint is about.
+fn spec_error_message(e: &SpecError) -> String {
+    let column = match e {
+        SpecError::EveryTooLarge(_) | SpecError::Interval(IntervalError::ZeroCount) => {
+            "interval_every"
+        }
+        SpecError::Interval(IntervalError::UnitNotAllowed { .. })
+        | SpecError::Interval(IntervalError::UnknownUnit(_)) => "interval_unit",
+        SpecError::Interval(IntervalError::EndBeforeStart { .. }) => "end_at",
+        SpecError::Interval(IntervalError::StartTimeAfterEndTime { .. }) => "daily_start",
+        SpecError::Interval(IntervalError::NoDaysOfWeek)
+        | SpecError::Interval(IntervalError::UnknownWeekday(_)) => "days_of_week",
+        SpecError::Interval(IntervalError::NonPositivePeriod(_)) => "interval_every",
+    };
+    format!("{column}: {e}")
+}
+
+/// A time of day as stored: `HH:MM:SS` with an optional fraction (`HH:MM`
+/// also reads, for rows written by hand).
+fn parse_stored_time(text: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(text, "%H:%M:%S%.f")
+        .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
+        .ok()
+}
+
+fn format_time(t: NaiveTime) -> String {
+    t.format("%H:%M:%S%.f").to_string()
+}
+
+/// `days_of_week` as stored: `mon,tue,…` (full names and any case read too).
+fn parse_days(text: &str) -> Result<DaysOfWeek, String> {
+    let mut days = DaysOfWeek::NONE;
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        days.insert(parse_weekday(part).map_err(|e| format!("days_of_week `{text}`: {e}"))?);
+    }
+    if days.is_empty() {
+        return Err(format!(
+            "days_of_week `{text}` names no day: expected e.g. mon,tue,wed"
+        ));
+    }
+    Ok(days)
+}
+
+fn format_days(days: DaysOfWeek) -> String {
+    days.iter()
+        .map(|d| d.to_string().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The calendar names of a trigger row (`triggers.calendars`, comma-separated).
+pub fn trigger_calendar_names(row: &triggers::Model) -> Vec<String> {
+    row.calendars
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Calendars loaded by name and compiled: a stored definition that does not
+/// compile keeps its error, so only the triggers naming it fail.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedCalendars(HashMap<String, Result<Arc<Calendar>, String>>);
+
+impl LoadedCalendars {
+    /// The set of the named calendars, or why it cannot be built (a name
+    /// that does not exist, a definition that does not compile).
+    pub fn set_for(&self, names: &[String]) -> Result<CalendarSet, String> {
+        names
+            .iter()
+            .map(|name| match self.0.get(name) {
+                Some(Ok(calendar)) => Ok(calendar.clone()),
+                Some(Err(e)) => Err(format!("calendar `{name}` cannot be used: {e}")),
+                None => Err(format!(
+                    "calendar `{name}` does not exist: declare it in a [[calendar]] table of the \
+                     configuration file or create it through the API, or remove it from the \
+                     trigger's calendars"
+                )),
+            })
+            .collect()
+    }
+
+    /// Whether no calendar was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Validates a stored definition and builds its calendar.
+fn compile_row(row: &calendars::Model) -> Result<Calendar, String> {
+    let def: CalendarDef = serde_json::from_str(&row.definition)
+        .map_err(|e| format!("definition is not a calendar definition: {e}"))?;
+    if def.name != row.name {
+        return Err(format!(
+            "definition names calendar `{}`, the row `{}`",
+            def.name, row.name
+        ));
+    }
+    def.compile(Tz::UTC).map_err(|e| e.to_string())
+}
+
+async fn load_calendars<C: ConnectionTrait>(
+    db: &C,
+    names: &[String],
+) -> Result<LoadedCalendars, StoreError> {
+    if names.is_empty() {
+        return Ok(LoadedCalendars::default());
+    }
+    let rows = calendars::Entity::find()
+        .filter(calendars::Column::Name.is_in(names.iter().map(String::as_str)))
+        .all(db)
+        .await?;
+    Ok(LoadedCalendars(
+        rows.iter()
+            .map(|row| (row.name.clone(), compile_row(row).map(Arc::new)))
+            .collect(),
+    ))
+}
+
+/// Parses and validates a calendar definition given as JSON (the API's
+/// form); returns it with its canonical JSON.
+fn checked_definition(def_json: &str) -> Result<(CalendarDef, String), StoreError> {
+    let invalid = |message: String| {
+        StoreError::Conflict(format!(
+            "invalid calendar definition: {message}; expected a JSON object such as \
+             {{\"name\": \"holidays\", \"timezone\": \"Europe/Berlin\", \"dates\": [\"2026-12-25\"], \
+             \"days_of_week\": [\"sat\", \"sun\"]}}"
+        ))
+    };
+    let def: CalendarDef = serde_json::from_str(def_json).map_err(|e| invalid(e.to_string()))?;
+    def.compile(Tz::UTC).map_err(|e| invalid(e.to_string()))?;
+    let json = serde_json::to_string(&def).map_err(|e| invalid(e.to_string()))?;
+    Ok((def, json))
 }
 
 /// The trigger's misfire policy, its threshold in milliseconds (None: the
@@ -95,7 +316,11 @@ pub(super) async fn insert_trigger<C: ConnectionTrait>(
 ) -> Result<triggers::Model, StoreError> {
     let now = from_ms(now_ms);
     let spec = &def.spec;
-    let next = spec.first_fire(now);
+    let loaded = load_calendars(db, &def.calendars).await?;
+    let calendars = loaded
+        .set_for(&def.calendars)
+        .map_err(StoreError::Conflict)?;
+    let next = spec.first_fire_allowed(now, &calendars);
     let mut m = triggers::ActiveModel {
         job_id: Set(job.id),
         source: Set(source.to_string()),
@@ -143,9 +368,54 @@ pub(super) async fn insert_trigger<C: ConnectionTrait>(
             m.interval_ms = Set(Some(every.num_milliseconds()));
             m.end_at = Set(end.map(|e| e.timestamp_millis()));
         }
+        ScheduleSpec::CalendarInterval {
+            every,
+            unit,
+            tz,
+            end,
+            preserve_hour_of_day,
+            skip_day_if_hour_does_not_exist,
+            ..
+        } => {
+            m.interval_unit = Set(Some(unit.as_str().to_string()));
+            m.interval_every = Set(Some(stored_every(*every)?));
+            m.timezone = Set(tz.name().to_string());
+            m.end_at = Set(end.map(|e| e.timestamp_millis()));
+            m.preserve_hour_of_day = Set(*preserve_hour_of_day);
+            m.skip_day_if_hour_missing = Set(*skip_day_if_hour_does_not_exist);
+        }
+        ScheduleSpec::DailyTimeInterval {
+            every,
+            unit,
+            tz,
+            days,
+            start_time,
+            end_time,
+            end,
+            ..
+        } => {
+            m.interval_unit = Set(Some(unit.as_str().to_string()));
+            m.interval_every = Set(Some(stored_every(*every)?));
+            m.timezone = Set(tz.name().to_string());
+            m.daily_start = Set(Some(format_time(*start_time)));
+            m.daily_end = Set(Some(format_time(*end_time)));
+            m.days_of_week = Set(Some(format_days(*days)));
+            m.end_at = Set(end.map(|e| e.timestamp_millis()));
+        }
         ScheduleSpec::Once { .. } => {}
     }
     Ok(m.insert(db).await?)
+}
+
+/// `every` as the `interval_every` column holds it (the spec constructors
+/// keep it in range).
+fn stored_every(every: u32) -> Result<i32, StoreError> {
+    i32::try_from(every).map_err(|_| {
+        StoreError::Conflict(format!(
+            "`every` = {every} is too large: expected at most {}",
+            i32::MAX
+        ))
+    })
 }
 
 /// What to lease.
@@ -398,5 +668,89 @@ impl Store {
     /// A trigger by id.
     pub async fn trigger_by_id(&self, id: i64) -> Result<Option<triggers::Model>, StoreError> {
         Ok(triggers::Entity::find_by_id(id).one(&self.db).await?)
+    }
+}
+
+impl Store {
+    /// The named calendars, compiled. Names without a row are absent (the
+    /// caller reports them); a row that does not compile keeps its error.
+    pub async fn calendars_load(&self, names: &[String]) -> Result<LoadedCalendars, StoreError> {
+        load_calendars(&self.db, names).await
+    }
+
+    /// Creates or replaces a calendar through the API from its JSON
+    /// definition (a [`CalendarDef`]; without `timezone` it is read in
+    /// UTC). Stores the canonical JSON, with source `api`. A calendar
+    /// declared in the configuration file cannot be replaced here.
+    ///
+    /// Triggers keep their computed next fire; a fire the new definition
+    /// excludes is recorded as skipped when it comes due.
+    pub async fn calendar_upsert(
+        &self,
+        def_json: &str,
+        now_ms: i64,
+    ) -> Result<calendars::Model, StoreError> {
+        let (def, json) = checked_definition(def_json)?;
+        let txn = self.begin_write().await?;
+        let existing = calendars::Entity::find_by_id(def.name.clone())
+            .one(&txn)
+            .await?;
+        let row = match existing {
+            Some(c) if c.source == "config" => {
+                txn.rollback().await?;
+                return Err(StoreError::Conflict(format!(
+                    "calendar `{}` is declared in the configuration file: change it there",
+                    def.name
+                )));
+            }
+            Some(c) => {
+                let mut model = c.into_active_model();
+                model.definition = Set(json);
+                model.updated_at = Set(now_ms);
+                model.update(&txn).await?
+            }
+            None => {
+                calendars::ActiveModel {
+                    name: Set(def.name.clone()),
+                    definition: Set(json),
+                    source: Set("api".to_string()),
+                    created_at: Set(now_ms),
+                    updated_at: Set(now_ms),
+                }
+                .insert(&txn)
+                .await?
+            }
+        };
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// Deletes a calendar created through the API. Triggers still naming it
+    /// go to the `error` state when they next come due.
+    pub async fn calendar_delete(&self, name: &str) -> Result<(), StoreError> {
+        let row = calendars::Entity::find_by_id(name.to_string())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "calendar",
+                name: name.to_string(),
+            })?;
+        if row.source == "config" {
+            return Err(StoreError::Conflict(format!(
+                "calendar `{name}` is declared in the configuration file: remove it there"
+            )));
+        }
+        calendars::Entity::delete_by_id(row.name)
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Every calendar, by name.
+    pub async fn calendars_list(&self) -> Result<Vec<calendars::Model>, StoreError> {
+        Ok(calendars::Entity::find()
+            .order_by_asc(calendars::Column::Name)
+            .all(&self.db)
+            .await?)
     }
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod calendars;
 mod cli;
 mod command;
 mod config;
