@@ -21,9 +21,14 @@ use super::spec::TriggerKind;
 /// recent ones); the reason of the oldest recorded one counts the rest.
 pub const MAX_SKIPPED_RECORDS: usize = 100;
 
-/// How many missed instants a plan walks before it stops counting, so a
-/// long outage of an every-second trigger stays cheap.
+/// How many missed instants a plan walks from the due one; past that, the
+/// most recent ones are found from `now` backwards and the count between
+/// is extrapolated, so a long outage of an every-second trigger stays cheap.
 pub const MAX_MISSED_SCAN: usize = 100_000;
+
+/// The largest `catch_up` cap a plan honours (configuration accepts 1 to
+/// 10 000; a larger stored value is clamped, so one plan stays bounded).
+pub const MAX_CATCH_UP: u32 = 10_000;
 
 /// What to do with a misfired trigger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -224,69 +229,198 @@ where
     }
 }
 
-/// The missed instants from the due one up to `now`: how many there are
-/// (up to the scan bound) and the most recent `keep` of them.
+/// The missed instants from the due one up to `now`.
 struct Missed {
+    /// How many there are: exact when `exact`, else an estimate (more than
+    /// [`MAX_MISSED_SCAN`] of them: the middle is extrapolated from their
+    /// spacing instead of walked).
     count: u64,
-    complete: bool,
+    exact: bool,
+    /// The most recent of them (up to the `keep` asked for), oldest first.
     recent: VecDeque<DateTime<Utc>>,
 }
 
-fn scan_missed(t: &DueTrigger, timeline: &dyn Timeline, now: DateTime<Utc>, keep: usize) -> Missed {
-    let mut recent = VecDeque::with_capacity(keep.min(1024));
-    let mut count = 0u64;
-    let mut at = Some(t.scheduled_at);
+/// One bounded walk along the timeline.
+struct Walk {
+    count: u64,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    recent: VecDeque<DateTime<Utc>>,
+    /// False when it stopped at `limit` before passing `now`.
+    complete: bool,
+}
+
+/// Walks the instants from `first` (an instant of the timeline, or None)
+/// up to and including `now`, at most `limit` of them, keeping the last
+/// `keep`.
+fn walk(
+    t: &DueTrigger,
+    timeline: &dyn Timeline,
+    first: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    limit: usize,
+    keep: usize,
+) -> Walk {
+    let mut w = Walk {
+        count: 0,
+        first: None,
+        last: None,
+        recent: VecDeque::with_capacity(keep.min(1024)),
+        complete: true,
+    };
+    let mut at = first;
     while let Some(instant) = at {
         if instant > now {
-            return Missed {
-                count,
-                complete: true,
-                recent,
-            };
+            break;
         }
-        if count as usize >= MAX_MISSED_SCAN {
-            return Missed {
-                count,
-                complete: false,
-                recent,
-            };
+        if w.count >= limit as u64 {
+            w.complete = false;
+            break;
         }
-        count += 1;
+        w.count += 1;
+        w.first.get_or_insert(instant);
+        w.last = Some(instant);
         if keep > 0 {
-            if recent.len() == keep {
-                recent.pop_front();
+            if w.recent.len() == keep {
+                w.recent.pop_front();
             }
-            recent.push_back(instant);
+            w.recent.push_back(instant);
         }
-        at = timeline.next_after(t.start_at, t.repeat_count, instant);
+        // A timeline is strictly increasing; one that is not ends here
+        // rather than looping.
+        at = timeline
+            .next_after(t.start_at, t.repeat_count, instant)
+            .filter(|next| *next > instant);
     }
+    w
+}
+
+/// How many windows the search for the most recent missed instants may
+/// try: enough to bisect any span chrono can represent, in nanoseconds.
+const MAX_TAIL_PROBES: usize = 96;
+
+fn nanos(d: Duration) -> i128 {
+    i128::from(d.num_seconds()) * 1_000_000_000 + i128::from(d.subsec_nanos())
+}
+
+fn from_nanos(n: i128) -> Option<Duration> {
+    let secs = i64::try_from(n.div_euclid(1_000_000_000)).ok()?;
+    let sub = i64::try_from(n.rem_euclid(1_000_000_000)).ok()?;
+    Duration::try_seconds(secs)?.checked_add(&Duration::nanoseconds(sub))
+}
+
+/// The missed instants: the due one and every later one up to `now`,
+/// keeping the most recent `keep`. Bounded work: at most
+/// [`MAX_MISSED_SCAN`] instants are walked from the due one; beyond that
+/// the most recent ones are found by walking a window that ends at `now`
+/// (its width from the spacing seen so far), and the count in between is
+/// extrapolated.
+fn scan_missed(t: &DueTrigger, timeline: &dyn Timeline, now: DateTime<Utc>, keep: usize) -> Missed {
+    let head = walk(
+        t,
+        timeline,
+        Some(t.scheduled_at),
+        now,
+        MAX_MISSED_SCAN,
+        keep,
+    );
+    if head.complete {
+        return Missed {
+            count: head.count,
+            exact: true,
+            recent: head.recent,
+        };
+    }
+    let (Some(head_first), Some(head_last)) = (head.first, head.last) else {
+        // Unreachable (an incomplete walk walked MAX_MISSED_SCAN > 0
+        // instants), but a head-only answer is still a valid one.
+        return Missed {
+            count: head.count,
+            exact: false,
+            recent: head.recent,
+        };
+    };
+    let spacing = (nanos(head_last - head_first) / i128::from(head.count.max(2) - 1)).max(1);
+    // The window is (head_last + offset, now]. Wanted: at least `keep`
+    // instants in it, and few enough to walk (at most `tail_limit`). The
+    // count only grows as the window widens, one instant at a time, so
+    // bisecting the offset finds one; the first guess, from the spacing,
+    // usually is one.
+    let tail_limit = keep.saturating_mul(2).clamp(1024, MAX_MISSED_SCAN);
+    let range = nanos(now - head_last).max(0);
+    let (mut too_wide, mut too_narrow) = (0i128, range);
+    let mut offset = (range - spacing.saturating_mul(keep as i128 + 1)).max(0);
+    for _ in 0..MAX_TAIL_PROBES {
+        let from = from_nanos(offset)
+            .and_then(|d| head_last.checked_add_signed(d))
+            .unwrap_or(head_last);
+        let first = timeline.next_after(t.start_at, t.repeat_count, from);
+        let tail = walk(t, timeline, first, now, tail_limit, keep);
+        let reached_head = offset == 0;
+        if tail.complete && (tail.count as usize >= keep || reached_head) {
+            let gap = match (reached_head, tail.first) {
+                (false, Some(f)) => {
+                    let between = (nanos(f - head_last) + spacing / 2) / spacing - 1;
+                    u64::try_from(between.max(0)).unwrap_or(u64::MAX)
+                }
+                _ => 0,
+            };
+            let recent = if tail.count as usize >= keep {
+                tail.recent
+            } else {
+                // The window reached back to the head: join them.
+                let mut joined = head.recent;
+                joined.extend(tail.recent);
+                while joined.len() > keep {
+                    joined.pop_front();
+                }
+                joined
+            };
+            return Missed {
+                count: head.count.saturating_add(gap).saturating_add(tail.count),
+                exact: reached_head,
+                recent,
+            };
+        }
+        if tail.complete {
+            too_narrow = offset;
+        } else {
+            too_wide = offset;
+        }
+        let mid = too_wide + (too_narrow - too_wide) / 2;
+        // Once the bounds meet, try the whole stretch after the head.
+        offset = if mid <= too_wide { 0 } else { mid };
+    }
+    // A timeline too irregular to window: the head alone, a lower bound.
     Missed {
-        count,
-        complete: true,
-        recent,
+        count: head.count,
+        exact: false,
+        recent: head.recent,
     }
 }
 
-/// Skipped records for `missed` instants not in `run`, newest
-/// [`MAX_SKIPPED_RECORDS`] only, the oldest one saying how many are left out.
+/// Skipped records for the `missed` instants not in `run` (sorted), the
+/// newest [`MAX_SKIPPED_RECORDS`] only, the oldest recorded one saying how
+/// many are left out.
 fn skipped(missed: &Missed, run: &[DateTime<Utc>], reason: &str) -> Vec<PlannedFire> {
-    let skipped: Vec<DateTime<Utc>> = missed
+    let recorded: Vec<DateTime<Utc>> = missed
         .recent
         .iter()
         .copied()
-        .filter(|t| !run.contains(t))
+        .filter(|t| run.binary_search(t).is_err())
         .collect();
+    let recorded = &recorded[recorded.len().saturating_sub(MAX_SKIPPED_RECORDS)..];
     let total_skipped = missed.count.saturating_sub(run.len() as u64);
-    let left_out = total_skipped.saturating_sub(skipped.len() as u64);
-    skipped
-        .into_iter()
+    let left_out = total_skipped.saturating_sub(recorded.len() as u64);
+    recorded
+        .iter()
         .enumerate()
-        .map(|(i, at)| {
+        .map(|(i, &at)| {
             let mut why = reason.to_string();
-            if i == 0 && (left_out > 0 || !missed.complete) {
-                let more = if missed.complete { "" } else { " or more" };
+            if i == 0 && left_out > 0 {
+                let about = if missed.exact { "" } else { "about " };
                 why.push_str(&format!(
-                    " ({left_out}{more} earlier missed fires not recorded)"
+                    " ({about}{left_out} earlier missed fires not recorded)"
                 ));
             }
             PlannedFire {
@@ -298,6 +432,11 @@ fn skipped(missed: &Missed, run: &[DateTime<Utc>], reason: &str) -> Vec<PlannedF
 }
 
 /// Plans the fire of a due trigger at `now`.
+///
+/// On time (`now - scheduled_at <= threshold`) or under `ignore`, the due
+/// instant runs and the trigger advances from it. Otherwise the policy,
+/// resolved for the trigger's kind, decides; every missed instant it does
+/// not run is returned as skipped. Bounded work whatever the outage.
 pub fn plan(t: &DueTrigger, now: DateTime<Utc>, timeline: &dyn Timeline) -> FirePlan {
     let on_time = now - t.scheduled_at <= t.threshold;
     if on_time || t.policy == MisfirePolicy::Ignore {
@@ -306,111 +445,155 @@ pub fn plan(t: &DueTrigger, now: DateTime<Utc>, timeline: &dyn Timeline) -> Fire
             next_fire_at: timeline.next_after(t.start_at, t.repeat_count, t.scheduled_at),
             start_at: t.start_at,
             repeat_count: t.repeat_count,
-            times_fired: t.times_fired + 1,
+            times_fired: t.times_fired.saturating_add(1),
             misfired: !on_time,
         };
     }
     let policy = effective_policy(t);
-    let keep_run = |n: usize| n + MAX_SKIPPED_RECORDS;
     let reason = |what: &str| {
         format!(
             "misfired: {what} (policy {})",
             policy_name(policy, t.policy)
         )
     };
+    let unchanged =
+        |fires: Vec<PlannedFire>, next: Option<DateTime<Utc>>, times_fired: u64| FirePlan {
+            fires,
+            next_fire_at: next,
+            start_at: t.start_at,
+            repeat_count: t.repeat_count,
+            times_fired,
+            misfired: true,
+        };
+    let next_after_now = || timeline.next_after(t.start_at, t.repeat_count, now);
     match policy {
         MisfirePolicy::FireOnceNow | MisfirePolicy::CatchUp(_) => {
+            // The most recent `cap` missed instants run, keeping their
+            // scheduled instants; the schedule goes on after now.
             let cap = match policy {
-                MisfirePolicy::CatchUp(n) => n.max(1) as usize,
+                MisfirePolicy::CatchUp(n) => n.clamp(1, MAX_CATCH_UP) as usize,
                 _ => 1,
             };
-            let missed = scan_missed(t, timeline, now, keep_run(cap));
+            let missed = scan_missed(t, timeline, now, cap + MAX_SKIPPED_RECORDS);
             let run: Vec<DateTime<Utc>> = missed
                 .recent
                 .iter()
-                .rev()
-                .take(cap)
-                .rev()
+                .skip(missed.recent.len().saturating_sub(cap))
                 .copied()
                 .collect();
             let mut fires = skipped(&missed, &run, &reason("skipped"));
             fires.extend(run.iter().map(|&at| PlannedFire::run(at)));
-            FirePlan {
+            unchanged(
                 fires,
-                next_fire_at: timeline.next_after(t.start_at, t.repeat_count, now),
-                start_at: t.start_at,
-                repeat_count: t.repeat_count,
-                times_fired: t.times_fired + run.len() as u64,
-                misfired: true,
-            }
+                next_after_now(),
+                t.times_fired.saturating_add(run.len() as u64),
+            )
         }
-        MisfirePolicy::DoNothing => {
+        MisfirePolicy::DoNothing | MisfirePolicy::RescheduleNextWithExistingCount => {
+            // Quartz: the next fire time is the first one after now; the
+            // counts stay as they are.
             let missed = scan_missed(t, timeline, now, MAX_SKIPPED_RECORDS);
-            FirePlan {
-                fires: skipped(&missed, &[], &reason("not fired")),
-                next_fire_at: timeline.next_after(t.start_at, t.repeat_count, now),
-                start_at: t.start_at,
-                repeat_count: t.repeat_count,
-                times_fired: t.times_fired,
-                misfired: true,
-            }
+            unchanged(
+                skipped(&missed, &[], &reason("not fired")),
+                next_after_now(),
+                t.times_fired,
+            )
         }
-        MisfirePolicy::RescheduleNextWithRemainingCount
-        | MisfirePolicy::RescheduleNextWithExistingCount => {
+        MisfirePolicy::RescheduleNextWithRemainingCount => {
+            // Quartz adds the instants missed to the times fired, only when
+            // there is a next fire (else the trigger completes as it is).
             let missed = scan_missed(t, timeline, now, MAX_SKIPPED_RECORDS);
-            let times_fired = if policy == MisfirePolicy::RescheduleNextWithRemainingCount {
-                t.times_fired + missed.count
-            } else {
-                t.times_fired
+            let next = next_after_now();
+            let times_fired = match next {
+                Some(_) => t.times_fired.saturating_add(missed.count),
+                None => t.times_fired,
             };
-            FirePlan {
-                fires: skipped(&missed, &[], &reason("not fired")),
-                next_fire_at: timeline.next_after(t.start_at, t.repeat_count, now),
-                start_at: t.start_at,
-                repeat_count: t.repeat_count,
+            unchanged(
+                skipped(&missed, &[], &reason("not fired")),
+                next,
                 times_fired,
-                misfired: true,
-            }
+            )
         }
-        MisfirePolicy::FireNow
-        | MisfirePolicy::RescheduleNowWithExistingCount
-        | MisfirePolicy::RescheduleNowWithRemainingCount => {
-            // The due fire runs now (keeping its scheduled instant); the
-            // schedule is rebased to start now, as Quartz does.
+        MisfirePolicy::FireNow => {
+            // Only a one-shot gets here (effective_policy): it fires now,
+            // keeping its instant, start and count; Quartz's FIRE_NOW does
+            // not look at the end time.
             let missed = scan_missed(t, timeline, now, MAX_SKIPPED_RECORDS);
-            let repeat_count = match (policy, t.repeat_count) {
-                (_, None) => None,
-                (MisfirePolicy::FireNow, Some(r)) => Some(r),
-                (MisfirePolicy::RescheduleNowWithExistingCount, Some(r)) => {
-                    Some(r.saturating_sub(t.times_fired))
-                }
-                (_, Some(r)) => {
-                    // Remaining: the instants missed count as if they had fired.
-                    Some(r.saturating_sub(t.times_fired + missed.count.saturating_sub(1)))
-                }
-            };
-            let run = [t.scheduled_at];
-            let mut fires = skipped(&missed, &run, &reason("not fired"));
-            fires.push(PlannedFire::run(t.scheduled_at));
-            // A one-shot keeps its declared instant; a repeating schedule
-            // counts from now.
-            let start_at = if t.repeat_count == Some(0) {
-                t.start_at
-            } else {
-                now
-            };
-            FirePlan {
-                fires,
-                next_fire_at: timeline.next_after(start_at, repeat_count, now),
-                start_at,
-                repeat_count,
-                times_fired: 1,
-                misfired: true,
-            }
+            let mut fires = vec![PlannedFire::run(t.scheduled_at)];
+            fires.extend(skipped(&missed, &[t.scheduled_at], &reason("not fired")));
+            unchanged(fires, next_after_now(), t.times_fired.saturating_add(1))
+        }
+        MisfirePolicy::RescheduleNowWithExistingCount
+        | MisfirePolicy::RescheduleNowWithRemainingCount => {
+            reschedule_now(t, now, timeline, policy, &reason)
         }
         MisfirePolicy::Smart | MisfirePolicy::Ignore => {
             unreachable!("effective_policy resolves smart, and ignore returned above")
         }
+    }
+}
+
+/// Quartz's RESCHEDULE_NOW_WITH_{EXISTING,REMAINING}_REPEAT_COUNT: a finite
+/// repeat count becomes what is left (existing: minus the fires so far;
+/// remaining: minus those and the instants missed after the due one, never
+/// below zero) and the times fired restart at zero; then, unless now is
+/// past the end time, the schedule restarts now and the due fire runs now
+/// (keeping its scheduled instant). Past the end time nothing runs and the
+/// trigger completes.
+fn reschedule_now(
+    t: &DueTrigger,
+    now: DateTime<Utc>,
+    timeline: &dyn Timeline,
+    policy: MisfirePolicy,
+    reason: &dyn Fn(&str) -> String,
+) -> FirePlan {
+    let missed = scan_missed(t, timeline, now, MAX_SKIPPED_RECORDS);
+    let (repeat_count, times_fired) = match t.repeat_count {
+        Some(r) if r > 0 => {
+            let used = match policy {
+                MisfirePolicy::RescheduleNowWithExistingCount => t.times_fired,
+                // Quartz's times missed: the instants after the due one
+                // up to now (the due one is the fire that runs now).
+                _ => t.times_fired.saturating_add(missed.count.saturating_sub(1)),
+            };
+            (Some(r.saturating_sub(used)), 0)
+        }
+        // One-shot or forever: Quartz leaves both counts alone.
+        other => (other, t.times_fired),
+    };
+    // Does a schedule restarted now have a fire at now or later? Only its
+    // end time can say no (a one-shot has none).
+    let before_now = now
+        .checked_sub_signed(Duration::nanoseconds(1))
+        .unwrap_or(now);
+    let past_end = timeline.next_after(now, repeat_count, before_now).is_none();
+    if past_end {
+        return FirePlan {
+            fires: skipped(&missed, &[], &reason("not fired, the end time has passed")),
+            next_fire_at: None,
+            start_at: t.start_at,
+            repeat_count,
+            times_fired,
+            misfired: true,
+        };
+    }
+    // A one-shot keeps its declared instant (its schedule has nothing
+    // after it either way); a repeating schedule counts from now.
+    let start_at = if t.repeat_count == Some(0) || t.kind == TriggerKind::Once {
+        t.start_at
+    } else {
+        now
+    };
+    // The due fire is the oldest missed instant: it comes first.
+    let mut fires = vec![PlannedFire::run(t.scheduled_at)];
+    fires.extend(skipped(&missed, &[t.scheduled_at], &reason("not fired")));
+    FirePlan {
+        fires,
+        next_fire_at: timeline.next_after(start_at, repeat_count, now),
+        start_at,
+        repeat_count,
+        times_fired: times_fired.saturating_add(1),
+        misfired: true,
     }
 }
 
@@ -430,17 +613,32 @@ fn effective_policy(t: &DueTrigger) -> MisfirePolicy {
     } else {
         MisfirePolicy::Smart
     };
+    // A one-shot repeats zero times whatever its row says.
+    let repeat = if t.kind == TriggerKind::Once {
+        Some(0)
+    } else {
+        t.repeat_count
+    };
     match policy {
+        // CronTrigger, CalendarIntervalTrigger, DailyTimeIntervalTrigger:
+        // "The instruction will be interpreted as MISFIRE_INSTRUCTION_FIRE_ONCE_NOW".
         MisfirePolicy::Smart if !t.kind.is_simple() => MisfirePolicy::FireOnceNow,
-        MisfirePolicy::Smart => match t.repeat_count {
+        // SimpleTriggerImpl.updateAfterMisfire's smart scheme.
+        MisfirePolicy::Smart => match repeat {
             Some(0) => MisfirePolicy::FireNow,
             None => MisfirePolicy::RescheduleNextWithRemainingCount,
             Some(_) => MisfirePolicy::RescheduleNowWithExistingCount,
         },
-        // Quartz: FIRE_NOW on a repeating trigger is RESCHEDULE_NOW_WITH_REMAINING_REPEAT_COUNT.
-        MisfirePolicy::FireNow if t.repeat_count != Some(0) => {
+        // SimpleTrigger.MISFIRE_INSTRUCTION_FIRE_NOW: "If it is used on a
+        // trigger with a repeat count > 0 then it is equivalent to the
+        // instruction MISFIRE_INSTRUCTION_RESCHEDULE_NOW_WITH_REMAINING_REPEAT_COUNT."
+        MisfirePolicy::FireNow if repeat != Some(0) => {
             MisfirePolicy::RescheduleNowWithRemainingCount
         }
         p => p,
     }
 }
+
+#[cfg(test)]
+#[path = "misfire_tests.rs"]
+mod tests;
