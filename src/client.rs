@@ -140,6 +140,56 @@ impl Client {
             .await?)
     }
 
+    /// Pauses one trigger (its job's other triggers keep firing).
+    pub async fn pause_trigger(&self, trigger_id: i64) -> Result<bool, ClientError> {
+        Ok(self
+            .store
+            .trigger_set_paused(trigger_id, true, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Resumes one trigger (it stays paused while its job is).
+    pub async fn resume_trigger(&self, trigger_id: i64) -> Result<bool, ClientError> {
+        Ok(self
+            .store
+            .trigger_set_paused(trigger_id, false, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Pauses every job of a group (the `group` key); returns those changed.
+    pub async fn pause_group(&self, group: &str) -> Result<Vec<String>, ClientError> {
+        Ok(self
+            .store
+            .group_set_paused(group, true, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Resumes every job of a group; returns those changed.
+    pub async fn resume_group(&self, group: &str) -> Result<Vec<String>, ClientError> {
+        Ok(self
+            .store
+            .group_set_paused(group, false, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Standby: no fire starts on any node; triggers keep their schedule,
+    /// and on leaving standby the misfire policies apply.
+    pub async fn set_standby(&self, standby: bool) -> Result<(), ClientError> {
+        Ok(self.store.set_standby(standby, self.clock.now_ms()).await?)
+    }
+
+    pub async fn is_standby(&self) -> Result<bool, ClientError> {
+        Ok(self.store.is_standby().await?)
+    }
+
+    /// Cancels a running or queued fire; the node running it stops the job.
+    pub async fn cancel_fire(&self, fire_id: i64) -> Result<bool, ClientError> {
+        Ok(self
+            .store
+            .fire_cancel(fire_id, "cancelled through the API", self.clock.now_ms())
+            .await?)
+    }
+
     /// Deletes a job with its triggers and history.
     pub async fn delete_job(&self, job: &str) -> Result<(), ClientError> {
         Ok(self.store.job_delete(job).await?)

@@ -130,6 +130,24 @@ pub struct RetryPolicy {
     pub jitter: f64,
 }
 
+impl RetryPolicy {
+    /// Whether a fire that failed at `attempt` (1-based) gets another.
+    pub fn allows_retry_after(&self, attempt: u32) -> bool {
+        attempt < self.max_attempts
+    }
+
+    /// The wait before the attempt after `attempt` failed:
+    /// `min(backoff * factor^(attempt-1), max_backoff)`, spread by
+    /// ±`jitter` with `unit_random` in [0, 1).
+    pub fn delay_after(&self, attempt: u32, unit_random: f64) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(64) as i32;
+        let base = self.backoff.as_secs_f64() * self.factor.powi(exponent);
+        let capped = base.min(self.max_backoff.as_secs_f64());
+        let spread = 1.0 + self.jitter * (2.0 * unit_random.clamp(0.0, 1.0) - 1.0);
+        Duration::from_secs_f64((capped * spread).max(0.0))
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
@@ -139,5 +157,36 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(3600),
             jitter: 0.1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_by_the_factor_up_to_the_cap() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            backoff: Duration::from_secs(10),
+            factor: 3.0,
+            max_backoff: Duration::from_secs(60),
+            jitter: 0.0,
+        };
+        let delays: Vec<u64> = (1..=4).map(|a| p.delay_after(a, 0.5).as_secs()).collect();
+        assert_eq!(delays, [10, 30, 60, 60]);
+        assert!(p.allows_retry_after(4));
+        assert!(!p.allows_retry_after(5));
+    }
+
+    #[test]
+    fn jitter_spreads_the_delay_both_ways() {
+        let p = RetryPolicy {
+            jitter: 0.5,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.delay_after(1, 0.0), Duration::from_millis(500));
+        assert_eq!(p.delay_after(1, 0.5), Duration::from_secs(1));
+        assert!(p.delay_after(1, 0.999) < Duration::from_millis(1500));
     }
 }

@@ -9,7 +9,8 @@
 //! Shutdown: [`Executor::shutdown`] waits for running fires up to a grace
 //! period, then cancels the rest; cancelled fires are recorded `cancelled`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use entity::{fires, jobs};
@@ -19,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{Clock, from_ms};
+use crate::definition::RetryPolicy;
 use crate::events::{Events, SchedulerEvent};
-use crate::jobs::{FireContext, JobOutcome, JobRegistry};
+use crate::jobs::{FireContext, JobOutcome, JobRegistry, RetryDirective};
 use crate::store::{FireCompletion, FireStatus, Store};
 
 /// Characters of output and of error text kept in a fire record.
@@ -51,6 +53,9 @@ struct Inner {
     tracker: TaskTracker,
     /// Cancelled when the grace period ends: running fires stop.
     work: CancellationToken,
+    /// Each running fire's own token (a child of `work`), to stop one fire
+    /// that was cancelled or replaced elsewhere.
+    running: Mutex<HashMap<i64, CancellationToken>>,
 }
 
 /// What a shutdown did.
@@ -80,6 +85,7 @@ impl Executor {
                 events,
                 tracker: TaskTracker::new(),
                 work: CancellationToken::new(),
+                running: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -112,13 +118,33 @@ impl Executor {
                 None
             }
         };
+        let cancel = self.inner.work.child_token();
+        self.inner.running_fires().insert(fire.id, cancel.clone());
         self.inner.tracker.spawn(async move {
-            let status = inner.run_fire(&fire, &job).await;
+            let status = inner.run_fire(&fire, &job, &cancel).await;
+            inner.running_fires().remove(&fire.id);
             drop(permit);
             inner.slot_freed.notify_waiters();
             inner.slot_freed.notify_one();
             status
         });
+    }
+
+    /// The ids of the fires running here.
+    pub fn running_fire_ids(&self) -> Vec<i64> {
+        self.inner.running_fires().keys().copied().collect()
+    }
+
+    /// Stops these running fires (cancelled, replaced or recovered
+    /// elsewhere: their records are no longer ours to complete).
+    pub fn cancel_fires(&self, ids: &[i64]) {
+        let running = self.inner.running_fires();
+        for id in ids {
+            if let Some(token) = running.get(id) {
+                tracing::info!(fire = id, "stopping a fire cancelled elsewhere");
+                token.cancel();
+            }
+        }
     }
 
     /// Waits for running fires to finish, up to `grace`; then cancels the
@@ -139,7 +165,17 @@ impl Executor {
 }
 
 impl Inner {
-    async fn run_fire(&self, fire: &fires::Model, job: &jobs::Model) -> FireStatus {
+    fn running_fires(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancellationToken>> {
+        // The map holds no invariant a panicking holder could break.
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn run_fire(
+        &self,
+        fire: &fires::Model,
+        job: &jobs::Model,
+        cancel: &CancellationToken,
+    ) -> FireStatus {
         let data: Value = fire
             .data
             .as_deref()
@@ -159,6 +195,7 @@ impl Inner {
             .timeout_ms
             .and_then(|ms| u64::try_from(ms).ok())
             .map(Duration::from_millis);
+        let mut directive = RetryDirective::ByPolicy;
         let (status, error, output) = match self.registry.get(&job.kind) {
             None => (
                 FireStatus::Failed,
@@ -181,21 +218,31 @@ impl Inner {
                 tokio::select! {
                     outcome = timed => match outcome {
                         Some(JobOutcome::Succeeded { output }) => (FireStatus::Succeeded, None, output),
-                        Some(JobOutcome::Failed { error, output, .. }) => (FireStatus::Failed, Some(error), output),
+                        Some(JobOutcome::Failed { error, output, retry }) => {
+                            directive = retry;
+                            (FireStatus::Failed, Some(error), output)
+                        }
                         None => (
                             FireStatus::TimedOut,
                             Some(format!("timed out after {}", humantime::format_duration(timeout.unwrap_or_default()))),
                             None,
                         ),
                     },
-                    _ = self.work.cancelled() => (
-                        FireStatus::Cancelled,
-                        Some("cancelled: the node shut down before the fire finished".to_string()),
-                        None,
-                    ),
+                    _ = cancel.cancelled() => {
+                        let why = if self.work.is_cancelled() {
+                            "cancelled: the node shut down before the fire finished"
+                        } else {
+                            "cancelled: the fire was cancelled, replaced or recovered elsewhere"
+                        };
+                        (FireStatus::Cancelled, Some(why.to_string()), None)
+                    }
                 }
             }
         };
+        let retry_at = matches!(status, FireStatus::Failed | FireStatus::TimedOut)
+            .then(|| retry_delay(job, fire.attempt, directive))
+            .flatten()
+            .map(|delay| self.clock.now_ms() + delay.as_millis().min(i64::MAX as u128) as i64);
         let completion = FireCompletion {
             fire_id: fire.id,
             node_id: &self.config.node_id,
@@ -205,7 +252,11 @@ impl Inner {
             error: error.map(|e| truncate(e, MAX_RECORDED_TEXT)),
             output: output.map(|o| truncate(o, MAX_RECORDED_TEXT)),
         };
-        let recorded = self.complete_with_retry(&completion).await;
+        let recorded = self.complete_with_retry(&completion, retry_at).await;
+        if recorded && let Some(at) = retry_at {
+            tracing::info!(fire = fire.id, job = %job.name, attempt = fire.attempt + 1,
+                retry_at = %from_ms(at), "retry queued");
+        }
         if !recorded {
             tracing::warn!(fire = fire.id, job = %job.name, %status,
                 "fire outcome not recorded: the fire is no longer ours (recovered or cancelled elsewhere)");
@@ -228,10 +279,10 @@ impl Inner {
 
     /// Completes the record, retrying while the database is unreachable
     /// (bounded: about a minute), so a database restart loses no outcome.
-    async fn complete_with_retry(&self, c: &FireCompletion<'_>) -> bool {
+    async fn complete_with_retry(&self, c: &FireCompletion<'_>, retry_at: Option<i64>) -> bool {
         let mut delay = Duration::from_millis(100);
         for _ in 0..20 {
-            match self.store.fire_complete(c).await {
+            match self.store.fire_complete_and_retry(c, retry_at).await {
                 Ok(recorded) => return recorded,
                 Err(e) => {
                     tracing::warn!(fire = c.fire_id, error = %e, "cannot record fire outcome; retrying");
@@ -241,6 +292,27 @@ impl Inner {
             }
         }
         false
+    }
+}
+
+/// The wait before the next attempt of a fire that failed at `attempt`,
+/// or None when the job's retry policy (or the job itself) says no more.
+fn retry_delay(job: &jobs::Model, attempt: i32, directive: RetryDirective) -> Option<Duration> {
+    let policy = RetryPolicy {
+        max_attempts: u32::try_from(job.retry_max_attempts).unwrap_or(1),
+        backoff: Duration::from_millis(u64::try_from(job.retry_backoff_ms).unwrap_or(0)),
+        factor: job.retry_factor,
+        max_backoff: Duration::from_millis(u64::try_from(job.retry_max_backoff_ms).unwrap_or(0)),
+        jitter: job.retry_jitter,
+    };
+    let attempt = u32::try_from(attempt).unwrap_or(1);
+    if !policy.allows_retry_after(attempt) {
+        return None;
+    }
+    match directive {
+        RetryDirective::Never => None,
+        RetryDirective::After(d) => Some(d),
+        RetryDirective::ByPolicy => Some(policy.delay_after(attempt, rand::random::<f64>())),
     }
 }
 

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use chrono::Duration as TimeDelta;
 use entity::{jobs, triggers};
+
 use rand::Rng;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
@@ -66,8 +67,11 @@ pub struct Pass {
     pub skipped: usize,
     /// The pass leased as many as it asked for: more may be due.
     pub full: bool,
-    /// The earliest instant a trigger may be due (UTC ms), as the pass saw it.
+    /// The earliest instant a trigger or queued fire may be due (UTC ms),
+    /// as the pass saw it.
     pub next_due_ms: Option<i64>,
+    /// The scheduler is in standby: nothing was started.
+    pub standby: bool,
 }
 
 /// Leases due triggers and fires them.
@@ -101,12 +105,43 @@ impl Scheduler {
         &self.executor
     }
 
-    /// One pass: lease what is due (no more than the executor's free
-    /// slots), record each fire and hand it over.
+    /// One pass: stop fires cancelled elsewhere, then start what is due
+    /// (queued fires first, then triggers), never more than the
+    /// executor's free slots. In standby nothing starts.
     pub async fn run_once(&self) -> Result<Pass, StoreError> {
+        let mut pass = Pass::default();
+        let running = self.executor.running_fire_ids();
+        if !running.is_empty() {
+            let gone = self.store.fires_no_longer_running(&running).await?;
+            self.executor.cancel_fires(&gone);
+        }
+        if self.store.is_standby().await? {
+            pass.standby = true;
+            return Ok(pass);
+        }
         let limit = self.executor.free_slots().min(self.config.max_batch);
         let now_ms = self.clock.now_ms();
-        let mut pass = Pass::default();
+        if limit > 0 {
+            let queued = self
+                .store
+                .lease_due_fires(
+                    &self.config.node_id,
+                    now_ms,
+                    limit as u64,
+                    &self.config.pools,
+                )
+                .await?;
+            if !queued.is_empty() {
+                let jobs = self.jobs_by_id(queued.iter().map(|f| f.job_id)).await?;
+                for fire in queued {
+                    // The fire's job exists: the foreign key cascades deletes.
+                    if let Some(job) = jobs.get(&fire.job_id) {
+                        self.start(fire, job, &mut pass);
+                    }
+                }
+            }
+        }
+        let limit = limit.saturating_sub(pass.started);
         if limit > 0 {
             let leased = self
                 .store
@@ -124,7 +159,7 @@ impl Scheduler {
                 self.events.emit(SchedulerEvent::Leased {
                     count: leased.len(),
                 });
-                let jobs = self.jobs_of(&leased).await?;
+                let jobs = self.jobs_by_id(leased.iter().map(|t| t.job_id)).await?;
                 let calendars = self.calendars_of(&leased).await?;
                 for trigger in &leased {
                     let Some(job) = jobs.get(&trigger.job_id) else {
@@ -136,10 +171,13 @@ impl Scheduler {
                 }
             }
         }
-        pass.next_due_ms = self
-            .store
-            .next_due_at(&self.config.pools, self.clock.now_ms())
-            .await?;
+        let now_ms = self.clock.now_ms();
+        let next_trigger = self.store.next_due_at(&self.config.pools, now_ms).await?;
+        let next_queued = self.store.next_queued_due_at(&self.config.pools).await?;
+        pass.next_due_ms = match (next_trigger, next_queued) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Ok(pass)
     }
 
@@ -154,16 +192,28 @@ impl Scheduler {
         self.store.calendars_load(&names).await
     }
 
-    async fn jobs_of(
+    async fn jobs_by_id(
         &self,
-        leased: &[triggers::Model],
+        ids: impl Iterator<Item = i64>,
     ) -> Result<HashMap<i64, jobs::Model>, StoreError> {
-        let ids: Vec<i64> = leased.iter().map(|t| t.job_id).collect();
+        let ids: Vec<i64> = ids.collect();
         let rows = jobs::Entity::find()
             .filter(jobs::Column::Id.is_in(ids))
             .all(self.store.connection())
             .await?;
         Ok(rows.into_iter().map(|j| (j.id, j)).collect())
+    }
+
+    fn start(&self, fire: entity::fires::Model, job: &jobs::Model, pass: &mut Pass) {
+        self.events.emit(SchedulerEvent::Fired {
+            fire_id: fire.id,
+            job: job.name.clone(),
+            scheduled_at_ms: fire.scheduled_at,
+        });
+        tracing::debug!(fire = fire.id, job = %job.name, attempt = fire.attempt,
+            scheduled_at = %from_ms(fire.scheduled_at), "firing");
+        self.executor.start(fire, job.clone());
+        pass.started += 1;
     }
 
     /// Plans, records and starts the fires of one leased trigger. A row
@@ -248,21 +298,9 @@ impl Scheduler {
                 );
             }
             RecordOutcome::Recorded { run } => {
-                pass.skipped += plan.fires.len().saturating_sub(
-                    plan.fires
-                        .iter()
-                        .filter(|f| f.skip_reason.is_none())
-                        .count(),
-                );
+                pass.skipped += plan.fires.len().saturating_sub(run.len());
                 for fire in run {
-                    self.events.emit(SchedulerEvent::Fired {
-                        fire_id: fire.id,
-                        job: job.name.clone(),
-                        scheduled_at_ms: fire.scheduled_at,
-                    });
-                    tracing::debug!(fire = fire.id, job = %job.name, scheduled_at = %from_ms(fire.scheduled_at), "firing");
-                    self.executor.start(fire, job.clone());
-                    pass.started += 1;
+                    self.start(fire, job, pass);
                 }
             }
         }

@@ -45,6 +45,7 @@ pub struct Model {
     pub config_hash: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub paused: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,10 +6,14 @@
 //! change. The DDL is written by hand, once per backend where the dialects
 //! differ, so that keys, foreign keys and CHECK constraints are exactly what
 //! DESIGN.md says.
+//!
+//! Apply them with `cosched migrate` (or `Store::migrate`); the sea-orm
+//! migration CLI is left out to keep its dependency tree out of the build.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261130_000001_create_tables;
+mod m20261130_000002_pause_scopes_and_queue;
 
 /// The ordered list of cosched migrations.
 pub struct Migrator;
@@ -17,6 +21,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261130_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20261130_000001_create_tables::Migration),
+            Box::new(m20261130_000002_pause_scopes_and_queue::Migration),
+        ]
     }
 }

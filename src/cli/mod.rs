@@ -105,6 +105,33 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pause or resume one trigger (by id, from `cosched jobs show`).
+    Triggers {
+        #[command(subcommand)]
+        action: PauseAction,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Pause or resume every job of a group.
+    Group {
+        #[command(subcommand)]
+        action: PauseAction,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Standby for every node: `on` (no fire starts), `off`, or `status`.
+    Standby {
+        #[arg(value_parser = ["on", "off", "status"], default_value = "status")]
+        state: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Cancel a running or queued fire (the node running it stops the job).
+    Cancel {
+        fire_id: i64,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Recent fires, newest first.
     Fires {
         /// Only this job's fires.
@@ -142,6 +169,12 @@ pub enum JobsAction {
     },
     /// Delete a job created through the API, with its history.
     Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PauseAction {
+    Pause { target: String },
+    Resume { target: String },
 }
 
 #[derive(Debug, Args)]
@@ -302,6 +335,66 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 );
             }
             Ok(())
+        }
+        Command::Triggers { action, db } => {
+            let client = client(&db, &registry).await?;
+            let (pause, target) = match action {
+                PauseAction::Pause { target } => (true, target),
+                PauseAction::Resume { target } => (false, target),
+            };
+            let id: i64 = target.parse().map_err(|_| {
+                CliError::Usage(format!("`{target}` is not a trigger id (a number)"))
+            })?;
+            let changed = if pause {
+                client.pause_trigger(id).await?
+            } else {
+                client.resume_trigger(id).await?
+            };
+            let what = if pause { "paused" } else { "resumed" };
+            println!("trigger {id}: {}", if changed { what } else { "unchanged" });
+            Ok(())
+        }
+        Command::Group { action, db } => {
+            let client = client(&db, &registry).await?;
+            let (changed, what, group) = match action {
+                PauseAction::Pause { target } => {
+                    (client.pause_group(&target).await?, "paused", target)
+                }
+                PauseAction::Resume { target } => {
+                    (client.resume_group(&target).await?, "resumed", target)
+                }
+            };
+            println!(
+                "group {group}: {what} {} job(s) {}",
+                changed.len(),
+                changed.join(", ")
+            );
+            Ok(())
+        }
+        Command::Standby { state, db } => {
+            let client = client(&db, &registry).await?;
+            match state.as_str() {
+                "on" => client.set_standby(true).await?,
+                "off" => client.set_standby(false).await?,
+                _ => {}
+            }
+            let on = client.is_standby().await?;
+            println!(
+                "standby: {}",
+                if on { "on (no fire starts)" } else { "off" }
+            );
+            Ok(())
+        }
+        Command::Cancel { fire_id, db } => {
+            let client = client(&db, &registry).await?;
+            if client.cancel_fire(fire_id).await? {
+                println!("fire {fire_id}: cancelled");
+                Ok(())
+            } else {
+                Err(CliError::Usage(format!(
+                    "fire {fire_id} is not running or queued"
+                )))
+            }
         }
         Command::Fires {
             job,

@@ -82,8 +82,19 @@ impl Store {
     /// is still running (a fire recovered or cancelled by another node is
     /// not overwritten). Returns whether the row was updated.
     pub async fn fire_complete(&self, c: &FireCompletion<'_>) -> Result<bool, StoreError> {
-        let updated = self
-            .db
+        self.fire_complete_and_retry(c, None).await
+    }
+
+    /// Completes a running fire as [`Store::fire_complete`] does and, in the
+    /// same transaction, queues its next attempt to start at `retry_at`
+    /// (UTC ms): the same trigger and scheduled instant, attempt + 1.
+    pub async fn fire_complete_and_retry(
+        &self,
+        c: &FireCompletion<'_>,
+        retry_at: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.begin_write().await?;
+        let updated = txn
             .execute_raw(self.stmt(
                 "UPDATE fires SET status = $1, finished_at = $2, error = $3, output = $4 \
                  WHERE id = $5 AND node_id = $6 AND fence = $7 AND status = 'running'",
@@ -99,6 +110,27 @@ impl Store {
             ))
             .await?
             .rows_affected();
+        if updated == 1
+            && let Some(due_at) = retry_at
+        {
+            txn.execute_raw(self.stmt(
+                "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, attempt, fence, \
+                   status, reason, data) \
+                 SELECT trigger_id, job_id, job_name, scheduled_at, $1, attempt + 1, 0, 'queued', $2, data \
+                 FROM fires WHERE id = $3 \
+                 ON CONFLICT (trigger_id, scheduled_at, attempt) DO NOTHING",
+                [
+                    due_at.into(),
+                    format!("retry of fire {} ({})", c.fire_id, c.status.as_str()).into(),
+                    c.fire_id.into(),
+                ],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        if retry_at.is_some() {
+            self.notify_change();
+        }
         Ok(updated == 1)
     }
 

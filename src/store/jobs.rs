@@ -163,17 +163,16 @@ impl Store {
                 })
             };
         }
-        let (from, to) = if paused {
-            ("waiting", "paused")
+        // A trigger paused on its own stays paused when its job resumes.
+        let sql = if paused {
+            "UPDATE triggers SET state = 'paused', updated_at = $1 \
+             WHERE state = 'waiting' AND job_id = (SELECT id FROM jobs WHERE name = $2)"
         } else {
-            ("paused", "waiting")
+            "UPDATE triggers SET state = 'waiting', updated_at = $1 \
+             WHERE state = 'paused' AND paused = FALSE AND job_id = (SELECT id FROM jobs WHERE name = $2)"
         };
-        txn.execute_raw(self.stmt(
-            "UPDATE triggers SET state = $1, updated_at = $2 \
-             WHERE state = $3 AND job_id = (SELECT id FROM jobs WHERE name = $4)",
-            [to.into(), now_ms.into(), from.into(), name.into()],
-        ))
-        .await?;
+        txn.execute_raw(self.stmt(sql, [now_ms.into(), name.into()]))
+            .await?;
         txn.commit().await?;
         if !paused {
             self.notify_change();

@@ -13,6 +13,7 @@
 mod error;
 mod fires;
 mod jobs;
+mod queue;
 mod reconcile;
 mod triggers;
 

@@ -18,6 +18,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, Set, Value,
 };
 
+use super::queue::{Admission, OverlapGate};
 use super::{Store, StoreError, placeholders};
 use crate::clock::from_ms;
 use crate::definition::TriggerDef;
@@ -560,17 +561,53 @@ impl Store {
             txn.rollback().await?;
             return Ok(RecordOutcome::LeaseLost);
         }
+        // Overlap between fires of one job is decided here, inside the
+        // fenced transaction, with the job's running fires in view.
+        let mut gate = if plan.fires.iter().any(|f| f.skip_reason.is_none()) {
+            OverlapGate::load(self, &txn, r.job).await?
+        } else {
+            OverlapGate::default()
+        };
         let mut run = Vec::new();
         for fire in &plan.fires {
-            let (status, started, finished, node) = match fire.skip_reason {
-                None => ("running", Some(r.now_ms), None, Some(r.node_id)),
-                Some(_) => ("skipped", None, Some(r.now_ms), None),
+            let admission = match &fire.skip_reason {
+                None => gate.admit(),
+                Some(reason) => Admission::Skip(reason.clone()),
+            };
+            if admission == Admission::Run {
+                let replaced = gate.to_replace();
+                if !replaced.is_empty() {
+                    txn.execute_raw(
+                        self.stmt(
+                            &format!(
+                                "UPDATE fires SET status = 'cancelled', finished_at = $1, \
+                               error = 'replaced by a newer fire (overlap policy replace)' \
+                             WHERE status = 'running' AND id IN ({})",
+                                placeholders(2, replaced.len())
+                            ),
+                            std::iter::once(Value::from(r.now_ms))
+                                .chain(replaced.iter().map(|id| Value::from(*id))),
+                        ),
+                    )
+                    .await?;
+                }
+            }
+            let (status, started, finished, node, reason) = match admission {
+                Admission::Run => ("running", Some(r.now_ms), None, Some(r.node_id), None),
+                Admission::Queue => (
+                    "queued",
+                    None,
+                    None,
+                    None,
+                    Some("overlap: queued behind the running fire (policy queue)".to_string()),
+                ),
+                Admission::Skip(reason) => ("skipped", None, Some(r.now_ms), None, Some(reason)),
             };
             let inserted = fires::Entity::find()
                 .from_raw_sql(self.stmt(
                     "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, started_at, \
                        finished_at, node_id, attempt, fence, status, reason, data) \
-                     VALUES ($1, $2, $3, $4, $4, $5, $6, $7, 1, $8, $9, $10, $11) \
+                     VALUES ($1, $2, $3, $4, $12, $5, $6, $7, 1, $8, $9, $10, $11) \
                      ON CONFLICT (trigger_id, scheduled_at, attempt) DO NOTHING RETURNING *",
                     [
                         t.id.into(),
@@ -582,14 +619,15 @@ impl Store {
                         node.into(),
                         t.fence.into(),
                         status.into(),
-                        fire.skip_reason.clone().into(),
+                        reason.into(),
                         r.data.into(),
+                        fire.scheduled_at.timestamp_millis().max(r.now_ms).into(),
                     ],
                 ))
                 .one(&txn)
                 .await?;
             match inserted {
-                Some(row) if fire.skip_reason.is_none() => run.push(row),
+                Some(row) if status == "running" => run.push(row),
                 Some(_) => {}
                 None => tracing::warn!(
                     trigger = t.id,

@@ -8,6 +8,7 @@ mod calendars;
 mod cli;
 mod command;
 mod config;
+mod policies;
 mod reconcile;
 mod scheduling;
 mod shutdown;

@@ -35,7 +35,7 @@ pub async fn fires_of(h: &Harness, job: &str) -> Vec<entity::fires::Model> {
         })
         .await
         .expect("fires");
-    fires.sort_by_key(|f| (f.scheduled_at, f.attempt));
+    fires.sort_by_key(|f| (f.scheduled_at, f.attempt, f.id));
     fires
 }
 

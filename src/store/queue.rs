@@ -1,0 +1,306 @@
+//! The fire queue and the controls around it: overlap between fires of one
+//! job, fires waiting to start (retries after their backoff, fires queued
+//! behind a running one), cancellation, pause scopes and standby.
+//!
+//! A fire row with status `queued` and a `due_at` waits in the queue; a
+//! node leases it like a trigger (one statement, never more than its free
+//! slots, `SKIP LOCKED` on PostgreSQL) and it becomes `running` under that
+//! node's id and a new fence. Overlap is enforced in the database: the job
+//! row is locked while its fires are started, so two nodes cannot both
+//! start a fire of a job that allows only one at a time.
+
+use entity::{fires, jobs};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Value};
+
+use super::{Store, StoreError, placeholders};
+use crate::definition::OverlapPolicy;
+
+/// What runs of one job look like while a new fire of it is recorded.
+#[derive(Debug, Clone, Default)]
+pub(super) struct OverlapGate {
+    policy: OverlapPolicy,
+    running: Vec<i64>,
+    queued: bool,
+}
+
+/// What happens to one fire that would run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Admission {
+    Run,
+    Queue,
+    Skip(String),
+}
+
+impl OverlapGate {
+    /// Reads (and on PostgreSQL locks, for this transaction) the job's
+    /// running and queued fires. Jobs that allow overlap cost no query.
+    pub(super) async fn load<C: ConnectionTrait>(
+        store: &Store,
+        db: &C,
+        job: &jobs::Model,
+    ) -> Result<OverlapGate, StoreError> {
+        let policy = OverlapPolicy::parse(&job.overlap).unwrap_or_default();
+        if policy == OverlapPolicy::Allow {
+            return Ok(OverlapGate::default());
+        }
+        if store.backend == DbBackend::Postgres {
+            db.execute_raw(store.stmt(
+                "SELECT id FROM jobs WHERE id = $1 FOR UPDATE",
+                [job.id.into()],
+            ))
+            .await?;
+        }
+        let rows = db
+            .query_all_raw(store.stmt(
+                "SELECT id, status FROM fires WHERE job_id = $1 AND status IN ('running', 'queued')",
+                [job.id.into()],
+            ))
+            .await?;
+        let mut gate = OverlapGate {
+            policy,
+            ..Default::default()
+        };
+        for row in rows {
+            let id: i64 = row.try_get("", "id")?;
+            let status: String = row.try_get("", "status")?;
+            if status == "running" {
+                gate.running.push(id);
+            } else {
+                gate.queued = true;
+            }
+        }
+        Ok(gate)
+    }
+
+    /// Decides the next fire that would run, and counts it in.
+    pub(super) fn admit(&mut self) -> Admission {
+        let busy = !self.running.is_empty();
+        match self.policy {
+            OverlapPolicy::Allow | OverlapPolicy::Replace => {
+                self.running.push(0);
+                Admission::Run
+            }
+            OverlapPolicy::Skip if busy => Admission::Skip(format!(
+                "overlap: a fire of this job is still running (policy skip{})",
+                self.running.first().filter(|id| **id > 0).map(|id| format!(", fire {id}")).unwrap_or_default()
+            )),
+            OverlapPolicy::Queue if busy && self.queued => Admission::Skip(
+                "overlap: a fire of this job is running and another is already queued (policy queue)".into(),
+            ),
+            OverlapPolicy::Queue if busy => {
+                self.queued = true;
+                Admission::Queue
+            }
+            _ => {
+                self.running.push(0);
+                Admission::Run
+            }
+        }
+    }
+
+    /// Under `replace`, the fires to cancel before the new one starts.
+    pub(super) fn to_replace(&self) -> Vec<i64> {
+        if self.policy == OverlapPolicy::Replace {
+            self.running.iter().copied().filter(|id| *id > 0).collect()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+impl Store {
+    /// Starts up to `limit` queued fires that are due, of the node's pools,
+    /// whose job is not paused and (unless it allows overlap) has no fire
+    /// running. Highest job priority first, then earliest due.
+    pub async fn lease_due_fires(
+        &self,
+        node_id: &str,
+        now_ms: i64,
+        limit: u64,
+        pools: &[String],
+    ) -> Result<Vec<fires::Model>, StoreError> {
+        if limit == 0 || pools.is_empty() {
+            return Ok(Vec::new());
+        }
+        let select = format!(
+            "SELECT f.id FROM fires f JOIN jobs j ON j.id = f.job_id \
+             WHERE f.status = 'queued' AND f.due_at <= $2 AND j.paused = FALSE AND j.pool IN ({pools}) \
+               AND (j.overlap = 'allow' OR NOT EXISTS \
+                    (SELECT 1 FROM fires r WHERE r.job_id = f.job_id AND r.status = 'running')) \
+             ORDER BY j.priority DESC, f.due_at, f.id LIMIT $3",
+            pools = placeholders(4, pools.len())
+        );
+        let sql = match self.backend {
+            // Locking the job row as well keeps two nodes from starting two
+            // fires of a no-overlap job at once; a locked job is skipped now
+            // and looked at again on the next pass.
+            DbBackend::Postgres => format!(
+                "WITH due AS ({select} FOR UPDATE OF f, j SKIP LOCKED) \
+                 UPDATE fires SET status = 'running', node_id = $1, started_at = $2, fence = fires.fence + 1 \
+                 FROM due WHERE fires.id = due.id RETURNING fires.*"
+            ),
+            _ => format!(
+                "UPDATE fires SET status = 'running', node_id = $1, started_at = $2, fence = fence + 1 \
+                 WHERE id IN ({select}) RETURNING *"
+            ),
+        };
+        let mut values: Vec<Value> = vec![
+            node_id.into(),
+            now_ms.into(),
+            (limit.min(i64::MAX as u64) as i64).into(),
+        ];
+        values.extend(pools.iter().map(|p| Value::from(p.as_str())));
+        let mut rows = fires::Entity::find()
+            .from_raw_sql(self.stmt(&sql, values))
+            .all(&self.db)
+            .await?;
+        rows.sort_by_key(|f| (f.due_at, f.id));
+        Ok(rows)
+    }
+
+    /// The earliest `due_at` of a queued fire of these pools.
+    pub async fn next_queued_due_at(&self, pools: &[String]) -> Result<Option<i64>, StoreError> {
+        if pools.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT MIN(f.due_at) AS due FROM fires f JOIN jobs j ON j.id = f.job_id \
+             WHERE f.status = 'queued' AND j.paused = FALSE AND j.pool IN ({})",
+            placeholders(1, pools.len())
+        );
+        let values: Vec<Value> = pools.iter().map(|p| Value::from(p.as_str())).collect();
+        let row = self.db.query_one_raw(self.stmt(&sql, values)).await?;
+        Ok(match row {
+            Some(row) => row.try_get::<Option<i64>>("", "due")?,
+            None => None,
+        })
+    }
+
+    /// Cancels a running or queued fire (through the API, or replaced by a
+    /// newer one). The node running it notices on its next pass and stops
+    /// the job. Returns whether the fire was cancelled.
+    pub async fn fire_cancel(
+        &self,
+        fire_id: i64,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .execute_raw(self.stmt(
+                "UPDATE fires SET status = 'cancelled', finished_at = $1, error = $2 \
+                 WHERE id = $3 AND status IN ('running', 'queued')",
+                [now_ms.into(), reason.into(), fire_id.into()],
+            ))
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Of these fires (running here), the ones the database no longer has
+    /// as running: cancelled, replaced or recovered elsewhere.
+    pub async fn fires_no_longer_running(&self, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id FROM fires WHERE status <> 'running' AND id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let values: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+        let rows = self.db.query_all_raw(self.stmt(&sql, values)).await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64>("", "id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Pauses or resumes one trigger. Its state is `paused` while either
+    /// it or its job is paused. Returns false when nothing changed.
+    pub async fn trigger_set_paused(
+        &self,
+        trigger_id: i64,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = if paused {
+            "UPDATE triggers SET paused = TRUE, updated_at = $1, \
+               state = CASE WHEN state = 'waiting' THEN 'paused' ELSE state END \
+             WHERE id = $2 AND paused = FALSE"
+        } else {
+            "UPDATE triggers SET paused = FALSE, updated_at = $1, \
+               state = CASE WHEN state = 'paused' AND NOT EXISTS \
+                 (SELECT 1 FROM jobs j WHERE j.id = triggers.job_id AND j.paused = TRUE) \
+                 THEN 'waiting' ELSE state END \
+             WHERE id = $2 AND paused = TRUE"
+        };
+        let n = self
+            .db
+            .execute_raw(self.stmt(sql, [now_ms.into(), trigger_id.into()]))
+            .await?
+            .rows_affected();
+        if n == 0 && self.trigger_by_id(trigger_id).await?.is_none() {
+            return Err(StoreError::NotFound {
+                what: "trigger",
+                name: trigger_id.to_string(),
+            });
+        }
+        if !paused {
+            self.notify_change();
+        }
+        Ok(n == 1)
+    }
+
+    /// Pauses or resumes every job of a group; returns the jobs changed.
+    pub async fn group_set_paused(
+        &self,
+        group: &str,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(
+                "SELECT name FROM jobs WHERE job_group = $1 AND paused <> $2 ORDER BY name",
+                [group.into(), paused.into()],
+            ))
+            .await?;
+        let mut changed = Vec::new();
+        for row in rows {
+            let name: String = row.try_get("", "name")?;
+            if self.job_set_paused(&name, paused, now_ms).await? {
+                changed.push(name);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Puts every node in standby (no fire starts; triggers keep their
+    /// schedule) or takes them out of it.
+    pub async fn set_standby(&self, standby: bool, now_ms: i64) -> Result<(), StoreError> {
+        let sql = "INSERT INTO scheduler_flags (name, value, updated_at) VALUES ('standby', $1, $2) \
+                   ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+        let value = if standby { "true" } else { "false" };
+        self.db
+            .execute_raw(self.stmt(sql, [value.into(), now_ms.into()]))
+            .await?;
+        if !standby {
+            self.notify_change();
+        }
+        Ok(())
+    }
+
+    /// Whether the scheduler is in standby.
+    pub async fn is_standby(&self) -> Result<bool, StoreError> {
+        let row = self
+            .db
+            .query_one_raw(self.stmt(
+                "SELECT value FROM scheduler_flags WHERE name = 'standby'",
+                [],
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<String>("", "value")? == "true",
+            None => false,
+        })
+    }
+}
