@@ -16,12 +16,14 @@
 //! - [`jobs`]: job kinds (`command`, `noop`, your own) and their registry.
 //! - [`client`]: the producer API over SQL.
 //! - [`node`]: a running node and its shutdown protocol.
+//! - [`cluster`]: check-ins, clock offset, dead nodes and recovery.
 //! - [`clock`]: every "now", injectable; [`events`]: what a node did.
 //! - [`cli`]: the command line (the binary is a thin shell around it).
 
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod definition;
 pub mod events;

@@ -126,6 +126,13 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Nodes: state, last check-in, clock offset, pools, running fires.
+    Nodes {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Cancel a running or queued fire (the node running it stops the job).
     Cancel {
         fire_id: i64,
@@ -148,6 +155,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure fires per second and lateness on a database (burst or steady load).
 }
 
 #[derive(Debug, Subcommand)]
@@ -385,6 +393,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Nodes { db, json } => {
+            let client = client(&db, &registry).await?;
+            let nodes = client.store().nodes_list().await?;
+            output::nodes(&nodes, Utc::now().timestamp_millis(), json);
+            Ok(())
+        }
         Command::Cancel { fire_id, db } => {
             let client = client(&db, &registry).await?;
             if client.cancel_fire(fire_id).await? {
@@ -437,7 +451,15 @@ async fn serve(db: DatabaseArgs, registry: JobRegistry) -> Result<(), CliError> 
     let (node, report) = Node::start(settings, &config, registry, clock).await?;
     tracing::info!(created = ?report.created, updated = ?report.updated, removed = ?report.removed,
         unchanged = report.unchanged.len(), "configuration reconciled");
-    node.run(shutdown_signal()).await;
+    let report = node.run(shutdown_signal()).await;
+    if report.declared_dead {
+        return Err(CliError::Runtime(
+            "this node was declared dead by a peer after missing its check-ins, and stopped; \
+             its fires were recovered elsewhere. Restart it (check for long pauses or a stalled \
+             database connection)"
+                .into(),
+        ));
+    }
     Ok(())
 }
 

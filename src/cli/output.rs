@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::clock::from_ms;
 use crate::schedule::cron::CronFire;
-use crate::store::JobRow;
+use crate::store::{JobRow, NodeRow};
 
 pub fn instant(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
@@ -235,4 +235,47 @@ pub fn next(fires: &[CronFire], tz: Tz, as_json: bool) {
         })
         .collect();
     table(&["UTC", &format!("{tz}"), ""], &rows);
+}
+
+pub fn nodes(nodes: &[NodeRow], now_ms: i64, as_json: bool) {
+    if as_json {
+        let v: Vec<Value> = nodes
+            .iter()
+            .map(|r| {
+                let n = &r.node;
+                json!({
+                    "id": n.id, "host": n.host, "pid": n.pid, "version": n.version,
+                    "pools": n.pools.split(',').collect::<Vec<_>>(), "state": n.state,
+                    "started_at": from_ms(n.started_at).to_rfc3339(),
+                    "last_checkin_at": from_ms(n.last_checkin_at).to_rfc3339(),
+                    "checkin_interval_ms": n.checkin_interval_ms, "clock_offset_ms": n.clock_offset_ms,
+                    "declared_dead_by": n.declared_dead_by,
+                    "declared_dead_at": n.declared_dead_at.map(|t| from_ms(t).to_rfc3339()),
+                    "running_fires": r.running_fires,
+                })
+            })
+            .collect();
+        println!("{}", Value::Array(v));
+        return;
+    }
+    let rows: Vec<Vec<String>> = nodes
+        .iter()
+        .map(|r| {
+            let n = &r.node;
+            let state = match &n.declared_dead_by {
+                Some(by) if n.state == "dead" => format!("dead (declared by {by})"),
+                _ => n.state.clone(),
+            };
+            vec![
+                n.id.clone(),
+                state,
+                format!("{}@{}", n.pid, n.host),
+                format!("{:.1}s ago", (now_ms - n.last_checkin_at) as f64 / 1000.0),
+                format!("{}ms", n.clock_offset_ms),
+                n.pools.clone(),
+                r.running_fires.to_string(),
+            ]
+        })
+        .collect();
+    table(&["NODE", "STATE", "PROCESS", "LAST CHECK-IN", "OFFSET", "POOLS", "RUNNING"], &rows);
 }

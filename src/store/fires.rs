@@ -129,7 +129,7 @@ impl Store {
         }
         txn.commit().await?;
         if retry_at.is_some() {
-            self.notify_change();
+            self.announce_change().await;
         }
         Ok(updated == 1)
     }

@@ -84,7 +84,7 @@ impl Store {
             super::triggers::insert_trigger(&txn, &job, trigger, "api", None, now_ms).await?;
         }
         txn.commit().await?;
-        self.notify_change();
+        self.announce_change().await;
         Ok(job)
     }
 
@@ -175,7 +175,7 @@ impl Store {
             .await?;
         txn.commit().await?;
         if !paused {
-            self.notify_change();
+            self.announce_change().await;
         }
         Ok(true)
     }

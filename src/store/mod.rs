@@ -13,6 +13,8 @@
 mod error;
 mod fires;
 mod jobs;
+mod nodes;
+mod notify;
 mod queue;
 mod reconcile;
 mod triggers;
@@ -31,6 +33,7 @@ use tokio::sync::Notify;
 pub use error::StoreError;
 pub use fires::{FireCompletion, FireFilter, FireStatus};
 pub use jobs::JobRow;
+pub use nodes::{NodeCheckin, NodeRow, Recovery};
 pub use reconcile::{ConfigJob, ReconcileReport};
 pub use triggers::{
     LeaseParams, LoadedCalendars, RecordFire, RecordOutcome, TriggerState, trigger_calendar_names,

@@ -125,6 +125,7 @@ impl Store {
         let select = format!(
             "SELECT f.id FROM fires f JOIN jobs j ON j.id = f.job_id \
              WHERE f.status = 'queued' AND f.due_at <= $2 AND j.paused = FALSE AND j.pool IN ({pools}) \
+               AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead') \
                AND (j.overlap = 'allow' OR NOT EXISTS \
                     (SELECT 1 FROM fires r WHERE r.job_id = f.job_id AND r.status = 'running')) \
              ORDER BY j.priority DESC, f.due_at, f.id LIMIT $3",
@@ -245,7 +246,7 @@ impl Store {
             });
         }
         if !paused {
-            self.notify_change();
+            self.announce_change().await;
         }
         Ok(n == 1)
     }
@@ -284,7 +285,7 @@ impl Store {
             .execute_raw(self.stmt(sql, [value.into(), now_ms.into()]))
             .await?;
         if !standby {
-            self.notify_change();
+            self.announce_change().await;
         }
         Ok(())
     }

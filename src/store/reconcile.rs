@@ -151,7 +151,7 @@ impl Store {
         }
 
         txn.commit().await?;
-        self.notify_change();
+        self.announce_change().await;
         Ok(report)
     }
 

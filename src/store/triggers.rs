@@ -462,7 +462,7 @@ impl Store {
     ) -> Result<triggers::Model, StoreError> {
         let job = self.job_require(job_name).await?;
         let trigger = insert_trigger(&self.db, &job, def, "api", None, now_ms).await?;
-        self.notify_change();
+        self.announce_change().await;
         Ok(trigger)
     }
 
@@ -481,6 +481,7 @@ impl Store {
             "SELECT id FROM triggers \
              WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $2 \
                AND (lease_until IS NULL OR lease_until < $2) \
+               AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead') \
              ORDER BY priority DESC, next_fire_at, id LIMIT $4"
         );
         let sql = match self.backend {
@@ -541,7 +542,8 @@ impl Store {
                    start_at = $4, repeat_count = $5, \
                    state = CASE WHEN $6 = 'complete' THEN 'complete' ELSE state END, \
                    lease_owner = NULL, lease_until = NULL, updated_at = $7 \
-                 WHERE id = $8 AND lease_owner = $9 AND fence = $10",
+                 WHERE id = $8 AND lease_owner = $9 AND fence = $10 \
+                   AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $9 AND n.state = 'dead')",
                 [
                     plan.next_fire_at.map(|t| t.timestamp_millis()).into(),
                     previous.into(),

@@ -1,0 +1,74 @@
+//! Wake-ups: a change that may make a trigger due sooner (a one-off, a
+//! trigger-now, a resume, a retry, a recovery) wakes the schedulers at
+//! once instead of at their next poll: in this process through a
+//! [`tokio::sync::Notify`], and on PostgreSQL across nodes through
+//! `LISTEN`/`NOTIFY` on the channel `cosched_changes`. Polling stays the
+//! backstop: a lost notification only delays a fire to the poll ceiling.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{ConnectionTrait, DbBackend};
+use tokio_util::sync::CancellationToken;
+
+use super::Store;
+
+/// The PostgreSQL channel nodes listen on.
+pub const CHANGES_CHANNEL: &str = "cosched_changes";
+
+impl Store {
+    /// Wakes local schedulers and, on PostgreSQL, every listening node.
+    /// Best effort: a failed NOTIFY is logged, never an error.
+    pub async fn announce_change(&self) {
+        self.notify_change();
+        if self.backend == DbBackend::Postgres
+            && let Err(e) = self.db.execute_unprepared(&format!("NOTIFY {CHANGES_CHANNEL}")).await
+        {
+            tracing::debug!(error = %e, "NOTIFY failed; peers will poll");
+        }
+    }
+
+    /// Until `stop`: relays PostgreSQL notifications on the changes channel
+    /// to this process's schedulers, reconnecting with backoff. Returns at
+    /// once on SQLite.
+    pub async fn listen_for_changes(&self, stop: CancellationToken) {
+        if self.backend != DbBackend::Postgres {
+            return;
+        }
+        let mut backoff = Duration::from_millis(200);
+        while !stop.is_cancelled() {
+            let pool = self.db.get_postgres_connection_pool();
+            let mut listener = match PgListener::connect_with(pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot LISTEN for changes; retrying");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            };
+            if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
+                tracing::warn!(error = %e, "cannot LISTEN for changes; retrying");
+                continue;
+            }
+            backoff = Duration::from_millis(200);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    received = listener.recv() => match received {
+                        Ok(_) => self.notify_change(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "change listener lost its connection; reconnecting");
+                            // Something may have changed while we were deaf.
+                            self.notify_change();
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    }
+}
