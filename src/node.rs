@@ -72,6 +72,7 @@ impl Node {
                 pools: settings.scheduler.pools.clone(),
                 checkin_interval: settings.scheduler.checkin_interval,
                 dead_after: settings.scheduler.dead_after_checkins,
+                measure_clock_offset: true,
             },
             store.clone(),
             clock.clone(),

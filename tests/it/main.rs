@@ -10,6 +10,7 @@ mod command;
 mod config;
 mod policies;
 mod reconcile;
+mod recovery;
 mod scheduling;
 mod shutdown;
 mod store;
