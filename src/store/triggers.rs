@@ -467,7 +467,10 @@ impl Store {
     }
 
     /// Leases up to `limit` due triggers of the node's pools in one
-    /// statement: highest priority first, then earliest. On PostgreSQL rows
+    /// statement: highest priority first; within a priority, on-time
+    /// triggers before misfired ones (late by more than their threshold,
+    /// or 60 s), so a storm of late fires never holds back on-time ones;
+    /// then earliest. On PostgreSQL rows
     /// another node is leasing are skipped, not waited for.
     pub async fn lease_due_triggers(
         &self,
@@ -482,7 +485,9 @@ impl Store {
              WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $2 \
                AND (lease_until IS NULL OR lease_until < $2) \
                AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead') \
-             ORDER BY priority DESC, next_fire_at, id LIMIT $4"
+             ORDER BY priority DESC, \
+               CASE WHEN next_fire_at < $2 - COALESCE(misfire_threshold_ms, 60000) THEN 1 ELSE 0 END, \
+               next_fire_at, id LIMIT $4"
         );
         let sql = match self.backend {
             DbBackend::Postgres => format!(

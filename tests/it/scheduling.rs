@@ -337,3 +337,21 @@ async fn an_unknown_job_kind_fails_the_fire_with_a_clear_error() {
             .contains("`teleport` is not registered")
     );
 }
+
+#[tokio::test]
+async fn on_time_fires_go_before_misfired_ones_of_the_same_priority() {
+    let db = sqlite();
+    let mut h = Harness::with(&db.url, "node-a", 1, JobRegistry::with_builtins()).await;
+    h.client.create_job(&JobDef::new("late", "noop"), None).await.unwrap();
+    h.client.create_job(&JobDef::new("on-time", "noop"), None).await.unwrap();
+    h.client
+        .schedule_at("late", t0() - TimeDelta::minutes(10), None)
+        .await
+        .unwrap();
+    h.client.schedule_at("on-time", t0(), None).await.unwrap();
+    h.step_and_settle().await;
+    assert_eq!(fires_of(&h, "on-time").await.len(), 1, "the on-time fire went first");
+    assert_eq!(fires_of(&h, "late").await.len(), 0);
+    h.step_and_settle().await;
+    assert_eq!(fires_of(&h, "late").await.len(), 1, "then the late one, by its policy");
+}
