@@ -16,6 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::definition::{JobDef, TriggerDef};
 use crate::jobs::JobRegistry;
 use crate::schedule::ScheduleSpec;
+use crate::schedule::calendar::CalendarDef;
 use crate::store::{FireFilter, JobRow, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +189,25 @@ impl Client {
             .store
             .fire_cancel(fire_id, "cancelled through the API", self.clock.now_ms())
             .await?)
+    }
+
+    /// Creates or replaces an exclusion calendar through the API (a
+    /// calendar declared in the file cannot be replaced here). Triggers
+    /// name calendars in their `calendars` list.
+    pub async fn set_calendar(&self, def: &CalendarDef) -> Result<entity::calendars::Model, ClientError> {
+        let json = serde_json::to_string(def)
+            .map_err(|e| ClientError::Invalid(format!("calendar `{}`: {e}", def.name)))?;
+        Ok(self.store.calendar_upsert(&json, self.clock.now_ms()).await?)
+    }
+
+    /// Deletes an API calendar; triggers still naming it go to `error`.
+    pub async fn delete_calendar(&self, name: &str) -> Result<(), ClientError> {
+        Ok(self.store.calendar_delete(name).await?)
+    }
+
+    /// Every calendar, from the file and from the API.
+    pub async fn calendars(&self) -> Result<Vec<entity::calendars::Model>, ClientError> {
+        Ok(self.store.calendars_list().await?)
     }
 
     /// Deletes a job with its triggers and history.

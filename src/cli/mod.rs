@@ -126,6 +126,15 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Exclusion calendars: list, set (create or replace) or delete.
+    Calendars {
+        #[command(subcommand)]
+        action: Option<CalendarsAction>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Nodes: state, last check-in, clock offset, pools, running fires.
     Nodes {
         #[command(flatten)]
@@ -176,6 +185,17 @@ pub enum JobsAction {
         data: Option<String>,
     },
     /// Delete a job created through the API, with its history.
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarsAction {
+    /// Every calendar with its definition (the default).
+    List,
+    /// Create or replace a calendar from its JSON definition, e.g.
+    /// '{"name":"weekends","days_of_week":["sat","sun"]}'.
+    Set { definition: String },
+    /// Delete a calendar created through the API.
     Delete { name: String },
 }
 
@@ -391,6 +411,39 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 "standby: {}",
                 if on { "on (no fire starts)" } else { "off" }
             );
+            Ok(())
+        }
+        Command::Calendars { action, db, json } => {
+            let client = client(&db, &registry).await?;
+            match action.unwrap_or(CalendarsAction::List) {
+                CalendarsAction::List => {
+                    let rows = client.calendars().await?;
+                    if json {
+                        let v: Vec<Value> = rows
+                            .iter()
+                            .map(|c| {
+                                json!({"name": c.name, "source": c.source,
+                                    "definition": serde_json::from_str::<Value>(&c.definition).unwrap_or(Value::Null)})
+                            })
+                            .collect();
+                        println!("{}", Value::Array(v));
+                    } else {
+                        for c in rows {
+                            println!("{}  ({})  {}", c.name, c.source, c.definition);
+                        }
+                    }
+                }
+                CalendarsAction::Set { definition } => {
+                    let def: crate::schedule::calendar::CalendarDef = serde_json::from_str(&definition)
+                        .map_err(|e| CliError::Usage(format!("invalid calendar definition: {e}")))?;
+                    let row = client.set_calendar(&def).await?;
+                    println!("calendar {}: saved", row.name);
+                }
+                CalendarsAction::Delete { name } => {
+                    client.delete_calendar(&name).await?;
+                    println!("calendar {name}: deleted");
+                }
+            }
             Ok(())
         }
         Command::Nodes { db, json } => {

@@ -280,3 +280,41 @@ async fn api_calendars_changed_or_deleted_after_scheduling() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_calendar_set_through_the_client_excludes_fires_of_an_api_job() {
+    for db in backends().await {
+        let mut h = Harness::new(&db.url).await;
+        let weekends: cosched::schedule::calendar::CalendarDef =
+            serde_json::from_str(r#"{"name": "weekends", "days_of_week": ["sat", "sun"]}"#).unwrap();
+        h.client.set_calendar(&weekends).await.unwrap();
+        let mut trigger = TriggerDef::new(ScheduleSpec::Cron {
+            expr: CronExpr::parse("0 0 12 * * ?", Dialect::Quartz).unwrap(),
+            tz: chrono_tz::UTC,
+            dst: Default::default(),
+        });
+        trigger.calendars = vec!["weekends".into()];
+        h.client
+            .create_job(&JobDef::new("noon", "noop"), Some(&trigger))
+            .await
+            .unwrap();
+        // 2026-03-06 is a Friday: Friday fires, the weekend is skipped.
+        h.clock.set(utc("2026-03-06T00:00:00Z"));
+        for day in ["2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09"] {
+            step_at(&mut h, &format!("{day}T12:00:00Z")).await;
+        }
+        assert_eq!(
+            fires(&h, "noon", Some("succeeded")).await,
+            [utc("2026-03-02T12:00:00Z"), utc("2026-03-06T12:00:00Z"), utc("2026-03-09T12:00:00Z")]
+                .into_iter()
+                .filter(|t| *t >= utc("2026-03-06T00:00:00Z"))
+                .collect::<Vec<_>>(),
+            "{}",
+            db.backend
+        );
+        let names: Vec<String> = h.client.calendars().await.unwrap().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["weekends"]);
+        h.client.delete_calendar("weekends").await.unwrap();
+        assert!(h.client.calendars().await.unwrap().is_empty());
+    }
+}
