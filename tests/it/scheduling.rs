@@ -355,3 +355,19 @@ async fn on_time_fires_go_before_misfired_ones_of_the_same_priority() {
     h.step_and_settle().await;
     assert_eq!(fires_of(&h, "late").await.len(), 1, "then the late one, by its policy");
 }
+
+#[tokio::test]
+async fn a_one_off_inserted_with_the_readme_plain_sql_fires() {
+    let db = sqlite();
+    let mut h = Harness::new(&db.url).await;
+    h.client.create_job(&JobDef::new("cleanup", "noop"), None).await.unwrap();
+    let readme = include_str!("../../README.md");
+    let start = readme.find("```sql\n").expect("README has the SQL example") + "```sql\n".len();
+    let sql = &readme[start..start + readme[start..].find("```").unwrap()];
+    h.store.connection().execute_unprepared(sql).await.unwrap();
+    h.clock.set(chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap().into());
+    assert_eq!(h.step_and_settle().await.started, 1);
+    let fires = fires_of(&h, "cleanup").await;
+    assert_eq!(fires[0].scheduled_at, 1796083200000);
+    assert_eq!(fires[0].status, "succeeded");
+}
