@@ -14,11 +14,16 @@
 //! A node only judges its peers after `dead_after` consecutive successful
 //! check-ins of its own, so after a database outage (when everyone's
 //! check-in is stale) the peers get time to check in before anyone is
-//! declared dead. The database decides membership: a node that was only
+//! declared dead. An outage need not fail a check-in: the connection pool
+//! waits for the database to come back, and the round just takes long. So
+//! a check-in that comes longer than the dead threshold after the
+//! previous one also starts the count again, and an offset measured over
+//! a slow round trip is not applied (it would be off by half of it).
+//! The database decides membership: a node that was only
 //! slow finds its check-in refused, and stops.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +31,10 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, OffsetClock};
 use crate::events::{Events, SchedulerEvent};
 use crate::store::{NodeCheckin, Recovery, Store, StoreError};
+
+/// An offset measured over a longer round trip than this is not applied:
+/// its error is up to half the round trip.
+pub const MAX_OFFSET_ROUND_TRIP_MS: i64 = 1000;
 
 /// What the cluster loop needs, fixed at start.
 #[derive(Debug, Clone)]
@@ -60,6 +69,8 @@ pub struct Cluster<C: Clock> {
     events: Events,
     host: String,
     healthy_checkins: std::sync::atomic::AtomicU32,
+    /// When this node's last check-in (or registration) succeeded.
+    last_checkin: Mutex<Option<Instant>>,
 }
 
 impl<C: Clock> Cluster<C> {
@@ -71,6 +82,7 @@ impl<C: Clock> Cluster<C> {
             events,
             host: crate::node::hostname(),
             healthy_checkins: std::sync::atomic::AtomicU32::new(0),
+            last_checkin: Mutex::new(None),
         }
     }
 
@@ -96,6 +108,11 @@ impl<C: Clock> Cluster<C> {
         let before = self.clock.inner().now_ms();
         let Some(db_now) = self.store.database_now_ms().await? else { return Ok(None) };
         let after = self.clock.inner().now_ms();
+        if after - before > MAX_OFFSET_ROUND_TRIP_MS {
+            // Say, the pool waited for a database that was down.
+            tracing::info!(round_trip_ms = after - before, "clock offset not measured: round trip too slow");
+            return Ok(None);
+        }
         // The database read its clock somewhere in [before, after]; the
         // midpoint is the best estimate, off by at most half the round trip.
         let offset = db_now - (before + (after - before) / 2);
@@ -112,6 +129,7 @@ impl<C: Clock> Cluster<C> {
                 "recovered fires a previous run of this node left running");
         }
         self.healthy_checkins.store(0, std::sync::atomic::Ordering::Relaxed);
+        *self.last_checkin_lock() = Some(Instant::now());
         Ok(recovery)
     }
 
@@ -126,6 +144,16 @@ impl<C: Clock> Cluster<C> {
             return Ok(round);
         }
         self.events.emit(SchedulerEvent::CheckedIn);
+        let now = Instant::now();
+        let previous = self.last_checkin_lock().replace(now);
+        let threshold = self.config.checkin_interval * self.config.dead_after;
+        if let Some(gap) = previous.map(|t| now.duration_since(t)).filter(|gap| *gap > threshold) {
+            // This node was out of touch as long as a dead one: so may its
+            // peers have been (a database outage). Judge no one yet.
+            tracing::info!(node = %self.config.node_id, ?gap,
+                "late check-in: judging no peer until check-ins are regular again");
+            self.healthy_checkins.store(0, Ordering::Relaxed);
+        }
         let healthy = self.healthy_checkins.fetch_add(1, Ordering::Relaxed) + 1;
         if healthy < self.config.dead_after {
             return Ok(round);
@@ -143,6 +171,11 @@ impl<C: Clock> Cluster<C> {
             round.recovered.push((node, recovery));
         }
         Ok(round)
+    }
+
+    fn last_checkin_lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        // An instant cannot be left half-written by a panicking holder.
+        self.last_checkin.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The loop. Returns when `stop` is cancelled, or after cancelling
