@@ -3,6 +3,7 @@
 //! Commands return [`CliError`]; only `main` turns it into an exit code
 //! (0 success, 1 runtime failure, 2 bad usage or configuration).
 
+pub mod bench;
 mod output;
 
 use std::path::PathBuf;
@@ -165,6 +166,7 @@ pub enum Command {
         json: bool,
     },
     /// Measure fires per second and lateness on a database (burst or steady load).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -481,6 +483,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             output::fires(&fires, json);
             Ok(())
         }
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 

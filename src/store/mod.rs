@@ -10,6 +10,7 @@
 //! There is one implementation, since sea-orm serves both backends; the
 //! conformance suite in `tests/it/store.rs` runs it on both.
 
+pub mod bench;
 mod error;
 mod fires;
 mod jobs;
