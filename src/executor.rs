@@ -277,21 +277,31 @@ impl Inner {
         status
     }
 
-    /// Completes the record, retrying while the database is unreachable
-    /// (bounded: about a minute), so a database restart loses no outcome.
+    /// Completes the record, retrying with backoff while the database is
+    /// unreachable, so a database restart loses no outcome. Gives up only
+    /// when the node's grace period has ended (the `work` token): the row
+    /// then stays `running`, and the node's next start (or a peer, if it
+    /// never comes back) recovers it.
     async fn complete_with_retry(&self, c: &FireCompletion<'_>, retry_at: Option<i64>) -> bool {
         let mut delay = Duration::from_millis(100);
-        for _ in 0..20 {
+        loop {
             match self.store.fire_complete_and_retry(c, retry_at).await {
                 Ok(recorded) => return recorded,
                 Err(e) => {
-                    tracing::warn!(fire = c.fire_id, error = %e, "cannot record fire outcome; retrying");
-                    tokio::time::sleep(delay).await;
+                    tracing::warn!(fire = c.fire_id, error = %e, retry_in = ?delay,
+                        "cannot record fire outcome; retrying");
+                    tokio::select! {
+                        _ = self.work.cancelled() => {
+                            tracing::error!(fire = c.fire_id,
+                                "shutting down with the database unreachable; the fire stays running until recovered");
+                            return false;
+                        }
+                        _ = tokio::time::sleep(delay) => {}
+                    }
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
         }
-        false
     }
 }
 
