@@ -405,3 +405,26 @@ async fn a_fire_cancelled_through_the_api_stops_on_its_node() {
     assert_eq!(fire.status, "cancelled");
     assert_eq!(fire.error.as_deref(), Some("cancelled through the API"));
 }
+
+#[tokio::test]
+async fn overlap_skip_holds_across_two_nodes_on_every_backend() {
+    for db in crate::support::backends().await {
+        let gate = Arc::new(Semaphore::new(0));
+        let mut a = Harness::with(&db.url, "node-a", 4, gated(&gate)).await;
+        let b = Harness::with(&db.url, "node-b", 4, gated(&gate)).await;
+        let mut job = JobDef::new("g", "gate");
+        job.overlap = OverlapPolicy::Skip;
+        a.client.create_job(&job, None).await.unwrap();
+        a.client.trigger_now("g", None).await.unwrap();
+        assert_eq!(a.step().await.started, 1, "{}", db.backend);
+        b.client.trigger_now("g", None).await.unwrap();
+        let pass = b.step().await;
+        assert_eq!((pass.started, pass.skipped), (0, 1), "{}: b sees a's fire running", db.backend);
+        gate.add_permits(1);
+        a.completions(1).await;
+        let fires = fires_of(&a, "g").await;
+        let got: Vec<(&str, Option<&str>)> =
+            fires.iter().map(|f| (f.status.as_str(), f.node_id.as_deref())).collect();
+        assert_eq!(got, [("succeeded", Some("node-a")), ("skipped", None)], "{}", db.backend);
+    }
+}
