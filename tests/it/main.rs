@@ -4,9 +4,9 @@
 
 mod support;
 
-mod bench;
 mod calendars;
 mod cli;
+mod cluster;
 mod command;
 mod config;
 mod policies;

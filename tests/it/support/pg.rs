@@ -29,6 +29,14 @@
 //! and *waits* for the watchdog, so that when `cargo test` returns no
 //! server process is left, not even briefly.
 //!
+//! # A private server
+//!
+//! A test that stops and starts PostgreSQL under running nodes must not do
+//! it to the shared server. [`private_server`] starts one of its own (same
+//! settings, its own folder, port and watchdog) with [`PrivateServer::stop`]
+//! and [`PrivateServer::start`]. Dropping it (or this process ending in any
+//! way) stops it and deletes its folder.
+//!
 //! # When PostgreSQL is unavailable
 //!
 //! With `COSCHED_REQUIRE_POSTGRES=1` (CI sets it) [`database`] panics with
@@ -76,7 +84,17 @@ pub async fn database() -> Option<super::TestDb> {
     };
     static NEXT: AtomicU32 = AtomicU32::new(1);
     let name = format!("t_{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    let admin = Database::connect(server.url("postgres"))
+    create_database(&server.url("postgres"), &name).await;
+    Some(super::TestDb::from_pg(
+        server.url(&name),
+        PgDatabase { name },
+    ))
+}
+
+/// Creates database `name` (session time zone [`SESSION_TIME_ZONE`]) on
+/// the server whose admin database is at `admin_url`.
+async fn create_database(admin_url: &str, name: &str) {
+    let admin = Database::connect(admin_url)
         .await
         .unwrap_or_else(|e| panic!("connect to the test PostgreSQL server: {e}"));
     for sql in [
@@ -90,10 +108,6 @@ pub async fn database() -> Option<super::TestDb> {
     }
     // Best effort: the connection is dropped either way.
     let _ = admin.close().await;
-    Some(super::TestDb::from_pg(
-        server.url(&name),
-        PgDatabase { name },
-    ))
 }
 
 fn required() -> bool {
@@ -221,6 +235,21 @@ fn quote(s: &str) -> String {
 
 fn start() -> Result<Server, String> {
     let bin = find_binaries()?;
+    let dir = cluster_folder()?;
+    let watchdog = spawn_watchdog(&bin, &dir)?;
+    *WATCHDOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(watchdog);
+    // SAFETY: stop_at_exit is an extern "C" fn that never unwinds.
+    if unsafe { libc::atexit(stop_at_exit) } != 0 {
+        return Err("cannot register the exit handler".to_string());
+    }
+    init_cluster(&bin, &dir)?;
+    let port = start_on_free_port(&bin, &dir)?;
+    Ok(Server { port })
+}
+
+/// Checks that the server can run here, and makes the (kept) temporary
+/// folder of a new cluster.
+fn cluster_folder() -> Result<PathBuf, String> {
     if is_root() {
         let ok = Command::new("id")
             .args(["-u", "postgres"])
@@ -235,36 +264,41 @@ fn start() -> Result<Server, String> {
             );
         }
     }
-    let dir = tempfile::Builder::new()
+    Ok(tempfile::Builder::new()
         .prefix("cosched-pg-")
         .tempdir()
         .map_err(|e| format!("cannot create a temporary folder: {e}"))?
-        .keep();
-    let data = dir.join("data");
-    let log = dir.join("server.log");
+        .keep())
+}
 
-    spawn_watchdog(&bin, &dir)?;
-
+/// `initdb` into `dir/data`.
+fn init_cluster(bin: &Binaries, dir: &Path) -> Result<(), String> {
     if is_root() {
         run(
             "chown",
-            Command::new("chown").args(["-R", "postgres:"]).arg(&dir),
+            Command::new("chown").args(["-R", "postgres:"]).arg(dir),
         )?;
     }
     run(
         "initdb",
-        as_server_user(&bin.initdb).arg("-D").arg(&data).args([
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ]),
-    )?;
+        as_server_user(&bin.initdb)
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]),
+    )
+}
 
+/// Starts the cluster in `dir` on a free port, and returns the port.
+fn start_on_free_port(bin: &Binaries, dir: &Path) -> Result<u16, String> {
     // The free port is found by binding port 0 and letting it go; another
     // process may take it in between, so try a few.
     let mut last_error = String::new();
@@ -273,36 +307,127 @@ fn start() -> Result<Server, String> {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("cannot find a free port: {e}"))?
             .port();
-        let options = format!(
-            "-p {port} -h 127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=200",
-            quote(&dir.display().to_string())
-        );
-        let started = run(
-            "pg_ctl start",
-            as_server_user(&bin.pg_ctl)
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(&log)
-                .args(["-w", "-t", "60", "-o", &options, "start"]),
-        );
-        match started {
-            Ok(()) => return Ok(Server { port }),
-            Err(e) => {
-                let tail = std::fs::read_to_string(&log).unwrap_or_default();
-                let tail: Vec<&str> = tail.lines().rev().take(5).collect();
-                last_error = format!("{e}; server log: {}", tail.join(" | "));
-            }
+        match pg_ctl_start(bin, dir, port) {
+            Ok(()) => return Ok(port),
+            Err(e) => last_error = e,
         }
     }
     Err(last_error)
 }
 
-/// Spawns the watchdog that stops the server and deletes `dir` when this
-/// process ends (see the module docs), and registers the exit handler that
-/// waits for it.
-fn spawn_watchdog(bin: &Binaries, dir: &Path) -> Result<(), String> {
+/// `pg_ctl start` of the cluster in `dir` on `port`, waiting until it
+/// accepts connections; the error carries the tail of the server log.
+fn pg_ctl_start(bin: &Binaries, dir: &Path, port: u16) -> Result<(), String> {
+    let log = dir.join("server.log");
+    let options = format!(
+        "-p {port} -h 127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off \
+         -c full_page_writes=off -c max_connections=200",
+        quote(&dir.display().to_string())
+    );
+    run(
+        "pg_ctl start",
+        as_server_user(&bin.pg_ctl)
+            .arg("-D")
+            .arg(dir.join("data"))
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "-o", &options, "start"]),
+    )
+    .map_err(|e| {
+        let tail = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+        format!("{e}; server log: {}", tail.join(" | "))
+    })
+}
+
+/// A PostgreSQL server of one test's own, which the test may stop and
+/// start (see the module docs). Dropped: stopped, its folder deleted.
+pub struct PrivateServer {
+    port: u16,
+    bin: Binaries,
+    dir: PathBuf,
+    /// Stops the server and deletes `dir` when its stdin closes.
+    watchdog: Option<Child>,
+}
+
+/// A private PostgreSQL server, or None where none can be started (and
+/// `COSCHED_REQUIRE_POSTGRES` is not `1`: then this panics).
+pub fn private_server() -> Option<PrivateServer> {
+    match PrivateServer::launch() {
+        Ok(server) => Some(server),
+        Err(reason) => {
+            if required() {
+                panic!(
+                    "{REQUIRE_ENV}=1 but a private PostgreSQL server cannot be started: {reason}"
+                );
+            }
+            eprintln!("PostgreSQL test skipped: a private server cannot be started: {reason}");
+            None
+        }
+    }
+}
+
+impl PrivateServer {
+    fn launch() -> Result<PrivateServer, String> {
+        let bin = find_binaries()?;
+        let dir = cluster_folder()?;
+        let watchdog = spawn_watchdog(&bin, &dir)?;
+        // From here on, an error drops the server, which cleans up.
+        let mut server = PrivateServer {
+            port: 0,
+            bin,
+            dir,
+            watchdog: Some(watchdog),
+        };
+        init_cluster(&server.bin, &server.dir)?;
+        server.port = start_on_free_port(&server.bin, &server.dir)?;
+        Ok(server)
+    }
+
+    /// The URL of database `db` on this server.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Creates a fresh database (as [`database`] does on the shared
+    /// server) and returns its URL.
+    pub async fn database(&self, name: &str) -> String {
+        create_database(&self.url("postgres"), name).await;
+        self.url(name)
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: clients are disconnected),
+    /// waiting until it is down.
+    pub fn stop(&self) -> Result<(), String> {
+        run(
+            "pg_ctl stop",
+            as_server_user(&self.bin.pg_ctl)
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "fast", "-w", "-t", "60", "stop"]),
+        )
+    }
+
+    /// Starts the stopped server again on the same port, waiting until it
+    /// accepts connections.
+    pub fn start(&self) -> Result<(), String> {
+        pg_ctl_start(&self.bin, &self.dir, self.port)
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        if let Some(mut watchdog) = self.watchdog.take() {
+            drop(watchdog.stdin.take());
+            let _ = watchdog.wait();
+        }
+    }
+}
+
+/// Spawns the watchdog that stops the server in `dir` and deletes `dir`
+/// when its stdin closes: when the returned child's stdin is dropped, or
+/// when this process ends (see the module docs).
+fn spawn_watchdog(bin: &Binaries, dir: &Path) -> Result<Child, String> {
     let data = dir.join("data");
     let mut stop = format!(
         "{} stop -D {} -m immediate -w",
@@ -332,13 +457,6 @@ fn spawn_watchdog(bin: &Binaries, dir: &Path) -> Result<(), String> {
             Ok(())
         });
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start the watchdog shell: {e}"))?;
-    *WATCHDOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
-    // SAFETY: stop_at_exit is an extern "C" fn that never unwinds.
-    if unsafe { libc::atexit(stop_at_exit) } != 0 {
-        return Err("cannot register the exit handler".to_string());
-    }
-    Ok(())
+    cmd.spawn()
+        .map_err(|e| format!("cannot start the watchdog shell: {e}"))
 }
