@@ -4,6 +4,7 @@
 
 mod support;
 
+mod bench;
 mod calendars;
 mod cli;
 mod cluster;
