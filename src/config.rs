@@ -34,6 +34,12 @@
 //! `timezone` (default: `[scheduler] timezone`), `dates`, `annual`,
 //! `days_of_week`, `days_of_month`, `daily_range`, `cron`. It is stored as
 //! that definition's JSON, with its time zone filled in.
+//!
+//! # The `[http]` table
+//!
+//! `listen = "127.0.0.1:8080"` serves the HTTP JSON API and `/metrics`
+//! from `cosched serve` (see [`crate::http`]); without it, no port is
+//! opened. The address is an IP and a port (port 0: any free port).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -147,11 +153,19 @@ impl Default for SchedulerSettings {
     }
 }
 
+/// The `[http]` table, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Where the HTTP API listens; None (the default): no HTTP API.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// A validated configuration file.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub path: Option<PathBuf>,
     pub scheduler: SchedulerSettings,
+    pub http: HttpSettings,
     pub jobs: Vec<ConfigJob>,
     /// Calendars by name, with their JSON definitions (a
     /// [`CalendarDef`] with its time zone set).
@@ -225,6 +239,8 @@ struct RawFile {
     #[serde(default)]
     scheduler: Option<RawScheduler>,
     #[serde(default)]
+    http: Option<RawHttp>,
+    #[serde(default)]
     job: Vec<Spanned<RawJob>>,
     #[serde(default)]
     calendar: Vec<Spanned<RawCalendar>>,
@@ -289,6 +305,12 @@ struct RawScheduler {
     lease: Option<Spanned<String>>,
     checkin_interval: Option<Spanned<String>>,
     dead_after_checkins: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -494,6 +516,7 @@ pub fn parse(src: &str, file: &str, registry: &JobRegistry) -> Result<Config, Co
         }
     };
     let scheduler = scheduler_settings(&mut c, raw.scheduler.as_ref());
+    let http = http_settings(&mut c, raw.http.as_ref());
     let mut calendars: Vec<(String, String)> = Vec::new();
     let mut calendar_lines: HashMap<String, usize> = HashMap::new();
     for cal in &raw.calendar {
@@ -534,6 +557,7 @@ pub fn parse(src: &str, file: &str, registry: &JobRegistry) -> Result<Config, Co
     Ok(Config {
         path: None,
         scheduler,
+        http,
         jobs,
         calendars,
     })
@@ -613,6 +637,27 @@ fn scheduler_settings(c: &mut Checker<'_>, raw: Option<&RawScheduler>) -> Schedu
         s.dead_after_checkins = n;
     }
     s
+}
+
+fn http_settings(c: &mut Checker<'_>, raw: Option<&RawHttp>) -> HttpSettings {
+    let listen = raw.and_then(|r| r.listen.as_ref()).and_then(|l| {
+        let text = l.get_ref().trim();
+        match text.parse::<std::net::SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                let hint = match text.rsplit_once(':') {
+                    Some(("localhost", port)) => format!("; did you mean \"127.0.0.1:{port}\"?"),
+                    _ => String::new(),
+                };
+                c.at(
+                    l.span(),
+                    format!("`listen` = \"{text}\" is not an address: expected an IP and a port such as \"127.0.0.1:8080\" or \"[::1]:8080\"{hint}"),
+                );
+                None
+            }
+        }
+    });
+    HttpSettings { listen }
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {

@@ -15,6 +15,7 @@
 //! - [`executor`]: the bounded pool that runs fires and records outcomes.
 //! - [`jobs`]: job kinds (`command`, `noop`, your own) and their registry.
 //! - [`client`]: the producer API over SQL.
+//! - [`http`]: the HTTP JSON API and Prometheus metrics of a node (`[http]`).
 //! - [`node`]: a running node and its shutdown protocol.
 //! - [`cluster`]: check-ins, clock offset, dead nodes and recovery.
 //! - [`clock`]: every "now", injectable; [`events`]: what a node did.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod definition;
 pub mod events;
 pub mod executor;
+pub mod http;
 pub mod jobs;
 pub mod node;
 pub mod schedule;

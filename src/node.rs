@@ -5,26 +5,37 @@
 //! the change listener. Every instant the node uses comes from its clock
 //! corrected by the offset to the database clock measured at check-in.
 //!
+//! With `[http] listen` set, the node binds that address in
+//! [`Node::start`] (before anything fires; [`Node::http_addr`] tells the
+//! port) and serves the [HTTP API](crate::http) from the first instant of
+//! [`Node::run`].
+//!
 //! Shutdown, in this order: (1) stop leasing (the scheduler's token),
 //! (2) release leases taken but not yet recorded, (3) let running fires
 //! finish within the grace period, (4) cancel the rest and record them
-//! `cancelled`, (5) stop checking in, last, so the node never looks dead
-//! while it drains, and mark it `stopped`. Stopping twice is safe.
+//! `cancelled`, (5) stop the HTTP API (it stays up while the node drains,
+//! so the drain can be watched and fires cancelled): stop accepting, let
+//! requests in flight finish, (6) stop checking in, last, so the node never
+//! looks dead while it drains, and mark it `stopped`. Stopping twice is
+//! safe.
 //!
 //! A node that a peer declared dead (it missed its check-ins: a long
 //! pause, a stalled connection) stops at once: its fires were recovered
 //! elsewhere, and its own attempts to complete them are fenced out.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::client::Client;
 use crate::clock::{Clock, OffsetClock};
 use crate::cluster::{Cluster, ClusterConfig};
 use crate::config::{Config, Settings};
 use crate::events::Events;
 use crate::executor::{DrainReport, Executor, ExecutorConfig};
+use crate::http;
 use crate::jobs::JobRegistry;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::store::{ReconcileReport, Store, StoreError};
@@ -40,6 +51,31 @@ pub struct Node {
     cluster: Arc<Cluster<Arc<dyn Clock>>>,
     stop: CancellationToken,
     declared_dead: CancellationToken,
+    /// The HTTP API's bound socket until [`Node::run`] serves it, and the
+    /// parts it serves from.
+    http: Option<Arc<HttpPart>>,
+}
+
+/// The HTTP API of a node: bound at start, served by the first run.
+#[derive(Debug)]
+struct HttpPart {
+    addr: SocketAddr,
+    listener: Mutex<Option<http::Listener>>,
+    api: http::Api,
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The `[http] listen` address could not be bound.
+    #[error("cannot listen on {addr} for the HTTP API ([http] listen): {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What a node did at shutdown.
@@ -52,16 +88,26 @@ pub struct ShutdownReport {
 }
 
 impl Node {
-    /// Connects, migrates, reconciles the file's jobs and registers the
-    /// node; does not start firing until [`Node::run`]. `clock` is the
-    /// node's own clock (the system clock, or a skewed one in tests); the
-    /// node corrects it by its measured offset to the database.
+    /// Binds the HTTP API's address (`config.http`), connects, migrates,
+    /// reconciles the file's jobs and registers the node; does not start
+    /// firing (nor serving HTTP) until [`Node::run`]. `clock` is the node's
+    /// own clock (the system clock, or a skewed one in tests); the node
+    /// corrects it by its measured offset to the database.
     pub async fn start(
         settings: Settings,
         config: &Config,
         registry: JobRegistry,
         clock: Arc<dyn Clock>,
-    ) -> Result<(Node, ReconcileReport), StoreError> {
+    ) -> Result<(Node, ReconcileReport), NodeError> {
+        // First, so a taken port fails the start before anything is written.
+        let listener = match config.http.listen {
+            Some(addr) => Some(
+                http::Listener::bind(addr)
+                    .await
+                    .map_err(|source| NodeError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let clock = Arc::new(OffsetClock::new(clock));
@@ -83,6 +129,7 @@ impl Node {
             .reconcile_config(&config.jobs, &config.calendars, clock.now_ms())
             .await?;
         let clock: Arc<dyn Clock> = clock;
+        let api_registry = registry.clone();
         let executor = Executor::new(
             ExecutorConfig {
                 node_id: settings.node_id.clone(),
@@ -103,10 +150,25 @@ impl Node {
                 misfire_threshold: settings.scheduler.misfire_threshold,
             },
             store.clone(),
-            clock,
+            clock.clone(),
             executor.clone(),
             events.clone(),
         );
+        let http = listener.map(|listener| {
+            Arc::new(HttpPart {
+                addr: listener.local_addr(),
+                listener: Mutex::new(Some(listener)),
+                api: http::Api {
+                    client: Client::new(store.clone(), clock.clone(), api_registry),
+                    node_id: settings.node_id.clone(),
+                    executor: executor.clone(),
+                    events: events.clone(),
+                    clock,
+                    default_timezone: settings.scheduler.timezone,
+                    max_concurrent: settings.scheduler.max_concurrent,
+                },
+            })
+        });
         let node = Node {
             settings,
             store,
@@ -116,12 +178,19 @@ impl Node {
             cluster,
             stop: CancellationToken::new(),
             declared_dead: CancellationToken::new(),
+            http,
         };
         Ok((node, report))
     }
 
     pub fn id(&self) -> &str {
         &self.settings.node_id
+    }
+
+    /// Where the HTTP API listens (the port actually bound when
+    /// `[http] listen` asked for port 0); None without `[http] listen`.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
     }
 
     pub fn store(&self) -> &Store {
@@ -146,6 +215,12 @@ impl Node {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> ShutdownReport {
         tracing::info!(node = %self.id(), database = %self.store.display_url(),
             pools = ?self.settings.scheduler.pools, "node started");
+        // Before the scheduler, so the metrics see every fire.
+        let http_server = self.http.as_ref().and_then(|h| {
+            // The lock is only held here, and nothing panics while holding it.
+            let listener = h.listener.lock().ok()?.take()?;
+            Some(http::Server::start(listener, h.api.clone()))
+        });
         let scheduler_stop = self.stop.child_token();
         let cluster_stop = CancellationToken::new();
         let scheduler_task = tokio::spawn({
@@ -172,6 +247,9 @@ impl Node {
         let declared_dead = self.declared_dead.is_cancelled();
         scheduler_stop.cancel();
         let report = self.shutdown(scheduler_task, declared_dead).await;
+        if let Some(server) = http_server {
+            server.shutdown(http::SHUTDOWN_DEADLINE).await;
+        }
         let _ = listener_task.await;
         cluster_stop.cancel();
         let _ = cluster_task.await;

@@ -19,13 +19,13 @@ use crate::client::{Client, ClientError};
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::config::{self, Config, ConfigError, Settings};
 use crate::jobs::JobRegistry;
-use crate::node::Node;
+use crate::node::{Node, NodeError};
 use crate::schedule::calendar::{CalendarSet, next_allowed};
 use crate::schedule::cron::{CronExpr, CronSchedule, Dialect};
 use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
 use crate::store::{FireFilter, FireStatus, Store, StoreError};
 
-pub use output::{fire_json, job_json};
+pub use output::{calendar_json, fire_json, job_json, node_json};
 
 /// cosched: fire cron, interval and one-shot jobs from a SQL database.
 #[derive(Debug, Parser)]
@@ -286,6 +286,15 @@ impl From<StoreError> for CliError {
     }
 }
 
+impl From<NodeError> for CliError {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::Store(e) => e.into(),
+            e @ NodeError::Listen { .. } => CliError::Runtime(e.to_string()),
+        }
+    }
+}
+
 impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
         match e {
@@ -421,14 +430,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 CalendarsAction::List => {
                     let rows = client.calendars().await?;
                     if json {
-                        let v: Vec<Value> = rows
-                            .iter()
-                            .map(|c| {
-                                json!({"name": c.name, "source": c.source,
-                                    "definition": serde_json::from_str::<Value>(&c.definition).unwrap_or(Value::Null)})
-                            })
-                            .collect();
-                        println!("{}", Value::Array(v));
+                        println!("{}", Value::Array(rows.iter().map(calendar_json).collect()));
                     } else {
                         for c in rows {
                             println!("{}  ({})  {}", c.name, c.source, c.definition);

@@ -237,25 +237,32 @@ pub fn next(fires: &[CronFire], tz: Tz, as_json: bool) {
     table(&["UTC", &format!("{tz}"), ""], &rows);
 }
 
+/// A calendar as JSON: its name, source and definition.
+pub fn calendar_json(c: &entity::calendars::Model) -> Value {
+    json!({
+        "name": c.name, "source": c.source,
+        "definition": serde_json::from_str::<Value>(&c.definition).unwrap_or(Value::Null),
+    })
+}
+
+/// A node as JSON, with the count of fires it runs.
+pub fn node_json(r: &NodeRow) -> Value {
+    let n = &r.node;
+    json!({
+        "id": n.id, "host": n.host, "pid": n.pid, "version": n.version,
+        "pools": n.pools.split(',').collect::<Vec<_>>(), "state": n.state,
+        "started_at": from_ms(n.started_at).to_rfc3339(),
+        "last_checkin_at": from_ms(n.last_checkin_at).to_rfc3339(),
+        "checkin_interval_ms": n.checkin_interval_ms, "clock_offset_ms": n.clock_offset_ms,
+        "declared_dead_by": n.declared_dead_by,
+        "declared_dead_at": n.declared_dead_at.map(|t| from_ms(t).to_rfc3339()),
+        "running_fires": r.running_fires,
+    })
+}
+
 pub fn nodes(nodes: &[NodeRow], now_ms: i64, as_json: bool) {
     if as_json {
-        let v: Vec<Value> = nodes
-            .iter()
-            .map(|r| {
-                let n = &r.node;
-                json!({
-                    "id": n.id, "host": n.host, "pid": n.pid, "version": n.version,
-                    "pools": n.pools.split(',').collect::<Vec<_>>(), "state": n.state,
-                    "started_at": from_ms(n.started_at).to_rfc3339(),
-                    "last_checkin_at": from_ms(n.last_checkin_at).to_rfc3339(),
-                    "checkin_interval_ms": n.checkin_interval_ms, "clock_offset_ms": n.clock_offset_ms,
-                    "declared_dead_by": n.declared_dead_by,
-                    "declared_dead_at": n.declared_dead_at.map(|t| from_ms(t).to_rfc3339()),
-                    "running_fires": r.running_fires,
-                })
-            })
-            .collect();
-        println!("{}", Value::Array(v));
+        println!("{}", Value::Array(nodes.iter().map(node_json).collect()));
         return;
     }
     let rows: Vec<Vec<String>> = nodes
