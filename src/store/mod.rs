@@ -41,6 +41,9 @@ pub use triggers::{
     trigger_policy, trigger_spec,
 };
 
+/// How long a PostgreSQL session may sit idle inside a transaction.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+
 /// The database a node uses when none is named.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://cosched.db";
 
@@ -90,6 +93,14 @@ impl Store {
             });
         } else {
             options.max_connections(10).min_connections(1);
+            // A node frozen inside a transaction (a long pause, SIGSTOP)
+            // must not hold its row locks past the dead-node threshold:
+            // the server ends such a session, rolling the transaction back,
+            // so peers can recover the node's work. cosched's transactions
+            // last milliseconds.
+            options.map_sqlx_postgres_opts(|o| {
+                o.options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT)])
+            });
         }
         adjust(&mut options);
         let db = Database::connect(options)

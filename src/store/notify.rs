@@ -52,6 +52,11 @@ impl Store {
             };
             if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
                 tracing::warn!(error = %e, "cannot LISTEN for changes; retrying");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
                 continue;
             }
             backoff = Duration::from_millis(200);
