@@ -194,10 +194,16 @@ impl Client {
     /// Creates or replaces an exclusion calendar through the API (a
     /// calendar declared in the file cannot be replaced here). Triggers
     /// name calendars in their `calendars` list.
-    pub async fn set_calendar(&self, def: &CalendarDef) -> Result<entity::calendars::Model, ClientError> {
+    pub async fn set_calendar(
+        &self,
+        def: &CalendarDef,
+    ) -> Result<entity::calendars::Model, ClientError> {
         let json = serde_json::to_string(def)
             .map_err(|e| ClientError::Invalid(format!("calendar `{}`: {e}", def.name)))?;
-        Ok(self.store.calendar_upsert(&json, self.clock.now_ms()).await?)
+        Ok(self
+            .store
+            .calendar_upsert(&json, self.clock.now_ms())
+            .await?)
     }
 
     /// Deletes an API calendar; triggers still naming it go to `error`.
@@ -233,6 +239,16 @@ impl Client {
                 }
                 .into()
             })
+    }
+
+    /// One fire by id.
+    pub async fn fire(&self, id: i64) -> Result<Option<fires::Model>, ClientError> {
+        Ok(self.store.fire_by_id(id).await?)
+    }
+
+    /// Every node of the cluster, with its running fires.
+    pub async fn nodes(&self) -> Result<Vec<crate::store::NodeRow>, ClientError> {
+        Ok(self.store.nodes_list().await?)
     }
 
     /// Fires, newest first.

@@ -74,7 +74,12 @@ pub struct Cluster<C: Clock> {
 }
 
 impl<C: Clock> Cluster<C> {
-    pub fn new(config: ClusterConfig, store: Store, clock: Arc<OffsetClock<C>>, events: Events) -> Self {
+    pub fn new(
+        config: ClusterConfig,
+        store: Store,
+        clock: Arc<OffsetClock<C>>,
+        events: Events,
+    ) -> Self {
         Cluster {
             config,
             store,
@@ -106,11 +111,16 @@ impl<C: Clock> Cluster<C> {
             return Ok(None);
         }
         let before = self.clock.inner().now_ms();
-        let Some(db_now) = self.store.database_now_ms().await? else { return Ok(None) };
+        let Some(db_now) = self.store.database_now_ms().await? else {
+            return Ok(None);
+        };
         let after = self.clock.inner().now_ms();
         if after - before > MAX_OFFSET_ROUND_TRIP_MS {
             // Say, the pool waited for a database that was down.
-            tracing::info!(round_trip_ms = after - before, "clock offset not measured: round trip too slow");
+            tracing::info!(
+                round_trip_ms = after - before,
+                "clock offset not measured: round trip too slow"
+            );
             return Ok(None);
         }
         // The database read its clock somewhere in [before, after]; the
@@ -123,12 +133,16 @@ impl<C: Clock> Cluster<C> {
     /// Registers the node (at start): active, with its leftovers recovered.
     pub async fn register(&self) -> Result<Recovery, StoreError> {
         self.measure_offset().await?;
-        let recovery = self.store.node_register(&self.checkin(self.clock.now_ms())).await?;
+        let recovery = self
+            .store
+            .node_register(&self.checkin(self.clock.now_ms()))
+            .await?;
         if recovery.abandoned > 0 {
             tracing::warn!(node = %self.config.node_id, rerun = recovery.rerun, abandoned = recovery.abandoned,
                 "recovered fires a previous run of this node left running");
         }
-        self.healthy_checkins.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.healthy_checkins
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         *self.last_checkin_lock() = Some(Instant::now());
         Ok(recovery)
     }
@@ -137,7 +151,10 @@ impl<C: Clock> Cluster<C> {
     /// recover their fires.
     pub async fn run_once(&self) -> Result<Round, StoreError> {
         use std::sync::atomic::Ordering;
-        let mut round = Round { offset_ms: self.measure_offset().await?, ..Round::default() };
+        let mut round = Round {
+            offset_ms: self.measure_offset().await?,
+            ..Round::default()
+        };
         let now_ms = self.clock.now_ms();
         if !self.store.node_checkin(&self.checkin(now_ms)).await? {
             round.declared_dead = true;
@@ -147,7 +164,10 @@ impl<C: Clock> Cluster<C> {
         let now = Instant::now();
         let previous = self.last_checkin_lock().replace(now);
         let threshold = self.config.checkin_interval * self.config.dead_after;
-        if let Some(gap) = previous.map(|t| now.duration_since(t)).filter(|gap| *gap > threshold) {
+        if let Some(gap) = previous
+            .map(|t| now.duration_since(t))
+            .filter(|gap| *gap > threshold)
+        {
             // This node was out of touch as long as a dead one: so may its
             // peers have been (a database outage). Judge no one yet.
             tracing::info!(node = %self.config.node_id, ?gap,
@@ -158,9 +178,15 @@ impl<C: Clock> Cluster<C> {
         if healthy < self.config.dead_after {
             return Ok(round);
         }
-        let dead = self.store.declare_dead_nodes(&self.config.node_id, now_ms, self.config.dead_after).await?;
+        let dead = self
+            .store
+            .declare_dead_nodes(&self.config.node_id, now_ms, self.config.dead_after)
+            .await?;
         for node in dead {
-            let recovery = self.store.recover_node_fires(&node, &self.config.node_id, self.clock.now_ms()).await?;
+            let recovery = self
+                .store
+                .recover_node_fires(&node, &self.config.node_id, self.clock.now_ms())
+                .await?;
             tracing::warn!(dead = %node, rerun = recovery.rerun, abandoned = recovery.abandoned,
                 "declared a node dead and recovered its fires");
             self.events.emit(SchedulerEvent::Recovered {
@@ -208,7 +234,11 @@ impl<C: Clock> Cluster<C> {
     /// Marks the node stopped (clean shutdown), so peers do not wait for it
     /// to time out.
     pub async fn leave(&self) {
-        if let Err(e) = self.store.node_stop(&self.config.node_id, self.clock.now_ms()).await {
+        if let Err(e) = self
+            .store
+            .node_stop(&self.config.node_id, self.clock.now_ms())
+            .await
+        {
             tracing::warn!(error = %e, "cannot mark the node stopped");
         }
     }

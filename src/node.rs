@@ -285,7 +285,11 @@ impl Node {
             }
         };
         let DrainReport { cancelled } = self.executor.shutdown(grace).await;
-        ShutdownReport { released_leases, cancelled_fires: cancelled, declared_dead }
+        ShutdownReport {
+            released_leases,
+            cancelled_fires: cancelled,
+            declared_dead,
+        }
     }
 }
 

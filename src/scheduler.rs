@@ -297,8 +297,15 @@ impl Scheduler {
                     "lease lost before the fire was recorded; another node has it"
                 );
             }
-            RecordOutcome::Recorded { run } => {
-                pass.skipped += plan.fires.len().saturating_sub(run.len());
+            RecordOutcome::Recorded { run, skipped } => {
+                pass.skipped += skipped.len();
+                for fire in skipped {
+                    self.events.emit(SchedulerEvent::Skipped {
+                        fire_id: fire.id,
+                        job: job.name.clone(),
+                        scheduled_at_ms: fire.scheduled_at,
+                    });
+                }
                 for fire in run {
                     self.start(fire, job, pass);
                 }

@@ -438,8 +438,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     }
                 }
                 CalendarsAction::Set { definition } => {
-                    let def: crate::schedule::calendar::CalendarDef = serde_json::from_str(&definition)
-                        .map_err(|e| CliError::Usage(format!("invalid calendar definition: {e}")))?;
+                    let def: crate::schedule::calendar::CalendarDef =
+                        serde_json::from_str(&definition).map_err(|e| {
+                            CliError::Usage(format!("invalid calendar definition: {e}"))
+                        })?;
                     let row = client.set_calendar(&def).await?;
                     println!("calendar {}: saved", row.name);
                 }
@@ -452,7 +454,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Nodes { db, json } => {
             let client = client(&db, &registry).await?;
-            let nodes = client.store().nodes_list().await?;
+            let nodes = client.nodes().await?;
             output::nodes(&nodes, Utc::now().timestamp_millis(), json);
             Ok(())
         }

@@ -284,5 +284,16 @@ pub fn nodes(nodes: &[NodeRow], now_ms: i64, as_json: bool) {
             ]
         })
         .collect();
-    table(&["NODE", "STATE", "PROCESS", "LAST CHECK-IN", "OFFSET", "POOLS", "RUNNING"], &rows);
+    table(
+        &[
+            "NODE",
+            "STATE",
+            "PROCESS",
+            "LAST CHECK-IN",
+            "OFFSET",
+            "POOLS",
+            "RUNNING",
+        ],
+        &rows,
+    );
 }

@@ -151,7 +151,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 async fn nodes(State(s): State<AppState>) -> Result<Json> {
-    let nodes = s.api.client.store().nodes_list().await?;
+    let nodes = s.api.client.nodes().await?;
     Ok(axum::Json(Value::Array(
         nodes.iter().map(node_json).collect(),
     )))
@@ -758,7 +758,7 @@ async fn fires(State(s): State<AppState>, QueryParams(q): QueryParams<FiresQuery
 
 async fn fire_by_id(s: &AppState, fire: &str) -> Result<entity::fires::Model> {
     let fire = id(fire, "fire")?;
-    s.api.client.store().fire_by_id(fire).await?.ok_or_else(|| {
+    s.api.client.fire(fire).await?.ok_or_else(|| {
         ApiError::not_found(
             format!("fire {fire} does not exist"),
             "GET /fires lists recent fires",
@@ -776,7 +776,7 @@ async fn cancel_fire(State(s): State<AppState>, Path(fire): Path<String>) -> Res
         return Ok(axum::Json(json!({"fire_id": row.id, "cancelled": true})));
     }
     // It finished between the read and the cancel, or long before.
-    let status = match s.api.client.store().fire_by_id(row.id).await? {
+    let status = match s.api.client.fire(row.id).await? {
         Some(now) => now.status,
         None => row.status,
     };

@@ -99,7 +99,10 @@ impl Store {
             // so peers can recover the node's work. cosched's transactions
             // last milliseconds.
             options.map_sqlx_postgres_opts(|o| {
-                o.options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT)])
+                o.options([(
+                    "idle_in_transaction_session_timeout",
+                    IDLE_IN_TRANSACTION_TIMEOUT,
+                )])
             });
         }
         adjust(&mut options);

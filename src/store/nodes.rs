@@ -72,7 +72,8 @@ impl Store {
                 ],
             ))
             .await?;
-        self.recover_node_fires(c.node_id, c.node_id, c.now_ms).await
+        self.recover_node_fires(c.node_id, c.node_id, c.now_ms)
+            .await
     }
 
     /// Checks in. Returns false when the node is no longer active (another
@@ -207,13 +208,19 @@ impl Store {
             .await?;
         let mut running = std::collections::HashMap::new();
         for row in counts {
-            running.insert(row.try_get::<String>("", "node_id")?, row.try_get::<i64>("", "n")?);
+            running.insert(
+                row.try_get::<String>("", "node_id")?,
+                row.try_get::<i64>("", "n")?,
+            );
         }
         Ok(nodes
             .into_iter()
             .map(|node| {
                 let running_fires = running.get(&node.id).copied().unwrap_or(0);
-                NodeRow { node, running_fires }
+                NodeRow {
+                    node,
+                    running_fires,
+                }
             })
             .collect())
     }

@@ -22,7 +22,10 @@ impl Store {
     pub async fn announce_change(&self) {
         self.notify_change();
         if self.backend == DbBackend::Postgres
-            && let Err(e) = self.db.execute_unprepared(&format!("NOTIFY {CHANGES_CHANNEL}")).await
+            && let Err(e) = self
+                .db
+                .execute_unprepared(&format!("NOTIFY {CHANGES_CHANNEL}"))
+                .await
         {
             tracing::debug!(error = %e, "NOTIFY failed; peers will poll");
         }

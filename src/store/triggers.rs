@@ -446,8 +446,13 @@ pub struct RecordFire<'a> {
 /// What recording a fire did.
 #[derive(Debug, Clone)]
 pub enum RecordOutcome {
-    /// The trigger advanced; these fire rows (status `running`) are ours to run.
-    Recorded { run: Vec<fires::Model> },
+    /// The trigger advanced; the fire rows with status `running` are ours
+    /// to run, those with status `skipped` are what the plan (misfire,
+    /// calendar or overlap policy) did not run.
+    Recorded {
+        run: Vec<fires::Model>,
+        skipped: Vec<fires::Model>,
+    },
     /// The lease was lost (expired and taken): nothing was written.
     LeaseLost,
 }
@@ -576,6 +581,7 @@ impl Store {
             OverlapGate::default()
         };
         let mut run = Vec::new();
+        let mut skipped = Vec::new();
         for fire in &plan.fires {
             let admission = match &fire.skip_reason {
                 None => gate.admit(),
@@ -635,6 +641,7 @@ impl Store {
                 .await?;
             match inserted {
                 Some(row) if status == "running" => run.push(row),
+                Some(row) if status == "skipped" => skipped.push(row),
                 Some(_) => {}
                 None => tracing::warn!(
                     trigger = t.id,
@@ -644,7 +651,7 @@ impl Store {
             }
         }
         txn.commit().await?;
-        Ok(RecordOutcome::Recorded { run })
+        Ok(RecordOutcome::Recorded { run, skipped })
     }
 
     /// Puts a leased trigger whose row cannot be evaluated into the

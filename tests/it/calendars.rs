@@ -286,7 +286,8 @@ async fn a_calendar_set_through_the_client_excludes_fires_of_an_api_job() {
     for db in backends().await {
         let mut h = Harness::new(&db.url).await;
         let weekends: cosched::schedule::calendar::CalendarDef =
-            serde_json::from_str(r#"{"name": "weekends", "days_of_week": ["sat", "sun"]}"#).unwrap();
+            serde_json::from_str(r#"{"name": "weekends", "days_of_week": ["sat", "sun"]}"#)
+                .unwrap();
         h.client.set_calendar(&weekends).await.unwrap();
         let mut trigger = TriggerDef::new(ScheduleSpec::Cron {
             expr: CronExpr::parse("0 0 12 * * ?", Dialect::Quartz).unwrap(),
@@ -305,14 +306,25 @@ async fn a_calendar_set_through_the_client_excludes_fires_of_an_api_job() {
         }
         assert_eq!(
             fires(&h, "noon", Some("succeeded")).await,
-            [utc("2026-03-02T12:00:00Z"), utc("2026-03-06T12:00:00Z"), utc("2026-03-09T12:00:00Z")]
-                .into_iter()
-                .filter(|t| *t >= utc("2026-03-06T00:00:00Z"))
-                .collect::<Vec<_>>(),
+            [
+                utc("2026-03-02T12:00:00Z"),
+                utc("2026-03-06T12:00:00Z"),
+                utc("2026-03-09T12:00:00Z")
+            ]
+            .into_iter()
+            .filter(|t| *t >= utc("2026-03-06T00:00:00Z"))
+            .collect::<Vec<_>>(),
             "{}",
             db.backend
         );
-        let names: Vec<String> = h.client.calendars().await.unwrap().into_iter().map(|c| c.name).collect();
+        let names: Vec<String> = h
+            .client
+            .calendars()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
         assert_eq!(names, ["weekends"]);
         h.client.delete_calendar("weekends").await.unwrap();
         assert!(h.client.calendars().await.unwrap().is_empty());

@@ -419,12 +419,24 @@ async fn overlap_skip_holds_across_two_nodes_on_every_backend() {
         assert_eq!(a.step().await.started, 1, "{}", db.backend);
         b.client.trigger_now("g", None).await.unwrap();
         let pass = b.step().await;
-        assert_eq!((pass.started, pass.skipped), (0, 1), "{}: b sees a's fire running", db.backend);
+        assert_eq!(
+            (pass.started, pass.skipped),
+            (0, 1),
+            "{}: b sees a's fire running",
+            db.backend
+        );
         gate.add_permits(1);
         a.completions(1).await;
         let fires = fires_of(&a, "g").await;
-        let got: Vec<(&str, Option<&str>)> =
-            fires.iter().map(|f| (f.status.as_str(), f.node_id.as_deref())).collect();
-        assert_eq!(got, [("succeeded", Some("node-a")), ("skipped", None)], "{}", db.backend);
+        let got: Vec<(&str, Option<&str>)> = fires
+            .iter()
+            .map(|f| (f.status.as_str(), f.node_id.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [("succeeded", Some("node-a")), ("skipped", None)],
+            "{}",
+            db.backend
+        );
     }
 }

@@ -51,16 +51,28 @@ async fn a_dead_node_is_declared_once_and_its_fires_recovered_by_policy() {
         let mut keep = JobDef::new("keep", "gate");
         keep.requests_recovery = true;
         a.client.create_job(&keep, None).await.unwrap();
-        a.client.create_job(&JobDef::new("drop", "gate"), None).await.unwrap();
+        a.client
+            .create_job(&JobDef::new("drop", "gate"), None)
+            .await
+            .unwrap();
         a.client.trigger_now("keep", None).await.unwrap();
         a.client.trigger_now("drop", None).await.unwrap();
-        assert_eq!(a.step().await.started, 2, "{}: node a runs both", db.backend);
+        assert_eq!(
+            a.step().await.started,
+            2,
+            "{}: node a runs both",
+            db.backend
+        );
 
         // b checks in regularly; a stops checking in (paused, partitioned).
         for _ in 0..DEAD_AFTER {
             b.advance(INTERVAL.as_secs() as i64);
             let round = cb.run_once().await.unwrap();
-            assert!(round.recovered.is_empty(), "{}: too early to judge", db.backend);
+            assert!(
+                round.recovered.is_empty(),
+                "{}: too early to judge",
+                db.backend
+            );
         }
         b.advance(1);
         let round = cb.run_once().await.unwrap();
@@ -68,7 +80,10 @@ async fn a_dead_node_is_declared_once_and_its_fires_recovered_by_policy() {
         let (dead, recovery) = &round.recovered[0];
         assert_eq!(dead, "node-a");
         assert_eq!((recovery.rerun, recovery.abandoned), (1, 2));
-        assert!(cb.run_once().await.unwrap().recovered.is_empty(), "declared once");
+        assert!(
+            cb.run_once().await.unwrap().recovered.is_empty(),
+            "declared once"
+        );
 
         let nodes = b.store.nodes_list().await.unwrap();
         let a_row = nodes.iter().find(|n| n.node.id == "node-a").unwrap();
@@ -80,9 +95,23 @@ async fn a_dead_node_is_declared_once_and_its_fires_recovered_by_policy() {
         a.client.trigger_now("drop", None).await.unwrap();
         gate.add_permits(2);
         let done = a.completions(2).await;
-        assert!(done.iter().all(|e| matches!(e, SchedulerEvent::Completed { recorded: false, .. })), "{done:?}");
+        assert!(
+            done.iter().all(|e| matches!(
+                e,
+                SchedulerEvent::Completed {
+                    recorded: false,
+                    ..
+                }
+            )),
+            "{done:?}"
+        );
         assert!(ca.run_once().await.unwrap().declared_dead, "{}", db.backend);
-        assert_eq!(a.step().await.started, 0, "{}: a dead node starts nothing", db.backend);
+        assert_eq!(
+            a.step().await.started,
+            0,
+            "{}: a dead node starts nothing",
+            db.backend
+        );
 
         // The survivor runs the recovery attempt and the new one-off.
         b.advance(1);
@@ -92,13 +121,36 @@ async fn a_dead_node_is_declared_once_and_its_fires_recovered_by_policy() {
         let keep = fires_of(&b, "keep").await;
         let summary: Vec<_> = keep
             .iter()
-            .map(|f| (f.attempt, f.status.as_str(), f.recovery, f.node_id.as_deref()))
+            .map(|f| {
+                (
+                    f.attempt,
+                    f.status.as_str(),
+                    f.recovery,
+                    f.node_id.as_deref(),
+                )
+            })
             .collect();
-        assert_eq!(summary, [(1, "abandoned", false, Some("node-a")), (2, "succeeded", true, Some("node-b"))]);
-        assert!(keep[0].error.as_deref().unwrap().contains("declared dead by node-b"));
+        assert_eq!(
+            summary,
+            [
+                (1, "abandoned", false, Some("node-a")),
+                (2, "succeeded", true, Some("node-b"))
+            ]
+        );
+        assert!(
+            keep[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("declared dead by node-b")
+        );
         let dropped = fires_of(&b, "drop").await;
         assert_eq!(dropped[0].status, "abandoned");
-        assert!(dropped.iter().all(|f| f.attempt == 1), "{}: no new attempt without requests_recovery", db.backend);
+        assert!(
+            dropped.iter().all(|f| f.attempt == 1),
+            "{}: no new attempt without requests_recovery",
+            db.backend
+        );
         assert_eq!(dropped[1].node_id.as_deref(), Some("node-b"));
     }
 }
@@ -116,7 +168,11 @@ async fn a_slow_but_alive_node_is_not_recovered() {
             a.advance((INTERVAL.as_secs() * u64::from(DEAD_AFTER) - 1) as i64);
             b.advance((INTERVAL.as_secs() * u64::from(DEAD_AFTER) - 1) as i64);
             assert!(!ca.run_once().await.unwrap().declared_dead);
-            assert!(cb.run_once().await.unwrap().recovered.is_empty(), "{}", db.backend);
+            assert!(
+                cb.run_once().await.unwrap().recovered.is_empty(),
+                "{}",
+                db.backend
+            );
         }
     }
 }
@@ -133,12 +189,20 @@ async fn a_node_judges_no_peer_until_its_own_check_ins_are_healthy() {
         b.clock.set(a.clock.now() + TimeDelta::hours(1));
         cb.register().await.unwrap();
         for _ in 1..DEAD_AFTER {
-            assert!(cb.run_once().await.unwrap().recovered.is_empty(), "{}: not yet healthy", db.backend);
+            assert!(
+                cb.run_once().await.unwrap().recovered.is_empty(),
+                "{}: not yet healthy",
+                db.backend
+            );
         }
         // a checked in meanwhile: it is alive.
         a.clock.set(b.clock.now());
         ca.run_once().await.unwrap();
-        assert!(cb.run_once().await.unwrap().recovered.is_empty(), "{}", db.backend);
+        assert!(
+            cb.run_once().await.unwrap().recovered.is_empty(),
+            "{}",
+            db.backend
+        );
     }
 }
 
@@ -159,9 +223,17 @@ async fn a_restarted_node_recovers_what_its_previous_run_left_running() {
         // under the same node id.
         let again = Harness::with(&db.url, "node-a", 4, registry(&gate)).await;
         let recovery = cluster(&again).register().await.unwrap();
-        assert_eq!((recovery.rerun, recovery.abandoned), (1, 1), "{}", db.backend);
+        assert_eq!(
+            (recovery.rerun, recovery.abandoned),
+            (1, 1),
+            "{}",
+            db.backend
+        );
         let fires = fires_of(&again, "keep").await;
-        assert_eq!(fires.iter().map(|f| f.status.as_str()).collect::<Vec<_>>(), ["abandoned", "queued"]);
+        assert_eq!(
+            fires.iter().map(|f| f.status.as_str()).collect::<Vec<_>>(),
+            ["abandoned", "queued"]
+        );
     }
 }
 
@@ -182,7 +254,9 @@ async fn a_frozen_session_cannot_hold_locks_past_the_dead_threshold() {
             .await
             .unwrap()
             .unwrap();
-        let value: String = row.try_get("", "idle_in_transaction_session_timeout").unwrap();
+        let value: String = row
+            .try_get("", "idle_in_transaction_session_timeout")
+            .unwrap();
         assert_eq!(value, "5s");
     }
 }

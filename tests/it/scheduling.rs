@@ -342,30 +342,51 @@ async fn an_unknown_job_kind_fails_the_fire_with_a_clear_error() {
 async fn on_time_fires_go_before_misfired_ones_of_the_same_priority() {
     let db = sqlite();
     let mut h = Harness::with(&db.url, "node-a", 1, JobRegistry::with_builtins()).await;
-    h.client.create_job(&JobDef::new("late", "noop"), None).await.unwrap();
-    h.client.create_job(&JobDef::new("on-time", "noop"), None).await.unwrap();
+    h.client
+        .create_job(&JobDef::new("late", "noop"), None)
+        .await
+        .unwrap();
+    h.client
+        .create_job(&JobDef::new("on-time", "noop"), None)
+        .await
+        .unwrap();
     h.client
         .schedule_at("late", t0() - TimeDelta::minutes(10), None)
         .await
         .unwrap();
     h.client.schedule_at("on-time", t0(), None).await.unwrap();
     h.step_and_settle().await;
-    assert_eq!(fires_of(&h, "on-time").await.len(), 1, "the on-time fire went first");
+    assert_eq!(
+        fires_of(&h, "on-time").await.len(),
+        1,
+        "the on-time fire went first"
+    );
     assert_eq!(fires_of(&h, "late").await.len(), 0);
     h.step_and_settle().await;
-    assert_eq!(fires_of(&h, "late").await.len(), 1, "then the late one, by its policy");
+    assert_eq!(
+        fires_of(&h, "late").await.len(),
+        1,
+        "then the late one, by its policy"
+    );
 }
 
 #[tokio::test]
 async fn a_one_off_inserted_with_the_readme_plain_sql_fires() {
     let db = sqlite();
     let mut h = Harness::new(&db.url).await;
-    h.client.create_job(&JobDef::new("cleanup", "noop"), None).await.unwrap();
+    h.client
+        .create_job(&JobDef::new("cleanup", "noop"), None)
+        .await
+        .unwrap();
     let readme = include_str!("../../README.md");
     let start = readme.find("```sql\n").expect("README has the SQL example") + "```sql\n".len();
     let sql = &readme[start..start + readme[start..].find("```").unwrap()];
     h.store.connection().execute_unprepared(sql).await.unwrap();
-    h.clock.set(chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap().into());
+    h.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .unwrap()
+            .into(),
+    );
     assert_eq!(h.step_and_settle().await.started, 1);
     let fires = fires_of(&h, "cleanup").await;
     assert_eq!(fires[0].scheduled_at, 1796083200000);

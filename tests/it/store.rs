@@ -441,7 +441,8 @@ async fn record_fire_with_a_stale_lease_writes_nothing() {
 
         // b, holding the current fence, records the fire.
         let p = plan(&current, at(0), None);
-        let RecordOutcome::Recorded { run } = record(&store, "b", &current, now, &p).await else {
+        let RecordOutcome::Recorded { run, .. } = record(&store, "b", &current, now, &p).await
+        else {
             panic!("{b}: b holds the lease");
         };
         assert_eq!(run.len(), 1, "{b}");
@@ -482,7 +483,8 @@ async fn the_same_fire_is_never_recorded_twice() {
             .unwrap()
             .remove(0);
         let p = plan(&leased, at(0), Some(at(60)));
-        let RecordOutcome::Recorded { run } = record(&store, "a", &leased, at(0), &p).await else {
+        let RecordOutcome::Recorded { run, .. } = record(&store, "a", &leased, at(0), &p).await
+        else {
             panic!("{b}: first record");
         };
         assert_eq!(run.len(), 1, "{b}");
@@ -498,7 +500,8 @@ async fn the_same_fire_is_never_recorded_twice() {
             .unwrap()
             .remove(0);
         let replay = plan(&again, at(0), Some(at(120)));
-        let RecordOutcome::Recorded { run } = record(&store, "a", &again, at(60), &replay).await
+        let RecordOutcome::Recorded { run, .. } =
+            record(&store, "a", &again, at(60), &replay).await
         else {
             panic!("{b}: the lease is held");
         };
@@ -540,7 +543,8 @@ async fn fire_complete_is_fenced_by_node_and_fence_and_only_while_running() {
             .unwrap()
             .remove(0);
         let p = plan(&leased, at(0), None);
-        let RecordOutcome::Recorded { run } = record(&store, "a", &leased, at(0), &p).await else {
+        let RecordOutcome::Recorded { run, .. } = record(&store, "a", &leased, at(0), &p).await
+        else {
             panic!("{b}: record");
         };
         let fire = &run[0];
