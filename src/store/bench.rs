@@ -43,7 +43,8 @@ pub struct BenchTally {
 impl Store {
     /// Inserts one `once` trigger of `job` per instant of `due_ms` (UTC
     /// ms), in batches of [`INSERT_BATCH`] rows, one transaction each.
-    /// Wakes schedulers in this process once at the end.
+    /// Announces the change once at the end, as every other insert does
+    /// (on PostgreSQL, listening nodes elsewhere wake too).
     pub async fn bench_insert_once(
         &self,
         job: &jobs::Model,
@@ -72,7 +73,7 @@ impl Store {
             txn.execute_raw(self.stmt(&sql, values)).await?;
             txn.commit().await?;
         }
-        self.notify_change();
+        self.announce_change().await;
         Ok(())
     }
 
