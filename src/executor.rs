@@ -6,6 +6,10 @@
 //! completes its record, fenced by node and fence so that a node that lost
 //! the fire (declared dead, recovered elsewhere) cannot overwrite it.
 //!
+//! Outcomes go to one writer task that completes them in batches (one
+//! transaction for all that finished meanwhile), so the database sees one
+//! commit per batch rather than per fire.
+//!
 //! Shutdown: [`Executor::shutdown`] waits for running fires up to a grace
 //! period, then cancels the rest; cancelled fires are recorded `cancelled`.
 
@@ -15,7 +19,7 @@ use std::time::Duration;
 
 use entity::{fires, jobs};
 use serde_json::Value;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -47,7 +51,6 @@ struct Inner {
     slots: Arc<Semaphore>,
     slot_freed: Notify,
     registry: JobRegistry,
-    store: Store,
     clock: Arc<dyn Clock>,
     events: Events,
     tracker: TaskTracker,
@@ -56,6 +59,87 @@ struct Inner {
     /// Each running fire's own token (a child of `work`), to stop one fire
     /// that was cancelled or replaced elsewhere.
     running: Mutex<HashMap<i64, CancellationToken>>,
+    /// Outcomes on their way to the completion writer.
+    completions: mpsc::UnboundedSender<PendingCompletion>,
+}
+
+/// A fire's outcome waiting to be written, and where to say whether the
+/// fenced update took.
+#[derive(Debug)]
+struct PendingCompletion {
+    fire_id: i64,
+    fence: i64,
+    status: FireStatus,
+    finished_at_ms: i64,
+    error: Option<String>,
+    output: Option<String>,
+    retry_at: Option<i64>,
+    recorded: oneshot::Sender<bool>,
+}
+
+/// The most outcomes one completion transaction writes.
+const MAX_COMPLETION_BATCH: usize = 256;
+
+/// Writes fire outcomes in batches: one transaction (one commit) for every
+/// outcome that arrived while the previous batch was written. Retries with
+/// backoff while the database is unreachable, so a restart loses no
+/// outcome; gives up only when the node's grace period has ended (`work`):
+/// those rows stay `running`, and the node's next start (or a peer, if it
+/// never comes back) recovers them.
+async fn write_completions(
+    store: Store,
+    node_id: String,
+    work: CancellationToken,
+    mut rx: mpsc::UnboundedReceiver<PendingCompletion>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_COMPLETION_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let items: Vec<(FireCompletion<'_>, Option<i64>)> = batch
+            .iter()
+            .map(|p| {
+                let completion = FireCompletion {
+                    fire_id: p.fire_id,
+                    node_id: &node_id,
+                    fence: p.fence,
+                    status: p.status,
+                    finished_at_ms: p.finished_at_ms,
+                    error: p.error.clone(),
+                    output: p.output.clone(),
+                };
+                (completion, p.retry_at)
+            })
+            .collect();
+        let mut delay = Duration::from_millis(100);
+        let recorded = loop {
+            match store.fire_complete_batch(&items).await {
+                Ok(recorded) => break recorded,
+                Err(e) => {
+                    tracing::warn!(fires = items.len(), error = %e, retry_in = ?delay,
+                        "cannot record fire outcomes; retrying");
+                    tokio::select! {
+                        _ = work.cancelled() => {
+                            tracing::error!(fires = items.len(),
+                                "shutting down with the database unreachable; the fires stay running until recovered");
+                            break vec![false; items.len()];
+                        }
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        drop(items);
+        for (pending, recorded) in batch.into_iter().zip(recorded) {
+            // The fire's task may be gone (aborted); nobody to tell then.
+            let _ = pending.recorded.send(recorded);
+        }
+    }
 }
 
 /// What a shutdown did.
@@ -74,18 +158,26 @@ impl Executor {
         events: Events,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(config.max_concurrent));
+        let work = CancellationToken::new();
+        let (completions, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_completions(
+            store.clone(),
+            config.node_id.clone(),
+            work.clone(),
+            rx,
+        ));
         Executor {
             inner: Arc::new(Inner {
                 config,
                 slots,
                 slot_freed: Notify::new(),
                 registry,
-                store,
                 clock,
                 events,
                 tracker: TaskTracker::new(),
-                work: CancellationToken::new(),
+                work,
                 running: Mutex::new(HashMap::new()),
+                completions,
             }),
         }
     }
@@ -243,16 +335,24 @@ impl Inner {
             .then(|| retry_delay(job, fire.attempt, directive))
             .flatten()
             .map(|delay| self.clock.now_ms() + delay.as_millis().min(i64::MAX as u128) as i64);
-        let completion = FireCompletion {
+        let error = error.map(|e| truncate(e, MAX_RECORDED_TEXT));
+        let (reply, answer) = oneshot::channel();
+        let pending = PendingCompletion {
             fire_id: fire.id,
-            node_id: &self.config.node_id,
             fence: fire.fence,
             status,
             finished_at_ms: self.clock.now_ms(),
-            error: error.map(|e| truncate(e, MAX_RECORDED_TEXT)),
+            error: error.clone(),
             output: output.map(|o| truncate(o, MAX_RECORDED_TEXT)),
+            retry_at,
+            recorded: reply,
         };
-        let recorded = self.complete_with_retry(&completion, retry_at).await;
+        // The writer lives as long as the executor; a closed channel
+        // means the outcome could not be written.
+        let recorded = match self.completions.send(pending) {
+            Ok(()) => answer.await.unwrap_or(false),
+            Err(_) => false,
+        };
         if recorded && let Some(at) = retry_at {
             tracing::info!(fire = fire.id, job = %job.name, attempt = fire.attempt + 1,
                 retry_at = %from_ms(at), "retry queued");
@@ -263,10 +363,10 @@ impl Inner {
         }
         match status {
             FireStatus::Succeeded => {
-                tracing::info!(fire = fire.id, job = %job.name, "fire succeeded")
+                tracing::debug!(fire = fire.id, job = %job.name, "fire succeeded")
             }
             _ => tracing::warn!(fire = fire.id, job = %job.name, %status,
-                error = completion.error.as_deref().unwrap_or(""), "fire did not succeed"),
+                error = error.as_deref().unwrap_or(""), "fire did not succeed"),
         }
         self.events.emit(SchedulerEvent::Completed {
             fire_id: fire.id,
@@ -275,33 +375,6 @@ impl Inner {
             recorded,
         });
         status
-    }
-
-    /// Completes the record, retrying with backoff while the database is
-    /// unreachable, so a database restart loses no outcome. Gives up only
-    /// when the node's grace period has ended (the `work` token): the row
-    /// then stays `running`, and the node's next start (or a peer, if it
-    /// never comes back) recovers it.
-    async fn complete_with_retry(&self, c: &FireCompletion<'_>, retry_at: Option<i64>) -> bool {
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match self.store.fire_complete_and_retry(c, retry_at).await {
-                Ok(recorded) => return recorded,
-                Err(e) => {
-                    tracing::warn!(fire = c.fire_id, error = %e, retry_in = ?delay,
-                        "cannot record fire outcome; retrying");
-                    tokio::select! {
-                        _ = self.work.cancelled() => {
-                            tracing::error!(fire = c.fire_id,
-                                "shutting down with the database unreachable; the fire stays running until recovered");
-                            return false;
-                        }
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
     }
 }
 

@@ -161,15 +161,27 @@ impl Scheduler {
                 });
                 let jobs = self.jobs_by_id(leased.iter().map(|t| t.job_id)).await?;
                 let calendars = self.calendars_of(&leased).await?;
+                let now = self.clock.now();
+                let mut planned = Vec::with_capacity(leased.len());
                 for trigger in &leased {
                     let Some(job) = jobs.get(&trigger.job_id) else {
                         // Deleted between lease and now: its triggers went with it.
                         continue;
                     };
-                    self.fire_trigger(trigger, job, &calendars, &mut pass)
-                        .await?;
+                    if let Some((plan, data)) =
+                        self.plan_trigger(trigger, job, &calendars, now).await?
+                    {
+                        planned.push((trigger, job, plan, data));
+                    }
                 }
+                self.record_and_start(&planned, now.timestamp_millis(), &mut pass)
+                    .await?;
             }
+        }
+        if pass.full {
+            // More may be due: the loop passes again at once, no need to
+            // know when to wake.
+            return Ok(pass);
         }
         let now_ms = self.clock.now_ms();
         let next_trigger = self.store.next_due_at(&self.config.pools, now_ms).await?;
@@ -216,17 +228,16 @@ impl Scheduler {
         pass.started += 1;
     }
 
-    /// Plans, records and starts the fires of one leased trigger. A row
-    /// that cannot be evaluated goes to the `error` state; it never stops
-    /// the pass.
-    async fn fire_trigger(
+    /// Plans the fires of one leased trigger at `now`: what runs, what is
+    /// skipped, and the data they run with. A row that cannot be evaluated
+    /// goes to the `error` state (None); it never stops the pass.
+    async fn plan_trigger(
         &self,
         trigger: &triggers::Model,
         job: &jobs::Model,
         calendars: &LoadedCalendars,
-        pass: &mut Pass,
-    ) -> Result<(), StoreError> {
-        let now = self.clock.now();
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(FirePlan, String)>, StoreError> {
         let evaluated = trigger_spec(trigger).and_then(|spec| {
             let policy = crate::store::trigger_policy(trigger)?;
             let scheduled = trigger.next_fire_at.ok_or("next_fire_at is NULL")?;
@@ -249,7 +260,7 @@ impl Scheduler {
                     trigger_id: trigger.id,
                     message,
                 });
-                return Ok(());
+                return Ok(None);
             }
         };
         let threshold = trigger
@@ -279,35 +290,49 @@ impl Scheduler {
                 policy = %policy, "misfired");
         }
         let data = merged_data(&job.data, trigger.data.as_deref());
-        let outcome = self
-            .store
-            .record_fire(&RecordFire {
+        Ok(Some((plan, data)))
+    }
+
+    /// Records a pass's planned fires in one transaction, then starts the
+    /// ones to run.
+    async fn record_and_start(
+        &self,
+        planned: &[(&triggers::Model, &jobs::Model, FirePlan, String)],
+        now_ms: i64,
+        pass: &mut Pass,
+    ) -> Result<(), StoreError> {
+        let records: Vec<RecordFire<'_>> = planned
+            .iter()
+            .map(|(trigger, job, plan, data)| RecordFire {
                 trigger,
                 job,
                 node_id: &self.config.node_id,
-                now_ms: now.timestamp_millis(),
-                plan: &plan,
-                data: &data,
+                now_ms,
+                plan,
+                data,
             })
-            .await?;
-        match outcome {
-            RecordOutcome::LeaseLost => {
-                tracing::warn!(
-                    trigger = trigger.id,
-                    "lease lost before the fire was recorded; another node has it"
-                );
-            }
-            RecordOutcome::Recorded { run, skipped } => {
-                pass.skipped += skipped.len();
-                for fire in skipped {
-                    self.events.emit(SchedulerEvent::Skipped {
-                        fire_id: fire.id,
-                        job: job.name.clone(),
-                        scheduled_at_ms: fire.scheduled_at,
-                    });
+            .collect();
+        let outcomes = self.store.record_fires(&records).await?;
+        for ((trigger, job, _, _), outcome) in planned.iter().zip(outcomes) {
+            match outcome {
+                RecordOutcome::LeaseLost => {
+                    tracing::warn!(
+                        trigger = trigger.id,
+                        "lease lost before the fire was recorded; another node has it"
+                    );
                 }
-                for fire in run {
-                    self.start(fire, job, pass);
+                RecordOutcome::Recorded { run, skipped } => {
+                    pass.skipped += skipped.len();
+                    for fire in skipped {
+                        self.events.emit(SchedulerEvent::Skipped {
+                            fire_id: fire.id,
+                            job: job.name.clone(),
+                            scheduled_at_ms: fire.scheduled_at,
+                        });
+                    }
+                    for fire in run {
+                        self.start(fire, job, pass);
+                    }
                 }
             }
         }

@@ -93,7 +93,40 @@ impl Store {
         c: &FireCompletion<'_>,
         retry_at: Option<i64>,
     ) -> Result<bool, StoreError> {
+        Ok(self.fire_complete_batch(&[(c.clone(), retry_at)]).await?[0])
+    }
+
+    /// Completes many fires in one transaction (one commit), each exactly
+    /// as [`Store::fire_complete_and_retry`] does; returns, in order,
+    /// whether each record was updated.
+    pub async fn fire_complete_batch(
+        &self,
+        batch: &[(FireCompletion<'_>, Option<i64>)],
+    ) -> Result<Vec<bool>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let txn = self.begin_write().await?;
+        let mut recorded = Vec::with_capacity(batch.len());
+        let mut retries = false;
+        for (c, retry_at) in batch {
+            let updated = self.complete_in(&txn, c, *retry_at).await?;
+            retries |= updated && retry_at.is_some();
+            recorded.push(updated);
+        }
+        txn.commit().await?;
+        if retries {
+            self.announce_change().await;
+        }
+        Ok(recorded)
+    }
+
+    async fn complete_in<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        c: &FireCompletion<'_>,
+        retry_at: Option<i64>,
+    ) -> Result<bool, StoreError> {
         let updated = txn
             .execute_raw(self.stmt(
                 "UPDATE fires SET status = $1, finished_at = $2, error = $3, output = $4 \
@@ -126,10 +159,6 @@ impl Store {
                 ],
             ))
             .await?;
-        }
-        txn.commit().await?;
-        if retry_at.is_some() {
-            self.announce_change().await;
         }
         Ok(updated == 1)
     }

@@ -531,9 +531,38 @@ impl Store {
     /// (trigger, scheduled_at, attempt) makes a second record of the same
     /// fire impossible; such a fire is silently not run again.
     pub async fn record_fire(&self, r: &RecordFire<'_>) -> Result<RecordOutcome, StoreError> {
+        let txn = self.begin_write().await?;
+        let outcome = self.record_in(&txn, r).await?;
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Records the fires of a whole pass in one transaction (one commit,
+    /// one fsync), each exactly as [`Store::record_fire`] would: a trigger
+    /// whose lease was lost writes nothing and comes back `LeaseLost`.
+    pub async fn record_fires(
+        &self,
+        batch: &[RecordFire<'_>],
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.begin_write().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for r in batch {
+            outcomes.push(self.record_in(&txn, r).await?);
+        }
+        txn.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn record_in<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        r: &RecordFire<'_>,
+    ) -> Result<RecordOutcome, StoreError> {
         let t = r.trigger;
         let plan = r.plan;
-        let txn = self.begin_write().await?;
         let previous = plan
             .fires
             .iter()
@@ -570,13 +599,13 @@ impl Store {
             .await?
             .rows_affected();
         if advanced == 0 {
-            txn.rollback().await?;
+            // Nothing was written for this trigger.
             return Ok(RecordOutcome::LeaseLost);
         }
         // Overlap between fires of one job is decided here, inside the
         // fenced transaction, with the job's running fires in view.
         let mut gate = if plan.fires.iter().any(|f| f.skip_reason.is_none()) {
-            OverlapGate::load(self, &txn, r.job).await?
+            OverlapGate::load(self, txn, r.job).await?
         } else {
             OverlapGate::default()
         };
@@ -637,7 +666,7 @@ impl Store {
                         fire.scheduled_at.timestamp_millis().max(r.now_ms).into(),
                     ],
                 ))
-                .one(&txn)
+                .one(txn)
                 .await?;
             match inserted {
                 Some(row) if status == "running" => run.push(row),
@@ -650,7 +679,6 @@ impl Store {
                 ),
             }
         }
-        txn.commit().await?;
         Ok(RecordOutcome::Recorded { run, skipped })
     }
 
