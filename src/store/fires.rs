@@ -1,7 +1,9 @@
 //! Fire records: complete (fenced), list with filters.
 
 use entity::fires;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+};
 use serde::Serialize;
 
 use super::{Store, StoreError};
@@ -107,12 +109,56 @@ impl Store {
             return Ok(Vec::new());
         }
         let txn = self.begin_write().await?;
+        // One statement for the whole batch: the fenced update of every
+        // fire, returning the ids that took.
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 7);
+        for (c, _) in batch {
+            let n = values.len();
+            rows.push(format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7
+            ));
+            values.extend([
+                c.node_id.into(),
+                c.fire_id.into(),
+                c.fence.into(),
+                c.status.as_str().into(),
+                c.finished_at_ms.into(),
+                c.error.clone().into(),
+                c.output.clone().into(),
+            ]);
+        }
+        // VALUES columns are column1… on both backends.
+        let sql = format!(
+            "UPDATE fires SET status = v.column4, finished_at = v.column5, error = v.column6, output = v.column7 \
+             FROM (VALUES {}) AS v \
+             WHERE fires.id = v.column2 AND fires.fence = v.column3 AND fires.node_id = v.column1 \
+               AND fires.status = 'running' \
+             RETURNING fires.id",
+            rows.join(", ")
+        );
+        let updated: std::collections::HashSet<i64> = txn
+            .query_all_raw(self.stmt(&sql, values))
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64>("", "id"))
+            .collect::<Result<_, _>>()?;
         let mut recorded = Vec::with_capacity(batch.len());
         let mut retries = false;
         for (c, retry_at) in batch {
-            let updated = self.complete_in(&txn, c, *retry_at).await?;
-            retries |= updated && retry_at.is_some();
-            recorded.push(updated);
+            let took = updated.contains(&c.fire_id);
+            if took && let Some(due_at) = retry_at {
+                self.queue_retry(&txn, c, *due_at).await?;
+                retries = true;
+            }
+            recorded.push(took);
         }
         txn.commit().await?;
         if retries {
@@ -121,46 +167,28 @@ impl Store {
         Ok(recorded)
     }
 
-    async fn complete_in<C: ConnectionTrait>(
+    /// Queues the next attempt of a fire that failed: the same trigger
+    /// and scheduled instant, attempt + 1, due at `due_at`.
+    async fn queue_retry<C: ConnectionTrait>(
         &self,
         txn: &C,
         c: &FireCompletion<'_>,
-        retry_at: Option<i64>,
-    ) -> Result<bool, StoreError> {
-        let updated = txn
-            .execute_raw(self.stmt(
-                "UPDATE fires SET status = $1, finished_at = $2, error = $3, output = $4 \
-                 WHERE id = $5 AND node_id = $6 AND fence = $7 AND status = 'running'",
-                [
-                    c.status.as_str().into(),
-                    c.finished_at_ms.into(),
-                    c.error.clone().into(),
-                    c.output.clone().into(),
-                    c.fire_id.into(),
-                    c.node_id.into(),
-                    c.fence.into(),
-                ],
-            ))
-            .await?
-            .rows_affected();
-        if updated == 1
-            && let Some(due_at) = retry_at
-        {
-            txn.execute_raw(self.stmt(
-                "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, attempt, fence, \
-                   status, reason, data) \
-                 SELECT trigger_id, job_id, job_name, scheduled_at, $1, attempt + 1, 0, 'queued', $2, data \
-                 FROM fires WHERE id = $3 \
-                 ON CONFLICT (trigger_id, scheduled_at, attempt) DO NOTHING",
-                [
-                    due_at.into(),
-                    format!("retry of fire {} ({})", c.fire_id, c.status.as_str()).into(),
-                    c.fire_id.into(),
-                ],
-            ))
-            .await?;
-        }
-        Ok(updated == 1)
+        due_at: i64,
+    ) -> Result<(), StoreError> {
+        txn.execute_raw(self.stmt(
+            "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, attempt, fence, \
+               status, reason, data) \
+             SELECT trigger_id, job_id, job_name, scheduled_at, $1, attempt + 1, 0, 'queued', $2, data \
+             FROM fires WHERE id = $3 \
+             ON CONFLICT (trigger_id, scheduled_at, attempt) DO NOTHING",
+            [
+                due_at.into(),
+                format!("retry of fire {} ({})", c.fire_id, c.status.as_str()).into(),
+                c.fire_id.into(),
+            ],
+        ))
+        .await?;
+        Ok(())
     }
 
     /// Fires, newest first.

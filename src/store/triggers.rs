@@ -21,7 +21,7 @@ use sea_orm::{
 use super::queue::{Admission, OverlapGate};
 use super::{Store, StoreError, placeholders};
 use crate::clock::from_ms;
-use crate::definition::TriggerDef;
+use crate::definition::{OverlapPolicy, TriggerDef};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::{Calendar, CalendarDef, CalendarSet};
 use crate::schedule::cron::{CronExpr, Dialect};
@@ -443,6 +443,12 @@ pub struct RecordFire<'a> {
     pub data: &'a str,
 }
 
+/// Rows per multi-row statement: 9 (fires) or 8 (triggers) parameters
+/// each keeps a statement far below SQLite's 32,766 and PostgreSQL's
+/// 65,535 bound parameters.
+const INSERT_CHUNK_ROWS: usize = 1_000;
+const UPDATE_CHUNK_ROWS: usize = 1_000;
+
 /// What recording a fire did.
 #[derive(Debug, Clone)]
 pub enum RecordOutcome {
@@ -540,6 +546,8 @@ impl Store {
     /// Records the fires of a whole pass in one transaction (one commit,
     /// one fsync), each exactly as [`Store::record_fire`] would: a trigger
     /// whose lease was lost writes nothing and comes back `LeaseLost`.
+    /// The records of one batch are of one node at one instant (a pass):
+    /// the first record's node and `now_ms` stand for all.
     pub async fn record_fires(
         &self,
         batch: &[RecordFire<'_>],
@@ -548,12 +556,198 @@ impl Store {
             return Ok(Vec::new());
         }
         let txn = self.begin_write().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for r in batch {
-            outcomes.push(self.record_in(&txn, r).await?);
+        let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; batch.len()];
+        // Jobs that allow overlap need no look at running fires: their
+        // triggers advance in one statement and their fires go in another.
+        // The others take the per-trigger path, which sees the job's
+        // running fires inside this same transaction.
+        let (simple, gated): (Vec<usize>, Vec<usize>) =
+            (0..batch.len()).partition(|&i| batch[i].job.overlap == OverlapPolicy::Allow.as_str());
+        for (i, outcome) in self.record_simple(&txn, batch, &simple).await? {
+            outcomes[i] = Some(outcome);
+        }
+        for i in gated {
+            outcomes[i] = Some(self.record_in(&txn, &batch[i]).await?);
         }
         txn.commit().await?;
-        Ok(outcomes)
+        // Every index was filled by one of the two paths above.
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(RecordOutcome::LeaseLost))
+            .collect())
+    }
+
+    /// The batch path of [`Store::record_fires`] for triggers of jobs that
+    /// allow overlap: one fenced multi-row UPDATE of the triggers, then
+    /// multi-row INSERTs of the fires of those that advanced.
+    async fn record_simple<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        batch: &[RecordFire<'_>],
+        which: &[usize],
+    ) -> Result<Vec<(usize, RecordOutcome)>, StoreError> {
+        if which.len() > UPDATE_CHUNK_ROWS {
+            let mut out = Vec::with_capacity(which.len());
+            for chunk in which.chunks(UPDATE_CHUNK_ROWS) {
+                out.extend(Box::pin(self.record_simple(txn, batch, chunk)).await?);
+            }
+            return Ok(out);
+        }
+        if which.is_empty() {
+            return Ok(Vec::new());
+        }
+        let node_id = batch[which[0]].node_id;
+        let now_ms = batch[which[0]].now_ms;
+        let mut rows = Vec::with_capacity(which.len());
+        let mut values: Vec<Value> = vec![node_id.into(), now_ms.into()];
+        for &i in which {
+            let r = &batch[i];
+            let plan = r.plan;
+            let previous = plan
+                .fires
+                .iter()
+                .filter(|f| f.skip_reason.is_none())
+                .map(|f| f.scheduled_at.timestamp_millis())
+                .max()
+                .or(r.trigger.previous_fire_at);
+            let n = values.len();
+            rows.push(format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8
+            ));
+            values.extend([
+                r.trigger.id.into(),
+                r.trigger.fence.into(),
+                plan.next_fire_at.map(|t| t.timestamp_millis()).into(),
+                previous.into(),
+                (plan.times_fired.min(i64::MAX as u64) as i64).into(),
+                plan.start_at.timestamp_millis().into(),
+                plan.repeat_count
+                    .map(|r| r.min(i64::MAX as u64) as i64)
+                    .into(),
+                i32::from(plan.next_fire_at.is_none()).into(),
+            ]);
+        }
+        // VALUES columns are column1… on both backends.
+        let sql = format!(
+            "UPDATE triggers SET next_fire_at = v.column3, previous_fire_at = v.column4, \
+               times_fired = v.column5, start_at = v.column6, repeat_count = v.column7, \
+               state = CASE WHEN v.column8 = 1 THEN 'complete' ELSE triggers.state END, \
+               lease_owner = NULL, lease_until = NULL, updated_at = $2 \
+             FROM (VALUES {}) AS v \
+             WHERE triggers.id = v.column1 AND triggers.fence = v.column2 AND triggers.lease_owner = $1 \
+               AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead') \
+             RETURNING triggers.id",
+            rows.join(", ")
+        );
+        let advanced: std::collections::HashSet<i64> = txn
+            .query_all_raw(self.stmt(&sql, values))
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64>("", "id"))
+            .collect::<Result<_, _>>()?;
+
+        // One row per fire: (trigger, job, name, scheduled, due, fence,
+        // status, reason, data, running?).
+        let mut fire_rows: Vec<([Value; 9], bool)> = Vec::new();
+        for &i in which {
+            let r = &batch[i];
+            if !advanced.contains(&r.trigger.id) {
+                continue;
+            }
+            for fire in &r.plan.fires {
+                let at = fire.scheduled_at.timestamp_millis();
+                let running = fire.skip_reason.is_none();
+                fire_rows.push((
+                    [
+                        r.trigger.id.into(),
+                        r.job.id.into(),
+                        r.job.name.as_str().into(),
+                        at.into(),
+                        at.max(now_ms).into(),
+                        r.trigger.fence.into(),
+                        (if running { "running" } else { "skipped" }).into(),
+                        fire.skip_reason.clone().into(),
+                        r.data.into(),
+                    ],
+                    running,
+                ));
+            }
+        }
+        let mut by_trigger: std::collections::HashMap<i64, (Vec<fires::Model>, Vec<fires::Model>)> =
+            std::collections::HashMap::new();
+        // Chunks stay far below either backend's limit on bound parameters.
+        for chunk in fire_rows.chunks(INSERT_CHUNK_ROWS) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            let mut values: Vec<Value> = vec![now_ms.into(), node_id.into()];
+            for (row, running) in chunk {
+                let n = values.len();
+                rows.push(format!(
+                    "(${}, ${}, ${}, ${}, ${}, {}, {}, {}, 1, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    if *running { "$1" } else { "NULL" },
+                    if *running { "NULL" } else { "$1" },
+                    if *running { "$2" } else { "NULL" },
+                    n + 6,
+                    n + 7,
+                    n + 8,
+                    n + 9,
+                ));
+                values.extend(row.iter().cloned());
+            }
+            let sql = format!(
+                "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, started_at, \
+                   finished_at, node_id, attempt, fence, status, reason, data) \
+                 VALUES {} \
+                 ON CONFLICT (trigger_id, scheduled_at, attempt) DO NOTHING RETURNING *",
+                rows.join(", ")
+            );
+            let inserted = fires::Entity::find()
+                .from_raw_sql(self.stmt(&sql, values))
+                .all(txn)
+                .await?;
+            for fire in inserted {
+                let Some(trigger_id) = fire.trigger_id else {
+                    continue;
+                };
+                let entry = by_trigger.entry(trigger_id).or_default();
+                if fire.status == "running" {
+                    entry.0.push(fire);
+                } else {
+                    entry.1.push(fire);
+                }
+            }
+        }
+        Ok(which
+            .iter()
+            .map(|&i| {
+                let r = &batch[i];
+                if !advanced.contains(&r.trigger.id) {
+                    return (i, RecordOutcome::LeaseLost);
+                }
+                let (mut run, mut skipped) = by_trigger.remove(&r.trigger.id).unwrap_or_default();
+                if run.len() + skipped.len() < r.plan.fires.len() {
+                    tracing::warn!(
+                        trigger = r.trigger.id,
+                        "fire already recorded; not recording it twice"
+                    );
+                }
+                run.sort_by_key(|f| f.scheduled_at);
+                skipped.sort_by_key(|f| f.scheduled_at);
+                (i, RecordOutcome::Recorded { run, skipped })
+            })
+            .collect())
     }
 
     async fn record_in<C: ConnectionTrait>(

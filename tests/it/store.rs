@@ -1037,3 +1037,124 @@ async fn node_rows_round_trip_through_their_entity() {
         assert_eq!(read, Some(row), "{}", db.backend);
     }
 }
+
+#[tokio::test]
+async fn record_fires_batches_a_pass_like_one_record_each() {
+    for (db, store) in stores().await {
+        let mut with_overlap = noop_job("queue");
+        with_overlap.overlap = cosched::definition::OverlapPolicy::Queue;
+        store
+            .job_create(&noop_job("a"), Some(&every(10)), at(0))
+            .await
+            .unwrap();
+        store
+            .job_create(&noop_job("b"), Some(&once(0, None)), at(0))
+            .await
+            .unwrap();
+        store
+            .job_create(&noop_job("late"), Some(&every(1)), at(0))
+            .await
+            .unwrap();
+        store
+            .job_create(&with_overlap, Some(&once(0, None)), at(0))
+            .await
+            .unwrap();
+        let p = pools(&["default"]);
+        let mut leased = store
+            .lease_due_triggers(&lease("n1", at(0), 10, &p))
+            .await
+            .unwrap();
+        leased.sort_by_key(|t| t.id);
+        assert_eq!(leased.len(), 4, "{}", db.backend);
+        let jobs: Vec<jobs::Model> = {
+            let mut v = Vec::new();
+            for t in &leased {
+                v.push(
+                    jobs::Entity::find_by_id(t.job_id)
+                        .one(store.connection())
+                        .await
+                        .unwrap()
+                        .unwrap(),
+                );
+            }
+            v
+        };
+        // a: on time; b: a stale fence (as if another node re-leased it);
+        // late: 1,200 skipped instants and one run; queue: the gated path.
+        let mut stale = leased[1].clone();
+        stale.fence -= 1;
+        let mut late_plan = plan(&leased[2], at(0), Some(at(1201)));
+        late_plan.fires = (0..1200)
+            .map(|s| PlannedFire {
+                scheduled_at: cosched::clock::from_ms(at(s)),
+                skip_reason: Some("misfired".into()),
+            })
+            .chain(std::iter::once(PlannedFire {
+                scheduled_at: cosched::clock::from_ms(at(1200)),
+                skip_reason: None,
+            }))
+            .collect();
+        let plans = [
+            plan(&leased[0], at(0), Some(at(10))),
+            plan(&stale, at(0), None),
+            late_plan,
+            plan(&leased[3], at(0), None),
+        ];
+        let triggers = [&leased[0], &stale, &leased[2], &leased[3]];
+        let batch: Vec<RecordFire<'_>> = (0..4)
+            .map(|i| RecordFire {
+                trigger: triggers[i],
+                job: &jobs[i],
+                node_id: "n1",
+                now_ms: at(1300),
+                plan: &plans[i],
+                data: "{}",
+            })
+            .collect();
+        let outcomes = store.record_fires(&batch).await.unwrap();
+        let shape: Vec<(usize, usize)> = outcomes
+            .iter()
+            .map(|o| match o {
+                RecordOutcome::Recorded { run, skipped } => (run.len(), skipped.len()),
+                RecordOutcome::LeaseLost => (usize::MAX, usize::MAX),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [(1, 0), (usize::MAX, usize::MAX), (1, 1200), (1, 0)],
+            "{}",
+            db.backend
+        );
+        let a = store.trigger_by_id(leased[0].id).await.unwrap().unwrap();
+        assert_eq!(
+            (a.next_fire_at, a.lease_owner.as_deref(), a.times_fired),
+            (Some(at(10)), None, 1)
+        );
+        let b = store.trigger_by_id(leased[1].id).await.unwrap().unwrap();
+        assert_eq!(
+            b.lease_owner.as_deref(),
+            Some("n1"),
+            "{}: the stale record wrote nothing",
+            db.backend
+        );
+        let total = fires::Entity::find()
+            .count(store.connection())
+            .await
+            .unwrap();
+        assert_eq!(total, 1 + 1201 + 1, "{}", db.backend);
+        // Replaying the same batch (fences now stale) records nothing twice.
+        let again = store.record_fires(&batch).await.unwrap();
+        assert!(
+            again.iter().all(|o| matches!(o, RecordOutcome::LeaseLost)),
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            fires::Entity::find()
+                .count(store.connection())
+                .await
+                .unwrap(),
+            total
+        );
+    }
+}
