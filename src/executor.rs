@@ -70,12 +70,17 @@ struct PendingCompletion {
     fire_id: i64,
     fence: i64,
     status: FireStatus,
+    started_at_ms: i64,
     finished_at_ms: i64,
     error: Option<String>,
     output: Option<String>,
     retry_at: Option<i64>,
     recorded: oneshot::Sender<bool>,
 }
+
+/// The longest a fire recorded ahead of its instant waits to start; more
+/// would mean a clock step, and the fire then starts at once.
+const MAX_EARLY_WAIT_MS: i64 = 1_000;
 
 /// The most outcomes one completion transaction writes.
 const MAX_COMPLETION_BATCH: usize = 256;
@@ -108,6 +113,7 @@ async fn write_completions(
                     node_id: &node_id,
                     fence: p.fence,
                     status: p.status,
+                    started_at_ms: Some(p.started_at_ms),
                     finished_at_ms: p.finished_at_ms,
                     error: p.error.clone(),
                     output: p.output.clone(),
@@ -282,6 +288,18 @@ impl Inner {
             node: self.config.node_id.clone(),
             data,
         };
+        // A fire recorded a little ahead of its instant (the scheduler's
+        // lookahead) starts exactly on it.
+        if let Some(planned) = fire.started_at {
+            let wait = planned - self.clock.now_ms();
+            if wait > 0 && wait <= MAX_EARLY_WAIT_MS {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
+        }
+        let started_at_ms = self.clock.now_ms();
         let settings: Value = serde_json::from_str(&job.settings).unwrap_or(Value::Null);
         let timeout = job
             .timeout_ms
@@ -341,6 +359,7 @@ impl Inner {
             fire_id: fire.id,
             fence: fire.fence,
             status,
+            started_at_ms,
             finished_at_ms: self.clock.now_ms(),
             error: error.clone(),
             output: output.map(|o| truncate(o, MAX_RECORDED_TEXT)),

@@ -78,6 +78,10 @@ pub enum NodeError {
     },
 }
 
+/// How far ahead of their instant a node leases and records fires, so
+/// that each starts on its instant rather than a few round trips after.
+pub const LOOKAHEAD: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// What a node did at shutdown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -148,6 +152,7 @@ impl Node {
                 lease: settings.scheduler.lease,
                 max_batch: crate::config::defaults::MAX_BATCH,
                 misfire_threshold: settings.scheduler.misfire_threshold,
+                lookahead: LOOKAHEAD,
             },
             store.clone(),
             clock.clone(),

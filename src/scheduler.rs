@@ -55,6 +55,9 @@ pub struct SchedulerConfig {
     pub max_batch: usize,
     /// The default misfire threshold.
     pub misfire_threshold: Duration,
+    /// Lease and record fires up to this long before their instant; the
+    /// executor starts each exactly on it. Zero leases only what is due.
+    pub lookahead: Duration,
 }
 
 /// What one pass did.
@@ -151,6 +154,7 @@ impl Scheduler {
                     lease_ms: self.config.lease.as_millis() as i64,
                     limit: limit as u64,
                     pools: &self.config.pools,
+                    due_by_ms: now_ms + self.config.lookahead.as_millis() as i64,
                 })
                 .await?;
             pass.leased = leased.len();
@@ -381,6 +385,7 @@ impl Scheduler {
         let ceiling = ceiling.saturating_sub(jitter);
         match pass.next_due_ms {
             Some(due) => {
+                let due = due - self.config.lookahead.as_millis() as i64;
                 let wait_ms = (due - self.clock.now_ms()).max(0) as u64;
                 Duration::from_millis(wait_ms).min(ceiling)
             }

@@ -64,6 +64,8 @@ pub struct FireCompletion<'a> {
     pub node_id: &'a str,
     pub fence: i64,
     pub status: FireStatus,
+    /// When the job actually started (None: keep the recorded start).
+    pub started_at_ms: Option<i64>,
     pub finished_at_ms: i64,
     pub error: Option<String>,
     pub output: Option<String>,
@@ -116,14 +118,15 @@ impl Store {
         for (c, _) in batch {
             let n = values.len();
             rows.push(format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                 n + 1,
                 n + 2,
                 n + 3,
                 n + 4,
                 n + 5,
                 n + 6,
-                n + 7
+                n + 7,
+                n + 8
             ));
             values.extend([
                 c.node_id.into(),
@@ -133,11 +136,13 @@ impl Store {
                 c.finished_at_ms.into(),
                 c.error.clone().into(),
                 c.output.clone().into(),
+                c.started_at_ms.into(),
             ]);
         }
         // VALUES columns are column1… on both backends.
         let sql = format!(
-            "UPDATE fires SET status = v.column4, finished_at = v.column5, error = v.column6, output = v.column7 \
+            "UPDATE fires SET status = v.column4, finished_at = v.column5, error = v.column6, output = v.column7, \
+               started_at = COALESCE(v.column8, fires.started_at) \
              FROM (VALUES {}) AS v \
              WHERE fires.id = v.column2 AND fires.fence = v.column3 AND fires.node_id = v.column1 \
                AND fires.status = 'running' \

@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use entity::{calendars, fires, jobs, triggers};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Set, Value,
+    QueryFilter, QueryOrder, Set, TransactionTrait, Value,
 };
 
 use super::queue::{Admission, OverlapGate};
@@ -429,6 +429,10 @@ pub struct LeaseParams<'a> {
     /// At most this many: the executor's free slots.
     pub limit: u64,
     pub pools: &'a [String],
+    /// Lease triggers due at or before this instant (UTC ms): `now_ms`, or
+    /// a few milliseconds later so that the fire can be recorded before
+    /// its instant and start exactly on it.
+    pub due_by_ms: i64,
 }
 
 /// A fire to record: the leased trigger, its plan, and who records it.
@@ -490,10 +494,10 @@ impl Store {
         if p.limit == 0 || p.pools.is_empty() {
             return Ok(Vec::new());
         }
-        let pools = placeholders(5, p.pools.len());
+        let pools = placeholders(6, p.pools.len());
         let select = format!(
             "SELECT id FROM triggers \
-             WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $2 \
+             WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $5 \
                AND (lease_until IS NULL OR lease_until < $2) \
                AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead') \
              ORDER BY priority DESC, \
@@ -516,12 +520,24 @@ impl Store {
             p.now_ms.into(),
             (p.now_ms + p.lease_ms).into(),
             (p.limit.min(i64::MAX as u64) as i64).into(),
+            p.due_by_ms.max(p.now_ms).into(),
         ];
         values.extend(p.pools.iter().map(|s| Value::from(s.as_str())));
-        let mut rows = triggers::Entity::find()
-            .from_raw_sql(self.stmt(&sql, values))
-            .all(&self.db)
-            .await?;
+        let query = triggers::Entity::find().from_raw_sql(self.stmt(&sql, values));
+        let mut rows = if self.backend == DbBackend::Postgres {
+            // The lease need not wait for the WAL to reach disk: it only
+            // reserves the trigger. If the server crashed and lost it, the
+            // fenced (and durable) record that follows would find no lease
+            // and write nothing; the trigger is leased again later.
+            let txn = self.db.begin().await?;
+            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
+                .await?;
+            let rows = query.all(&txn).await?;
+            txn.commit().await?;
+            rows
+        } else {
+            query.all(&self.db).await?
+        };
         rows.sort_by(|a, b| {
             b.priority
                 .cmp(&a.priority)
@@ -689,6 +705,10 @@ impl Store {
             let mut values: Vec<Value> = vec![now_ms.into(), node_id.into()];
             for (row, running) in chunk {
                 let n = values.len();
+                // A running fire's planned start is its due instant (the
+                // 5th value): the executor starts it then, and its
+                // completion records the actual start.
+                let planned_start = format!("${}", n + 5);
                 rows.push(format!(
                     "(${}, ${}, ${}, ${}, ${}, {}, {}, {}, 1, ${}, ${}, ${}, ${})",
                     n + 1,
@@ -696,7 +716,11 @@ impl Store {
                     n + 3,
                     n + 4,
                     n + 5,
-                    if *running { "$1" } else { "NULL" },
+                    if *running {
+                        planned_start.as_str()
+                    } else {
+                        "NULL"
+                    },
                     if *running { "NULL" } else { "$1" },
                     if *running { "$2" } else { "NULL" },
                     n + 6,
@@ -829,7 +853,13 @@ impl Store {
                 }
             }
             let (status, started, finished, node, reason) = match admission {
-                Admission::Run => ("running", Some(r.now_ms), None, Some(r.node_id), None),
+                Admission::Run => (
+                    "running",
+                    Some(r.now_ms.max(fire.scheduled_at.timestamp_millis())),
+                    None,
+                    Some(r.node_id),
+                    None,
+                ),
                 Admission::Queue => (
                     "queued",
                     None,

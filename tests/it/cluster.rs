@@ -917,9 +917,12 @@ async fn nodes_survive_a_database_restart_and_misfires_follow_the_policy() {
         .iter()
         .find(|f| f.scheduled_at == last_skipped + 1000)
         .expect("a fire after the skipped ones");
-    assert_eq!(
-        (late.status.as_str(), late.started_at),
-        ("succeeded", Some(planned_at)),
+    // started_at is when the job actually started: on the plan's instant,
+    // plus the time to record the batch and hand the fire over.
+    assert_eq!(late.status, "succeeded", "{summary:?}");
+    let started = late.started_at.expect("a started fire");
+    assert!(
+        started >= planned_at && started < planned_at + 1000,
         "the most recent missed second fired once, now, by the same plan: {summary:?}"
     );
     assert!(

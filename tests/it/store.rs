@@ -90,6 +90,7 @@ fn lease<'a>(node_id: &'a str, now_ms: i64, limit: u64, pools: &'a [String]) -> 
         lease_ms: 30_000,
         limit,
         pools,
+        due_by_ms: now_ms,
     }
 }
 
@@ -549,6 +550,7 @@ async fn fire_complete_is_fenced_by_node_and_fence_and_only_while_running() {
         };
         let fire = &run[0];
         let done = |node_id, fence, status| FireCompletion {
+            started_at_ms: None,
             fire_id: fire.id,
             node_id,
             fence,

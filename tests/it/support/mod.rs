@@ -109,6 +109,7 @@ impl Harness {
                 lease: Duration::from_secs(30),
                 max_batch: 256,
                 misfire_threshold: Duration::from_secs(60),
+                lookahead: Duration::ZERO,
             },
             store.clone(),
             clock.clone(),
