@@ -6,7 +6,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, placeholders};
 
 /// The closed set of fire statuses, as stored in `fires.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -117,17 +117,7 @@ impl Store {
         let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 7);
         for (c, _) in batch {
             let n = values.len();
-            rows.push(format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7,
-                n + 8
-            ));
+            rows.push(format!("({})", placeholders(n + 1, 8)));
             values.extend([
                 c.node_id.into(),
                 c.fire_id.into(),

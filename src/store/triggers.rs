@@ -627,17 +627,7 @@ impl Store {
                 .max()
                 .or(r.trigger.previous_fire_at);
             let n = values.len();
-            rows.push(format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7,
-                n + 8
-            ));
+            rows.push(format!("({})", placeholders(n + 1, 8)));
             values.extend([
                 r.trigger.id.into(),
                 r.trigger.fence.into(),
