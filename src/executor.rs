@@ -219,11 +219,8 @@ impl Executor {
         let cancel = self.inner.work.child_token();
         self.inner.running_fires().insert(fire.id, cancel.clone());
         self.inner.tracker.spawn(async move {
-            let status = inner.run_fire(&fire, &job, &cancel).await;
+            let status = inner.run_fire(&fire, &job, &cancel, permit).await;
             inner.running_fires().remove(&fire.id);
-            drop(permit);
-            inner.slot_freed.notify_waiters();
-            inner.slot_freed.notify_one();
             status
         });
     }
@@ -268,11 +265,15 @@ impl Inner {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Runs one fire and completes its record. The slot (`permit`) frees
+    /// as soon as the job ends: writing the outcome is the completion
+    /// writer's work, and the next pass need not wait for it.
     async fn run_fire(
         &self,
         fire: &fires::Model,
         job: &jobs::Model,
         cancel: &CancellationToken,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> FireStatus {
         let data: Value = fire
             .data
@@ -349,6 +350,9 @@ impl Inner {
                 }
             }
         };
+        drop(permit);
+        self.slot_freed.notify_waiters();
+        self.slot_freed.notify_one();
         let retry_at = matches!(status, FireStatus::Failed | FireStatus::TimedOut)
             .then(|| retry_delay(job, fire.attempt, directive))
             .flatten()
