@@ -79,7 +79,7 @@ struct PendingCompletion {
 }
 
 /// The longest a fire recorded ahead of its instant waits to start; more
-/// would mean a clock step, and the fire then starts at once.
+/// would mean a large clock step, and the fire then starts at once.
 const MAX_EARLY_WAIT_MS: i64 = 1_000;
 
 /// The most outcomes one completion transaction writes.
@@ -291,16 +291,24 @@ impl Inner {
         };
         // A fire recorded a little ahead of its instant (the scheduler's
         // lookahead) starts exactly on it.
+        // The clock is checked again after each wait: a node's clock is
+        // corrected by its measured offset to the database, and a new
+        // measurement can step it back a few milliseconds meanwhile. A
+        // fire never starts before its instant by the clock that records
+        // its start.
+        let mut started_at_ms = self.clock.now_ms();
         if let Some(planned) = fire.started_at {
-            let wait = planned - self.clock.now_ms();
-            if wait > 0 && wait <= MAX_EARLY_WAIT_MS {
+            let mut waited = 0;
+            while started_at_ms < planned && waited < MAX_EARLY_WAIT_MS && !cancel.is_cancelled() {
+                let wait = planned - started_at_ms;
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
                     _ = cancel.cancelled() => {}
                 }
+                waited += wait;
+                started_at_ms = self.clock.now_ms();
             }
         }
-        let started_at_ms = self.clock.now_ms();
         let settings: Value = serde_json::from_str(&job.settings).unwrap_or(Value::Null);
         let timeout = job
             .timeout_ms
