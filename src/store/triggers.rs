@@ -447,6 +447,17 @@ pub struct RecordFire<'a> {
     pub data: &'a str,
 }
 
+/// The trigger's `previous_fire_at` after a plan: its latest instant that
+/// runs, or the stored one when the plan runs nothing.
+fn previous_fire_ms(plan: &FirePlan, trigger: &triggers::Model) -> Option<i64> {
+    plan.fires
+        .iter()
+        .filter(|f| f.skip_reason.is_none())
+        .map(|f| f.scheduled_at.timestamp_millis())
+        .max()
+        .or(trigger.previous_fire_at)
+}
+
 /// Rows per multi-row statement: 9 (fires) or 8 (triggers) parameters
 /// each keeps a statement far below SQLite's 32,766 and PostgreSQL's
 /// 65,535 bound parameters.
@@ -619,13 +630,7 @@ impl Store {
         for &i in which {
             let r = &batch[i];
             let plan = r.plan;
-            let previous = plan
-                .fires
-                .iter()
-                .filter(|f| f.skip_reason.is_none())
-                .map(|f| f.scheduled_at.timestamp_millis())
-                .max()
-                .or(r.trigger.previous_fire_at);
+            let previous = previous_fire_ms(plan, r.trigger);
             let n = values.len();
             rows.push(format!("({})", placeholders(n + 1, 8)));
             values.extend([
@@ -771,13 +776,7 @@ impl Store {
     ) -> Result<RecordOutcome, StoreError> {
         let t = r.trigger;
         let plan = r.plan;
-        let previous = plan
-            .fires
-            .iter()
-            .filter(|f| f.skip_reason.is_none())
-            .map(|f| f.scheduled_at.timestamp_millis())
-            .max()
-            .or(t.previous_fire_at);
+        let previous = previous_fire_ms(plan, t);
         let state = if plan.next_fire_at.is_none() {
             "complete"
         } else {
