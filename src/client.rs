@@ -36,10 +36,13 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `url` and applies pending migrations.
+    /// Connects to the cosched database at `url`. It does not migrate: a
+    /// producer needs no DDL rights. A SQLite file that does not exist, or
+    /// a database without the schema this binary expects, is an error that
+    /// says what to run (`cosched migrate`, or a node's `cosched serve`).
     pub async fn connect(url: &str) -> Result<Client, ClientError> {
-        let store = Store::connect(url).await?;
-        store.migrate().await?;
+        let store = Store::connect_existing(url).await?;
+        store.require_schema().await?;
         Ok(Client::new(
             store,
             Arc::new(SystemClock),

@@ -29,6 +29,7 @@ pub mod config;
 pub mod definition;
 pub mod events;
 pub mod executor;
+pub mod hostname;
 pub mod http;
 pub mod jobs;
 pub mod node;

@@ -5,8 +5,9 @@ use clap::Parser;
 use cosched::cli::{self, Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -19,7 +20,7 @@ fn init_logging(format: LogFormat) {
 fn main() {
     // clap exits with status 2 on bad usage, as cosched does.
     let args = Cli::parse();
-    init_logging(args.log_format);
+    init_logging(args.log_format, args.default_log_level());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -39,6 +39,19 @@ pub struct Cli {
     pub log_format: LogFormat,
 }
 
+impl Cli {
+    /// The log level when `RUST_LOG` is not set: a node (`serve`) and the
+    /// commands that change the schema or run nodes (`migrate`, `bench`)
+    /// say what they do at `info`; every other command prints only its
+    /// answer, and a log line only when something is wrong (`warn`).
+    pub fn default_log_level(&self) -> &'static str {
+        match self.command {
+            Command::Serve { .. } | Command::Migrate { .. } | Command::Bench(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -280,7 +293,9 @@ impl CliError {
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { .. } | StoreError::Conflict(_) => CliError::Usage(e.to_string()),
+            StoreError::NotFound { .. } | StoreError::Conflict(_) | StoreError::InvalidUrl(_) => {
+                CliError::Usage(e.to_string())
+            }
             e => CliError::Runtime(e.to_string()),
         }
     }

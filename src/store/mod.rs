@@ -11,6 +11,7 @@
 //! conformance suite in `tests/it/store.rs` runs it on both.
 
 pub mod bench;
+mod connect;
 mod error;
 mod fires;
 mod jobs;
@@ -31,6 +32,7 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 
+pub use connect::{Create, DEFAULT_CONNECT_TIMEOUT, redact};
 pub use error::StoreError;
 pub use fires::{FireCompletion, FireFilter, FireStatus};
 pub use jobs::JobRow;
@@ -62,7 +64,13 @@ impl Store {
     /// Connects to `url` (`sqlite://path`, created if missing, or
     /// `postgres://…`). Does not migrate.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        Self::connect_with(url, |_| {}).await
+        Self::open(url, Create::IfMissing, |_| {}).await
+    }
+
+    /// Connects to an existing database: a SQLite file that does not exist
+    /// is an error, never created. For producers and read-only commands.
+    pub async fn connect_existing(url: &str) -> Result<Store, StoreError> {
+        Self::open(url, Create::Never, |_| {}).await
     }
 
     /// Like [`Store::connect`], with the last word on the pool options.
@@ -73,25 +81,46 @@ impl Store {
         url: &str,
         adjust: impl FnOnce(&mut ConnectOptions),
     ) -> Result<Store, StoreError> {
-        let url = normalize_url(url);
+        Self::open(url, Create::IfMissing, adjust).await
+    }
+
+    /// Connects to `url`, creating a missing SQLite file only when `create`
+    /// says so (see [`connect`](self::connect) for what a URL may name).
+    pub async fn open(
+        url: &str,
+        create: Create,
+        adjust: impl FnOnce(&mut ConnectOptions),
+    ) -> Result<Store, StoreError> {
+        let target = connect::target(url, create)?;
+        let url = target.url;
         let mut options = ConnectOptions::new(url.clone());
         options
             .sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(target.connect_timeout)
             .acquire_timeout(Duration::from_secs(30));
-        if url.starts_with("sqlite:") {
+        if target.is_sqlite {
             // One connection: SQLite has one writer at a time anyway, and a
             // single connection makes every transaction in this process
             // serial, so none can fail on a stale read snapshot.
             options.max_connections(1).min_connections(1);
-            options.map_sqlx_sqlite_opts(|o| {
-                o.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
+            let create_file = create == Create::IfMissing;
+            options.map_sqlx_sqlite_opts(move |o| {
+                let o = o
+                    .create_if_missing(create_file)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
+                    .foreign_keys(true);
+                // WAL is a property of the file, set once by whoever
+                // creates or migrates it; a producer opening an existing
+                // file writes nothing to it just by connecting.
+                if create_file {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                } else {
+                    o
+                }
             });
         } else {
+            connect::probe_postgres(&url, target.connect_timeout).await?;
             options.max_connections(10).min_connections(1);
             // A node frozen inside a transaction (a long pause, SIGSTOP)
             // must not hold its row locks past the dead-node threshold:
@@ -137,6 +166,49 @@ impl Store {
         Ok(())
     }
 
+    /// Fails unless the schema is the one this binary was built for, or a
+    /// newer one (a later migration keeps the tables this binary uses):
+    /// a producer connects without migrating, and says what to run when
+    /// the database is empty or behind.
+    pub async fn require_schema(&self) -> Result<(), StoreError> {
+        let known: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        let applied: Vec<String> = match self
+            .db
+            .query_all_raw(self.stmt("SELECT version FROM seaql_migrations", []))
+            .await
+        {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| r.try_get::<String>("", "version"))
+                .collect::<Result<_, _>>()?,
+            Err(e) if is_missing_table(&e) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let state = if applied.is_empty() {
+            "has no cosched tables".to_string()
+        } else {
+            let pending: Vec<&str> = known
+                .iter()
+                .filter(|k| !applied.contains(k))
+                .map(String::as_str)
+                .collect();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            format!(
+                "has an older schema than this cosched (missing migrations: {})",
+                pending.join(", ")
+            )
+        };
+        Err(StoreError::Schema {
+            url: self.display_url(),
+            state,
+        })
+    }
+
     pub fn backend(&self) -> DbBackend {
         self.backend
     }
@@ -179,25 +251,11 @@ impl Store {
     }
 }
 
-fn normalize_url(url: &str) -> String {
-    if let Some(path) = url.strip_prefix("sqlite:") {
-        if path.contains('?') || path.contains(":memory:") {
-            return url.to_string();
-        }
-        return format!("sqlite:{path}?mode=rwc");
-    }
-    url.to_string()
-}
-
-/// Removes the password from a URL.
-pub fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.split_once('@')
-        && let Some((user, _)) = userinfo.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
-    }
-    url.to_string()
+/// Whether a query failed because its table does not exist (SQLite: "no
+/// such table"; PostgreSQL: SQLSTATE 42P01, "relation … does not exist").
+fn is_missing_table(e: &sea_orm::DbErr) -> bool {
+    let text = e.to_string();
+    text.contains("no such table") || text.contains("does not exist") || text.contains("42P01")
 }
 
 /// `$1, $2, …` placeholders starting at `first`, for `IN (…)` lists.
@@ -213,17 +271,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_are_normalized_and_redacted() {
-        assert_eq!(
-            normalize_url("sqlite://cosched.db"),
-            "sqlite://cosched.db?mode=rwc"
-        );
-        assert_eq!(normalize_url("sqlite::memory:"), "sqlite::memory:");
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+    fn placeholders_count_from_the_first() {
         assert_eq!(placeholders(3, 2), "$3, $4");
     }
 }

@@ -71,7 +71,7 @@ fn a_real_node_fires_every_second_and_a_one_off_scheduled_before_it_started() {
     // node (to have the job), then schedule the one-off with no node up.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let client = cosched::Client::connect(&db.url).await.unwrap();
+        let client = crate::support::migrated_client(&db.url).await;
         client
             .create_job(&JobDef::new("api-job", "noop"), None)
             .await
@@ -129,6 +129,12 @@ fn a_real_node_fires_every_second_and_a_one_off_scheduled_before_it_started() {
 #[test]
 fn usage_errors_exit_2_and_runtime_errors_exit_1() {
     let db = sqlite();
+    let migrated = cosched(&["migrate", "--database", &db.url]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
     let cases: &[(&[&str], i32, &str)] = &[
         (
             &["fires", "--status", "bogus"],
@@ -180,6 +186,52 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1() {
 }
 
 #[test]
+fn producer_commands_neither_create_nor_migrate_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo.db");
+    let url = format!("sqlite://{}", file.display());
+    for args in [&["jobs"][..], &["fires"], &["schedule", "j", "--in", "1m"]] {
+        let mut args = args.to_vec();
+        args.extend(["--database", &url]);
+        let out = cosched(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("does not exist"), "{args:?}: {stderr}");
+        assert!(stderr.contains("cosched migrate"), "{args:?}: {stderr}");
+        assert!(!file.exists(), "{args:?} created {}", file.display());
+    }
+    // An existing file without the schema: the producer says what to run
+    // and creates no table.
+    std::fs::write(&file, b"").unwrap();
+    let out = cosched(&["jobs", "--database", &url]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("has no cosched tables"), "{stderr}");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        0,
+        "nothing written"
+    );
+    // Once migrated, a read command prints its table and, at the default
+    // log level, nothing on stderr.
+    assert!(cosched(&["migrate", "--database", &url]).status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_cosched"))
+        .args(["fires", "--database", &url])
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SCHEDULED"));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no log lines");
+    // Refused URLs: an empty path and a device.
+    for bad in ["sqlite://", "sqlite:///dev/null"] {
+        let out = cosched(&["jobs", "--database", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}
+
+#[test]
 fn next_prints_the_next_instants_as_json() {
     let out = cosched(&[
         "next",
@@ -213,7 +265,7 @@ fn jobs_lists_pauses_resumes_and_triggers() {
     let db = sqlite();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let client = cosched::Client::connect(&db.url).await.unwrap();
+        let client = crate::support::migrated_client(&db.url).await;
         client
             .create_job(&JobDef::new("j", "noop"), None)
             .await

@@ -410,7 +410,7 @@ async fn three_nodes_fire_every_instant_exactly_once_and_all_take_part() {
         return;
     };
     let url = test_db.url.clone();
-    let client = Client::connect(&url).await.expect("client");
+    let client = crate::support::migrated_client(&url).await;
     let db = Db::connect(&url).await;
     let dir = tempfile::tempdir().unwrap();
     let ids = ["n1", "n2", "n3"];
@@ -576,7 +576,7 @@ async fn a_killed_node_is_declared_dead_and_its_fires_recovered_or_abandoned() {
         return;
     };
     let url = test_db.url.clone();
-    let client = Client::connect(&url).await.expect("client");
+    let client = crate::support::migrated_client(&url).await;
     let db = Db::connect(&url).await;
     let dir = tempfile::tempdir().unwrap();
 
@@ -676,7 +676,7 @@ async fn a_frozen_node_declared_dead_completes_nothing_and_exits_when_thawed() {
         return;
     };
     let url = test_db.url.clone();
-    let client = Client::connect(&url).await.expect("client");
+    let client = crate::support::migrated_client(&url).await;
     let db = Db::connect(&url).await;
     let dir = tempfile::tempdir().unwrap();
 
@@ -801,7 +801,7 @@ async fn nodes_survive_a_database_restart_and_misfires_follow_the_policy() {
         return;
     };
     let url = server.database("outage").await;
-    let client = Client::connect(&url).await.expect("client");
+    let client = crate::support::migrated_client(&url).await;
     let db = Db::connect(&url).await;
     let dir = tempfile::tempdir().unwrap();
     // Misfired after 1 s, so that a few seconds of outage are a misfire;

@@ -58,6 +58,14 @@ pub async fn backends() -> Vec<TestDb> {
     dbs
 }
 
+/// Migrates the database at `url` (as `cosched migrate` does) and connects
+/// a producer to it: `Client::connect` itself never migrates.
+pub async fn migrated_client(url: &str) -> Client {
+    let store = Store::connect(url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    Client::connect(url).await.expect("client")
+}
+
 /// 2026-03-02T10:00:00Z, a Monday: where manual clocks start.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
