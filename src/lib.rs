@@ -20,6 +20,8 @@
 //! - [`cluster`]: check-ins, clock offset, dead nodes and recovery.
 //! - [`clock`]: every "now", injectable; [`events`]: what a node did.
 //! - [`cli`]: the command line (the binary is a thin shell around it).
+//! - [`testing`]: a node stepped by hand with a manual clock, for embedders'
+//!   tests of their own job kinds.
 
 pub mod cli;
 pub mod client;
@@ -36,6 +38,7 @@ pub mod node;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
+pub mod testing;
 
 pub use client::{Client, ClientError};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -17,3 +17,4 @@ mod recovery;
 mod scheduling;
 mod shutdown;
 mod store;
+mod testing;
