@@ -456,14 +456,6 @@ impl CalendarDef {
         if name.trim().is_empty() {
             return Err(CalendarError::EmptyName);
         }
-        let invalid =
-            |key: String, value: String, expected: &'static str| CalendarError::InvalidValue {
-                calendar: name.to_owned(),
-                key,
-                value,
-                expected,
-            };
-
         let tz = match &self.timezone {
             None => default_tz,
             Some(zone) => zone
@@ -474,95 +466,10 @@ impl CalendarDef {
                     suggestion: suggest_zone(zone),
                 })?,
         };
-
-        let mut rules = Vec::new();
-
-        if !self.dates.is_empty() {
-            let mut dates = BTreeSet::new();
-            for (i, s) in self.dates.iter().enumerate() {
-                let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-                    invalid(format!("dates[{i}]"), format!("{s:?}"), "a date YYYY-MM-DD")
-                })?;
-                dates.insert(date);
-            }
-            rules.push(CalendarRule::Dates(dates));
+        let mut rules = self.day_rules()?;
+        if let Some(rule) = self.daily_range_rule()? {
+            rules.push(rule);
         }
-
-        if !self.annual.is_empty() {
-            let mut days = BTreeSet::new();
-            for (i, s) in self.annual.iter().enumerate() {
-                let day = parse_month_day(s).ok_or_else(|| {
-                    invalid(
-                        format!("annual[{i}]"),
-                        format!("{s:?}"),
-                        "a day of the year MM-DD",
-                    )
-                })?;
-                days.insert(day);
-            }
-            rules.push(CalendarRule::Annual(days));
-        }
-
-        if !self.days_of_week.is_empty() {
-            let mut days = DaysOfWeek::NONE;
-            for (i, s) in self.days_of_week.iter().enumerate() {
-                let day = parse_weekday(s).map_err(|_| {
-                    invalid(
-                        format!("days_of_week[{i}]"),
-                        format!("{s:?}"),
-                        "a day name: mon..sun or monday..sunday",
-                    )
-                })?;
-                days.insert(day);
-            }
-            rules.push(CalendarRule::DaysOfWeek(days));
-        }
-
-        if !self.days_of_month.is_empty() {
-            let mut days = BTreeSet::new();
-            for (i, d) in self.days_of_month.iter().enumerate() {
-                if !(1..=31).contains(d) {
-                    return Err(invalid(
-                        format!("days_of_month[{i}]"),
-                        d.to_string(),
-                        "a day of the month 1..=31",
-                    ));
-                }
-                days.insert(*d);
-            }
-            rules.push(CalendarRule::DaysOfMonth(days));
-        }
-
-        if let Some(range) = &self.daily_range {
-            const EXPECTED_TIME: &str = "a time of day HH:MM or HH:MM:SS";
-            let from = parse_time_of_day(&range.from).ok_or_else(|| {
-                invalid(
-                    "daily_range.from".into(),
-                    format!("{:?}", range.from),
-                    EXPECTED_TIME,
-                )
-            })?;
-            let to = parse_time_of_day(&range.to).ok_or_else(|| {
-                invalid(
-                    "daily_range.to".into(),
-                    format!("{:?}", range.to),
-                    EXPECTED_TIME,
-                )
-            })?;
-            if from == to {
-                return Err(invalid(
-                    "daily_range.to".into(),
-                    format!("{:?}", range.to),
-                    "a time of day different from daily_range.from",
-                ));
-            }
-            rules.push(CalendarRule::DailyRange {
-                from,
-                to,
-                invert: range.invert,
-            });
-        }
-
         for (index, src) in self.cron.iter().enumerate() {
             let expr = CronExpr::parse(src, Dialect::Quartz).map_err(|source| {
                 CalendarError::InvalidCron {
@@ -574,12 +481,113 @@ impl CalendarDef {
             })?;
             rules.push(CalendarRule::Cron(expr));
         }
-
         Ok(Calendar {
             name: name.to_owned(),
             tz,
             rules,
         })
+    }
+
+    fn invalid(&self, key: String, value: String, expected: &'static str) -> CalendarError {
+        CalendarError::InvalidValue {
+            calendar: self.name.clone(),
+            key,
+            value,
+            expected,
+        }
+    }
+
+    /// The rules that exclude whole days: dates, annual days, days of the
+    /// week and of the month.
+    fn day_rules(&self) -> Result<Vec<CalendarRule>, CalendarError> {
+        let mut rules = Vec::new();
+        if !self.dates.is_empty() {
+            let mut dates = BTreeSet::new();
+            for (i, s) in self.dates.iter().enumerate() {
+                let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                    self.invalid(format!("dates[{i}]"), format!("{s:?}"), "a date YYYY-MM-DD")
+                })?;
+                dates.insert(date);
+            }
+            rules.push(CalendarRule::Dates(dates));
+        }
+        if !self.annual.is_empty() {
+            let mut days = BTreeSet::new();
+            for (i, s) in self.annual.iter().enumerate() {
+                let day = parse_month_day(s).ok_or_else(|| {
+                    self.invalid(
+                        format!("annual[{i}]"),
+                        format!("{s:?}"),
+                        "a day of the year MM-DD",
+                    )
+                })?;
+                days.insert(day);
+            }
+            rules.push(CalendarRule::Annual(days));
+        }
+        if !self.days_of_week.is_empty() {
+            let mut days = DaysOfWeek::NONE;
+            for (i, s) in self.days_of_week.iter().enumerate() {
+                let day = parse_weekday(s).map_err(|_| {
+                    self.invalid(
+                        format!("days_of_week[{i}]"),
+                        format!("{s:?}"),
+                        "a day name: mon..sun or monday..sunday",
+                    )
+                })?;
+                days.insert(day);
+            }
+            rules.push(CalendarRule::DaysOfWeek(days));
+        }
+        if !self.days_of_month.is_empty() {
+            let mut days = BTreeSet::new();
+            for (i, d) in self.days_of_month.iter().enumerate() {
+                if !(1..=31).contains(d) {
+                    return Err(self.invalid(
+                        format!("days_of_month[{i}]"),
+                        d.to_string(),
+                        "a day of the month 1..=31",
+                    ));
+                }
+                days.insert(*d);
+            }
+            rules.push(CalendarRule::DaysOfMonth(days));
+        }
+        Ok(rules)
+    }
+
+    /// The `daily_range` rule, if any.
+    fn daily_range_rule(&self) -> Result<Option<CalendarRule>, CalendarError> {
+        let Some(range) = &self.daily_range else {
+            return Ok(None);
+        };
+        const EXPECTED_TIME: &str = "a time of day HH:MM or HH:MM:SS";
+        let from = parse_time_of_day(&range.from).ok_or_else(|| {
+            self.invalid(
+                "daily_range.from".into(),
+                format!("{:?}", range.from),
+                EXPECTED_TIME,
+            )
+        })?;
+        let to = parse_time_of_day(&range.to).ok_or_else(|| {
+            self.invalid(
+                "daily_range.to".into(),
+                format!("{:?}", range.to),
+                EXPECTED_TIME,
+            )
+        })?;
+        if from == to {
+            return Err(self.invalid(
+                "daily_range.to".into(),
+                format!("{:?}", range.to),
+                "a time of day different from daily_range.from",
+            ));
+        }
+        Ok(Some(CalendarRule::DailyRange {
+            from,
+            to,
+            invert: range.invert,
+        }))
     }
 }
 

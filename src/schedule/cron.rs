@@ -1303,19 +1303,11 @@ mod parse {
         Ok(field)
     }
 
-    fn parse_item(item: &mut Item<'_>, field: &mut Field) -> Result<(), CronError> {
-        let spec = item.spec;
-        let kind = spec.kind;
+    /// `L` at the start of an item: day-of-month `L`, `L-n`, `LW`, `L-nW`,
+    /// or day-of-week `L` alone (Saturday). Returns whether it was one.
+    fn parse_last(item: &mut Item<'_>, field: &mut Field) -> Result<bool, CronError> {
+        let kind = item.spec.kind;
         let quartz = item.ctx.dialect == Dialect::Quartz;
-        if item.eat(b'*') {
-            field.star_or_step = true;
-            let step = if item.eat(b'/') { item.step()? } else { 1 };
-            fill(field, spec, spec.min, spec.max, step);
-            return Ok(());
-        }
-        if item.peek() == Some(b'?') {
-            return Err(item.err("'?' must be the whole field".to_string()));
-        }
         // Day-of-month `L`, `L-n`, `LW`, `L-nW`.
         if kind == Kind::Dom && item.peek().is_some_and(|c| c.eq_ignore_ascii_case(&b'L')) {
             if !quartz {
@@ -1336,7 +1328,7 @@ mod parse {
             } else {
                 field.dom_last |= 1 << n;
             }
-            return Ok(());
+            return Ok(true);
         }
         // Day-of-week `L` alone = Saturday.
         if kind == Kind::Dow && item.peek().is_some_and(|c| c.eq_ignore_ascii_case(&b'L')) {
@@ -1345,6 +1337,62 @@ mod parse {
             }
             item.pos += 1;
             field.bits.set(7);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// `first-last` with an optional `/step`, after its first value.
+    fn parse_range(
+        item: &mut Item<'_>,
+        field: &mut Field,
+        start_pos: usize,
+        first: u32,
+    ) -> Result<(), CronError> {
+        let kind = item.spec.kind;
+        let quartz = item.ctx.dialect == Dialect::Quartz;
+        item.pos += 1;
+        let last = item.value()?;
+        let step = if item.eat(b'/') {
+            field.star_or_step = true;
+            item.step()?
+        } else {
+            1
+        };
+        match item.peek().map(|c| c.to_ascii_uppercase()) {
+            Some(b'W') if kind == Kind::Dom && quartz => {
+                return Err(
+                    item.err("'W' is only allowed after a single day, e.g. '15W'".to_string())
+                );
+            }
+            Some(b'#') if kind == Kind::Dow && quartz => {
+                return Err(item.err(
+                    "'#' is only allowed after a single day of week, e.g. '6#3'".to_string(),
+                ));
+            }
+            Some(b'L') if kind == Kind::Dow && quartz => {
+                return Err(item
+                    .err("'L' is only allowed after a single day of week, e.g. '6L'".to_string()));
+            }
+            _ => {}
+        }
+        range(item, field, start_pos, first, last, step)
+    }
+
+    fn parse_item(item: &mut Item<'_>, field: &mut Field) -> Result<(), CronError> {
+        let spec = item.spec;
+        let kind = spec.kind;
+        let quartz = item.ctx.dialect == Dialect::Quartz;
+        if item.eat(b'*') {
+            field.star_or_step = true;
+            let step = if item.eat(b'/') { item.step()? } else { 1 };
+            fill(field, spec, spec.min, spec.max, step);
+            return Ok(());
+        }
+        if item.peek() == Some(b'?') {
+            return Err(item.err("'?' must be the whole field".to_string()));
+        }
+        if parse_last(item, field)? {
             return Ok(());
         }
         let start_pos = item.pos;
@@ -1380,36 +1428,7 @@ mod parse {
                 field.dow_nth |= 1u64 << ((first - 1) * 5 + (k - 1));
                 Ok(())
             }
-            Some(b'-') => {
-                item.pos += 1;
-                let last = item.value()?;
-                let step = if item.eat(b'/') {
-                    field.star_or_step = true;
-                    item.step()?
-                } else {
-                    1
-                };
-                match item.peek().map(|c| c.to_ascii_uppercase()) {
-                    Some(b'W') if kind == Kind::Dom && quartz => {
-                        return Err(item.err(
-                            "'W' is only allowed after a single day, e.g. '15W'".to_string(),
-                        ));
-                    }
-                    Some(b'#') if kind == Kind::Dow && quartz => {
-                        return Err(item.err(
-                            "'#' is only allowed after a single day of week, e.g. '6#3'"
-                                .to_string(),
-                        ));
-                    }
-                    Some(b'L') if kind == Kind::Dow && quartz => {
-                        return Err(item.err(
-                            "'L' is only allowed after a single day of week, e.g. '6L'".to_string(),
-                        ));
-                    }
-                    _ => {}
-                }
-                range(item, field, start_pos, first, last, step)
-            }
+            Some(b'-') => parse_range(item, field, start_pos, first),
             Some(b'/') => {
                 item.pos += 1;
                 field.star_or_step = true;

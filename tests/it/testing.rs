@@ -60,7 +60,10 @@ async fn an_embedder_steps_its_own_job_kind_through_time() {
             .create_job(&JobDef::new("mine", "recorder"), None)
             .await
             .expect("create");
-        node.client.trigger_now("mine", None).await.expect("trigger");
+        node.client
+            .trigger_now("mine", None)
+            .await
+            .expect("trigger");
         // Nothing fires until the test steps.
         assert!(recorder.seen.lock().unwrap().is_empty());
         let pass = node.step_and_settle().await.expect("pass");
@@ -87,7 +90,11 @@ async fn an_embedder_steps_its_own_job_kind_through_time() {
             .expect("second node");
         assert!(matches!(
             quick.completions(1).await,
-            Err(TestingError::Timeout { wanted: 1, seen: 0, .. })
+            Err(TestingError::Timeout {
+                wanted: 1,
+                seen: 0,
+                ..
+            })
         ));
     }
 }
