@@ -269,7 +269,12 @@ mod tests {
             "{e}"
         );
         let e = refused(json!({"command": ["x"], "env": {"COSCHED_JOB": "x"}}));
-        assert!(e.contains("set by cosched"), "{e}");
+        assert!(e.contains("cosched sets COSCHED_JOB for every fire"), "{e}");
+        assert!(
+            CommandJob
+                .validate(&json!({"command": ["x"], "env": {"COSCHED_MINE": "x"}}))
+                .is_ok()
+        );
         let e = refused(json!({"command": ["x"], "workdir": "/tmp\u{0}"}));
         assert!(e.starts_with("`workdir` contains a NUL byte"), "{e}");
         let e = refused(json!({"command": ["x", "y".repeat(200_000)]}));

@@ -314,5 +314,10 @@ mod tests {
             "{note}"
         );
         assert!(note.len() < 200);
+        let names: Vec<&str> = fire_variables(&fire(json!(null)))
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(names, crate::jobs::command::settings::FIRE_VARIABLES);
     }
 }

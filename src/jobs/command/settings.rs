@@ -38,6 +38,18 @@ pub const KEYS: [&str; 6] = [
     "inherit_env",
 ];
 
+/// The variables that carry a fire's context; a job's `env` may not set
+/// them, since the fire's values always win.
+pub const FIRE_VARIABLES: [&str; 7] = [
+    "COSCHED_JOB",
+    "COSCHED_FIRE_ID",
+    "COSCHED_SCHEDULED_AT",
+    "COSCHED_ATTEMPT",
+    "COSCHED_NODE",
+    "COSCHED_DATA",
+    "COSCHED_TRIGGER_ID",
+];
+
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandLine {
@@ -296,10 +308,11 @@ fn parse_env(map: &Map<String, Value>) -> Result<BTreeMap<String, String>, Strin
     let mut env = BTreeMap::new();
     for (name, value) in table {
         check_env_name("`env`", name)?;
-        if name.starts_with("COSCHED_") {
+        if FIRE_VARIABLES.contains(&name.as_str()) {
             return Err(format!(
-                "`env.{name}`: the COSCHED_* variables are set by cosched for every fire \
-                 (the fire's context); choose another name"
+                "`env.{name}`: cosched sets {name} for every fire (the fire's context, \
+                 see {}); choose another name",
+                FIRE_VARIABLES.join(", ")
             ));
         }
         let value = match value {
