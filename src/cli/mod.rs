@@ -171,7 +171,8 @@ pub enum Command {
         #[arg(long, value_parser = parse_status)]
         status: Option<FireStatus>,
         /// At most this many.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50,
+              value_parser = clap::value_parser!(u64).range(1..=MAX_LIST_LIMIT))]
         limit: u64,
         #[command(flatten)]
         db: DatabaseArgs,
@@ -180,7 +181,19 @@ pub enum Command {
     },
     /// Measure fires per second and lateness on a database (burst or steady load).
     Bench(bench::BenchArgs),
+    /// Print a shell completion script: `cosched completions bash > /etc/bash_completion.d/cosched`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `cosched man | man -l -`.
+    Man,
 }
+
+/// The most rows `--limit` may ask for in one listing.
+pub const MAX_LIST_LIMIT: u64 = 10_000;
+/// The most instants `next -n` may preview.
+pub const MAX_PREVIEW_COUNT: u64 = 10_000;
 
 #[derive(Debug, Subcommand)]
 pub enum JobsAction {
@@ -228,8 +241,9 @@ pub struct NextArgs {
     #[arg(long, default_value = "UTC")]
     pub tz: String,
     /// How many fire times.
-    #[arg(short = 'n', long = "count", default_value_t = 5)]
-    pub count: usize,
+    #[arg(short = 'n', long = "count", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_PREVIEW_COUNT))]
+    pub count: u64,
     /// Start after this instant (RFC 3339), default now.
     #[arg(long)]
     pub from: Option<String>,
@@ -503,6 +517,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "cosched", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(&mut std::io::stdout())
+                .map_err(|e| CliError::Runtime(format!("cannot write the manual page: {e}")))
+        }
     }
 }
 
@@ -645,7 +670,7 @@ fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError> {
     let schedule = CronSchedule::new(expr, tz, dst);
     let mut fires = Vec::new();
     let mut at = from;
-    while fires.len() < args.count {
+    while (fires.len() as u64) < args.count {
         let Some(allowed) = next_allowed(at, &calendars, |t| schedule.next_after(t)) else {
             break;
         };

@@ -291,3 +291,43 @@ fn jobs_lists_pauses_resumes_and_triggers() {
     assert_eq!(shown["triggers"].as_array().unwrap().len(), 1);
     assert!(run(&["jobs"]).contains("NAME"));
 }
+
+#[test]
+fn completions_and_the_manual_page_come_from_the_command_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = cosched(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains("cosched"), "{shell}");
+        assert!(script.contains("schedule"), "{shell}: subcommands listed");
+    }
+    let out = cosched(&["man"]);
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.starts_with(".ie") || page.contains(".TH"), "{page}");
+    assert!(page.contains("serve"));
+}
+
+#[test]
+fn counts_out_of_range_are_usage_errors_not_panics() {
+    for args in [
+        &["fires", "--limit", "9223372036854775808"][..],
+        &["fires", "--limit", "0"],
+        &["fires", "--limit", "10001"],
+        &["next", "0 0 * * * ?", "-n", "10000000"],
+        &["next", "0 0 * * * ?", "-n", "0"],
+    ] {
+        let mut args = args.to_vec();
+        if args[0] == "fires" {
+            args.extend(["--database", "sqlite://unused.db"]);
+        }
+        let out = cosched(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let out = cosched(&["next", "0 0 * * * ?", "-n", "10000", "--json"]);
+    assert!(out.status.success());
+    let instants: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(instants.len(), 10_000);
+}
