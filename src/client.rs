@@ -13,8 +13,8 @@ use entity::{fires, jobs, triggers};
 use serde_json::Value;
 
 use crate::clock::{Clock, SystemClock};
-use crate::definition::{JobDef, TriggerDef};
 use crate::jobs::JobRegistry;
+use crate::model::{JobDef, TriggerDef};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::CalendarDef;
 use crate::store::{FireFilter, JobRow, Store, StoreError};

@@ -24,10 +24,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{Clock, from_ms};
-use crate::definition::RetryPolicy;
 use crate::events::{Events, SchedulerEvent};
 use crate::jobs::{FireContext, JobOutcome, JobRegistry, RetryDirective};
-use crate::store::{FireCompletion, FireStatus, Store};
+use crate::model::FireStatus;
+use crate::model::RetryPolicy;
+use crate::store::{FireCompletion, Store};
 
 /// Characters of output and of error text kept in a fire record.
 pub const MAX_RECORDED_TEXT: usize = 64 * 1024;
@@ -427,12 +428,6 @@ fn retry_delay(job: &jobs::Model, attempt: i32, directive: RetryDirective) -> Op
         RetryDirective::Never => None,
         RetryDirective::After(d) => Some(d),
         RetryDirective::ByPolicy => Some(policy.delay_after(attempt, rand::random::<f64>())),
-    }
-}
-
-impl std::fmt::Display for FireStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -19,11 +19,12 @@ use crate::client::{Client, ClientError};
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::config::{self, Config, ConfigError, Settings};
 use crate::jobs::JobRegistry;
+use crate::model::FireStatus;
 use crate::node::{Node, NodeError};
 use crate::schedule::calendar::{CalendarSet, next_allowed};
 use crate::schedule::cron::{CronExpr, CronSchedule, Dialect};
 use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
-use crate::store::{FireFilter, FireStatus, Store, StoreError};
+use crate::store::{FireFilter, Store, StoreError};
 
 pub use output::{calendar_json, fire_json, job_json, node_json};
 
@@ -242,7 +243,7 @@ pub struct NextArgs {
 }
 
 fn parse_status(s: &str) -> Result<FireStatus, String> {
-    FireStatus::parse(s).ok_or_else(|| {
+    s.parse().map_err(|_| {
         format!(
             "expected one of {}",
             FireStatus::ALL
@@ -595,7 +596,7 @@ fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError> {
     let dialect: Dialect = args
         .dialect
         .parse()
-        .map_err(|e: String| CliError::Usage(e))?;
+        .map_err(|e: crate::closed_enum::UnknownName| CliError::Usage(e.to_string()))?;
     let expr = CronExpr::parse(&args.expression, dialect).map_err(|e| {
         let caret = format!("{}^", " ".repeat(e.column.saturating_sub(1)));
         CliError::Usage(format!(

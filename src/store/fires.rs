@@ -1,61 +1,11 @@
 //! Fire records: complete (fenced), list with filters.
 
+use super::{Store, StoreError, placeholders};
+use crate::model::FireStatus;
 use entity::fires;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
-use serde::Serialize;
-
-use super::{Store, StoreError, placeholders};
-
-/// The closed set of fire statuses, as stored in `fires.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FireStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Skipped,
-    Abandoned,
-    Cancelled,
-}
-
-impl FireStatus {
-    pub const ALL: [FireStatus; 8] = [
-        FireStatus::Queued,
-        FireStatus::Running,
-        FireStatus::Succeeded,
-        FireStatus::Failed,
-        FireStatus::TimedOut,
-        FireStatus::Skipped,
-        FireStatus::Abandoned,
-        FireStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FireStatus::Queued => "queued",
-            FireStatus::Running => "running",
-            FireStatus::Succeeded => "succeeded",
-            FireStatus::Failed => "failed",
-            FireStatus::TimedOut => "timed_out",
-            FireStatus::Skipped => "skipped",
-            FireStatus::Abandoned => "abandoned",
-            FireStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FireStatus> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// A status no later write changes.
-    pub fn is_final(self) -> bool {
-        !matches!(self, FireStatus::Queued | FireStatus::Running)
-    }
-}
 
 /// The outcome of a fire, written by the node that ran it.
 #[derive(Debug, Clone)]

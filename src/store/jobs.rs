@@ -6,7 +6,7 @@ use sea_orm::{
 };
 
 use super::{Store, StoreError};
-use crate::definition::{JobDef, TriggerDef};
+use crate::model::{JobDef, TriggerDef};
 
 /// A job with a summary of its triggers, for listings.
 #[derive(Debug, Clone)]

@@ -32,12 +32,12 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 pub use error::StoreError;
-pub use fires::{FireCompletion, FireFilter, FireStatus};
+pub use fires::{FireCompletion, FireFilter};
 pub use jobs::JobRow;
 pub use nodes::{NodeCheckin, NodeRow, Recovery};
 pub use reconcile::{ConfigJob, ReconcileReport};
 pub use triggers::{
-    LeaseParams, LoadedCalendars, RecordFire, RecordOutcome, TriggerState, trigger_calendar_names,
+    LeaseParams, LoadedCalendars, RecordFire, RecordOutcome, trigger_calendar_names,
     trigger_policy, trigger_spec,
 };
 

@@ -13,7 +13,7 @@ use entity::{fires, jobs};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Value};
 
 use super::{Store, StoreError, placeholders};
-use crate::definition::OverlapPolicy;
+use crate::model::OverlapPolicy;
 
 /// What runs of one job look like while a new fire of it is recorded.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +39,7 @@ impl OverlapGate {
         db: &C,
         job: &jobs::Model,
     ) -> Result<OverlapGate, StoreError> {
-        let policy = OverlapPolicy::parse(&job.overlap).unwrap_or_default();
+        let policy = job.overlap.parse::<OverlapPolicy>().unwrap_or_default();
         if policy == OverlapPolicy::Allow {
             return Ok(OverlapGate::default());
         }

@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::jobs::{insert_job, job_columns};
 use super::triggers::insert_trigger;
 use super::{Store, StoreError};
-use crate::definition::{JobDef, TriggerDef};
+use crate::model::{JobDef, TriggerDef};
 
 /// A job as declared in the file, with the hashes of its declaration.
 #[derive(Debug, Clone)]

@@ -21,7 +21,7 @@ use sea_orm::{
 use super::queue::{Admission, OverlapGate};
 use super::{Store, StoreError, placeholders};
 use crate::clock::from_ms;
-use crate::definition::{OverlapPolicy, TriggerDef};
+use crate::model::{OverlapPolicy, TriggerDef, TriggerState};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::{Calendar, CalendarDef, CalendarSet};
 use crate::schedule::cron::{CronExpr, Dialect};
@@ -29,26 +29,6 @@ use crate::schedule::dst::DstOptions;
 use crate::schedule::interval::{DaysOfWeek, IntervalError, IntervalUnit, parse_weekday};
 use crate::schedule::misfire::{FirePlan, MisfirePolicy};
 use crate::schedule::spec::SpecError;
-
-/// The closed set of trigger states, as stored in `triggers.state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TriggerState {
-    Waiting,
-    Paused,
-    Complete,
-    Error,
-}
-
-impl TriggerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TriggerState::Waiting => "waiting",
-            TriggerState::Paused => "paused",
-            TriggerState::Complete => "complete",
-            TriggerState::Error => "error",
-        }
-    }
-}
 
 /// Rebuilds a trigger's schedule declaration from its row. A row written
 /// by plain SQL may be malformed; the error says which column and why.

@@ -3,7 +3,7 @@
 //! leased and fired by a node stepped with a manual clock.
 
 use chrono::{DateTime, Utc};
-use cosched::definition::{JobDef, TriggerDef};
+use cosched::model::{JobDef, TriggerDef};
 use cosched::schedule::ScheduleSpec;
 use cosched::schedule::cron::{CronExpr, Dialect};
 use cosched::store::FireFilter;

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cosched::definition::JobDef;
+use cosched::model::JobDef;
 use serde_json::Value;
 
 use crate::config::cosched;

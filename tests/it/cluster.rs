@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cosched::config::SchedulerSettings;
-use cosched::definition::{JobDef, TriggerDef};
+use cosched::model::{JobDef, TriggerDef};
 use cosched::schedule::ScheduleSpec;
 use cosched::schedule::cron::{CronExpr, Dialect};
 use cosched::store::Store;

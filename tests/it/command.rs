@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cosched::definition::JobDef;
+use cosched::model::JobDef;
 use serde_json::json;
 
 use crate::scheduling::fires_of;

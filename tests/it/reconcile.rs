@@ -2,7 +2,7 @@
 //! removed jobs; API jobs untouched; the trigger of a job whose schedule
 //! did not change keeps its state.
 
-use cosched::definition::JobDef;
+use cosched::model::JobDef;
 use cosched::{JobRegistry, config};
 
 use crate::support::{Harness, sqlite, t0};

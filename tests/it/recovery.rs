@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::Duration as TimeDelta;
 use cosched::clock::OffsetClock;
 use cosched::cluster::{Cluster, ClusterConfig};
-use cosched::definition::JobDef;
 use cosched::events::{Events, SchedulerEvent};
+use cosched::model::JobDef;
 use cosched::{JobRegistry, ManualClock};
 use tokio::sync::Semaphore;
 

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Duration as TimeDelta;
-use cosched::definition::{JobDef, TriggerDef};
+use cosched::model::FireStatus;
+use cosched::model::{JobDef, TriggerDef};
 use cosched::schedule::ScheduleSpec;
 use cosched::schedule::cron::{CronExpr, Dialect};
-use cosched::store::{FireFilter, FireStatus};
+use cosched::store::FireFilter;
 use cosched::{FireContext, JobKind, JobOutcome, JobRegistry};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};

@@ -6,12 +6,13 @@
 //! from `cosched::schedule::misfire`.
 
 use chrono::Duration;
-use cosched::definition::{JobDef, TriggerDef};
+use cosched::model::FireStatus;
+use cosched::model::{JobDef, TriggerDef};
 use cosched::schedule::ScheduleSpec;
 use cosched::schedule::misfire::{FirePlan, PlannedFire};
 use cosched::store::{
-    ConfigJob, FireCompletion, FireFilter, FireStatus, LeaseParams, ReconcileReport, RecordFire,
-    RecordOutcome, Store, StoreError,
+    ConfigJob, FireCompletion, FireFilter, LeaseParams, ReconcileReport, RecordFire, RecordOutcome,
+    Store, StoreError,
 };
 use entity::{fires, jobs, triggers};
 use migration::{Migrator, MigratorTrait};
@@ -1044,7 +1045,7 @@ async fn node_rows_round_trip_through_their_entity() {
 async fn record_fires_batches_a_pass_like_one_record_each() {
     for (db, store) in stores().await {
         let mut with_overlap = noop_job("queue");
-        with_overlap.overlap = cosched::definition::OverlapPolicy::Queue;
+        with_overlap.overlap = cosched::model::OverlapPolicy::Queue;
         store
             .job_create(&noop_job("a"), Some(&every(10)), at(0))
             .await
