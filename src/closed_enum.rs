@@ -7,6 +7,9 @@
 //! names twice. It is the lowest layer of the crate: `schedule` and
 //! `model` both use it, and it uses nothing of theirs.
 //!
+//! A value also compares equal to its name (`status == "running"`), as
+//! rows read with plain SQL spell it.
+//!
 //! [`FromStr`]: std::str::FromStr
 //! [`Display`]: std::fmt::Display
 
@@ -98,6 +101,13 @@ macro_rules! closed_enum {
             }
         }
 
+        /// A value equals its name: `status == "running"`.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
@@ -140,6 +150,7 @@ mod tests {
         }
         assert_eq!(" dark_blue ".parse::<Colour>(), Ok(Colour::DarkBlue));
         assert_eq!(Colour::default(), Colour::Red);
+        assert!(Colour::DarkBlue == "dark_blue" && Colour::Red != "green");
     }
 
     #[test]

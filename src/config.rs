@@ -54,6 +54,7 @@ use serde_json::{Value, json};
 use toml::Spanned;
 
 use crate::jobs::JobRegistry;
+use crate::model::ConfigJob;
 use crate::model::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::{CalendarDef, CalendarError, CalendarSet, DailyRangeDef};
@@ -62,7 +63,7 @@ use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
 use crate::schedule::interval::{DaysOfWeek, IntervalError, IntervalUnit, parse_weekday};
 use crate::schedule::misfire::MisfirePolicy;
 use crate::schedule::spec::SpecError;
-use crate::store::{ConfigJob, DEFAULT_DATABASE_URL};
+use crate::store::DEFAULT_DATABASE_URL;
 
 /// Defaults, in one place.
 pub mod defaults {

@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use entity::{fires, jobs};
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -27,7 +26,7 @@ use crate::clock::{Clock, from_ms};
 use crate::events::{Events, SchedulerEvent};
 use crate::jobs::{FireContext, JobOutcome, JobRegistry, RetryDirective};
 use crate::model::FireStatus;
-use crate::model::RetryPolicy;
+use crate::model::{Fire, Job};
 use crate::store::{FireCompletion, Store};
 
 /// Characters of output and of error text kept in a fire record.
@@ -205,7 +204,7 @@ impl Executor {
     }
 
     /// Starts a recorded fire (status `running`) of `job`.
-    pub fn start(&self, fire: fires::Model, job: jobs::Model) {
+    pub fn start(&self, fire: Fire, job: Job) {
         let inner = self.inner.clone();
         let permit = match inner.slots.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -271,24 +270,19 @@ impl Inner {
     /// writer's work, and the next pass need not wait for it.
     async fn run_fire(
         &self,
-        fire: &fires::Model,
-        job: &jobs::Model,
+        fire: &Fire,
+        job: &Job,
         cancel: &CancellationToken,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> FireStatus {
-        let data: Value = fire
-            .data
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok())
-            .unwrap_or(Value::Null);
         let context = FireContext {
             fire_id: fire.id,
             job: job.name.clone(),
             trigger_id: fire.trigger_id,
             scheduled_at: from_ms(fire.scheduled_at),
-            attempt: u32::try_from(fire.attempt).unwrap_or(1),
+            attempt: fire.attempt,
             node: self.config.node_id.clone(),
-            data,
+            data: fire.data.clone().unwrap_or(Value::Null),
         };
         // A fire recorded a little ahead of its instant (the scheduler's
         // lookahead) starts exactly on it.
@@ -310,11 +304,8 @@ impl Inner {
                 started_at_ms = self.clock.now_ms();
             }
         }
-        let settings: Value = serde_json::from_str(&job.settings).unwrap_or(Value::Null);
-        let timeout = job
-            .timeout_ms
-            .and_then(|ms| u64::try_from(ms).ok())
-            .map(Duration::from_millis);
+        let settings = &job.settings;
+        let timeout = job.timeout;
         let mut directive = RetryDirective::ByPolicy;
         let (status, error, output) = match self.registry.get(&job.kind) {
             None => (
@@ -328,7 +319,7 @@ impl Inner {
                 None,
             ),
             Some(kind) => {
-                let run = kind.run(&context, &settings);
+                let run = kind.run(&context, settings);
                 let timed = async {
                     match timeout {
                         Some(t) => tokio::time::timeout(t, run).await.ok(),
@@ -412,15 +403,8 @@ impl Inner {
 
 /// The wait before the next attempt of a fire that failed at `attempt`,
 /// or None when the job's retry policy (or the job itself) says no more.
-fn retry_delay(job: &jobs::Model, attempt: i32, directive: RetryDirective) -> Option<Duration> {
-    let policy = RetryPolicy {
-        max_attempts: u32::try_from(job.retry_max_attempts).unwrap_or(1),
-        backoff: Duration::from_millis(u64::try_from(job.retry_backoff_ms).unwrap_or(0)),
-        factor: job.retry_factor,
-        max_backoff: Duration::from_millis(u64::try_from(job.retry_max_backoff_ms).unwrap_or(0)),
-        jitter: job.retry_jitter,
-    };
-    let attempt = u32::try_from(attempt).unwrap_or(1);
+fn retry_delay(job: &Job, attempt: u32, directive: RetryDirective) -> Option<Duration> {
+    let policy = &job.retry;
     if !policy.allows_retry_after(attempt) {
         return None;
     }

@@ -26,7 +26,7 @@ use crate::schedule::cron::{CronExpr, CronSchedule, Dialect};
 use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
 use crate::store::{FireFilter, Store, StoreError};
 
-pub use output::{calendar_json, fire_json, job_json, node_json};
+pub use crate::client::views::{calendar_json, fire_json, job_json, node_json};
 
 /// cosched: fire cron, interval and one-shot jobs from a SQL database.
 #[derive(Debug, Parser)]
@@ -281,7 +281,10 @@ impl CliError {
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { .. } | StoreError::Conflict(_) => CliError::Usage(e.to_string()),
+            StoreError::NotFound { .. }
+            | StoreError::Conflict(_)
+            | StoreError::Invalid { .. }
+            | StoreError::DeclaredInFile { .. } => CliError::Usage(e.to_string()),
             e => CliError::Runtime(e.to_string()),
         }
     }
@@ -434,7 +437,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                         println!("{}", Value::Array(rows.iter().map(calendar_json).collect()));
                     } else {
                         for c in rows {
-                            println!("{}  ({})  {}", c.name, c.source, c.definition);
+                            let definition = serde_json::to_string(&c.definition)
+                                .map_err(|e| CliError::Runtime(e.to_string()))?;
+                            println!("{}  ({})  {definition}", c.name, c.source);
                         }
                     }
                 }

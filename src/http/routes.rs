@@ -35,10 +35,10 @@ use serde_json::{Value, json};
 
 use super::metrics::Gauges;
 use super::{ApiError, AppState, JsonBody, QueryParams};
-use crate::cli::{calendar_json, fire_json, job_json, node_json};
+use crate::client::views::{calendar_json, fire_json, job_json, node_json};
 use crate::clock::from_ms;
-use crate::model::FireStatus;
 use crate::model::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
+use crate::model::{Fire, FireStatus, Trigger};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::CalendarDef;
 use crate::schedule::cron::{CronExpr, Dialect};
@@ -202,13 +202,6 @@ async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json
 }
 
 async fn delete_job(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json> {
-    let row = s.api.client.job(&name).await?;
-    if row.job.source == "config" {
-        return Err(ApiError::conflict(
-            format!("job `{name}` is declared in the configuration file"),
-            "remove it from the file; the next `cosched serve` deletes it",
-        ));
-    }
     s.api.client.delete_job(&name).await?;
     Ok(axum::Json(json!({"job": name, "deleted": true})))
 }
@@ -269,7 +262,7 @@ async fn schedule_job(
 }
 
 /// The answer to a trigger or schedule: the CLI's `schedule --json` shape.
-fn scheduled(job: &str, t: &entity::triggers::Model) -> (StatusCode, Json) {
+fn scheduled(job: &str, t: &Trigger) -> (StatusCode, Json) {
     (
         StatusCode::CREATED,
         axum::Json(json!({
@@ -757,7 +750,7 @@ async fn fires(State(s): State<AppState>, QueryParams(q): QueryParams<FiresQuery
     )))
 }
 
-async fn fire_by_id(s: &AppState, fire: &str) -> Result<entity::fires::Model> {
+async fn fire_by_id(s: &AppState, fire: &str) -> Result<Fire> {
     let fire = id(fire, "fire")?;
     s.api.client.fire(fire).await?.ok_or_else(|| {
         ApiError::not_found(

@@ -1,7 +1,7 @@
 //! Fire records: complete (fenced), list with filters.
 
-use super::{Store, StoreError, placeholders};
-use crate::model::FireStatus;
+use super::{Store, StoreError, codec, placeholders};
+use crate::model::{Fire, FireStatus};
 use entity::fires;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
@@ -136,8 +136,8 @@ impl Store {
         Ok(())
     }
 
-    /// Fires, newest first.
-    pub async fn fires_list(&self, filter: &FireFilter) -> Result<Vec<fires::Model>, StoreError> {
+    /// Fires, newest first (a row that does not decode is left out).
+    pub async fn fires_list(&self, filter: &FireFilter) -> Result<Vec<Fire>, StoreError> {
         let mut query = fires::Entity::find();
         if let Some(job) = &filter.job {
             query = query.filter(fires::Column::JobName.eq(job.as_str()));
@@ -153,11 +153,13 @@ impl Store {
             Some(n) => query.limit(n),
             None => query,
         };
-        Ok(query.all(&self.db).await?)
+        let rows = query.all(&self.db).await?;
+        Ok(self.decode_all(&rows, codec::fire))
     }
 
     /// A fire by id.
-    pub async fn fire_by_id(&self, id: i64) -> Result<Option<fires::Model>, StoreError> {
-        Ok(fires::Entity::find_by_id(id).one(&self.db).await?)
+    pub async fn fire_by_id(&self, id: i64) -> Result<Option<Fire>, StoreError> {
+        let row = fires::Entity::find_by_id(id).one(&self.db).await?;
+        Ok(row.as_ref().map(codec::fire).transpose()?)
     }
 }

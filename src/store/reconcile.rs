@@ -17,21 +17,11 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::jobs::{insert_job, job_columns};
+use super::codec::job_columns;
+use super::jobs::insert_job;
 use super::triggers::insert_trigger;
 use super::{Store, StoreError};
-use crate::model::{JobDef, TriggerDef};
-
-/// A job as declared in the file, with the hashes of its declaration.
-#[derive(Debug, Clone)]
-pub struct ConfigJob {
-    pub job: JobDef,
-    pub trigger: Option<TriggerDef>,
-    /// Hash of everything declared about the job but its schedule.
-    pub job_hash: String,
-    /// Hash of the schedule declaration.
-    pub trigger_hash: Option<String>,
-}
+use crate::model::{ConfigJob, JobSource};
 
 /// What a reconcile changed, by job name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -73,16 +63,30 @@ impl Store {
         for cj in declared {
             let name = &cj.job.name;
             let Some(current) = existing.get(name) else {
-                let job =
-                    insert_job(&txn, &cj.job, "config", Some(cj.job_hash.clone()), now_ms).await?;
+                let job = insert_job(
+                    &txn,
+                    &cj.job,
+                    JobSource::Config,
+                    Some(cj.job_hash.clone()),
+                    now_ms,
+                )
+                .await?;
                 if let Some(t) = &cj.trigger {
-                    insert_trigger(&txn, &job, t, "config", cj.trigger_hash.clone(), now_ms)
-                        .await?;
+                    insert_trigger(
+                        self,
+                        &txn,
+                        &job,
+                        t,
+                        JobSource::Config,
+                        cj.trigger_hash.clone(),
+                        now_ms,
+                    )
+                    .await?;
                 }
                 report.created.push(name.clone());
                 continue;
             };
-            if current.source != "config" {
+            if current.source != JobSource::Config.as_str() {
                 return Err(StoreError::Conflict(format!(
                     "job `{name}` exists and was created through the API; the file may not \
                      redefine it: rename the job in the file, or delete the API job first \
@@ -117,7 +121,7 @@ impl Store {
             }
             let config_triggers: Vec<triggers::Model> = triggers::Entity::find()
                 .filter(triggers::Column::JobId.eq(job.id))
-                .filter(triggers::Column::Source.eq("config"))
+                .filter(triggers::Column::Source.eq(JobSource::Config.as_str()))
                 .all(&txn)
                 .await?;
             let keep = match (&cj.trigger_hash, config_triggers.as_slice()) {
@@ -130,8 +134,16 @@ impl Store {
                     triggers::Entity::delete_by_id(t.id).exec(&txn).await?;
                 }
                 if let Some(t) = &cj.trigger {
-                    insert_trigger(&txn, &job, t, "config", cj.trigger_hash.clone(), now_ms)
-                        .await?;
+                    insert_trigger(
+                        self,
+                        &txn,
+                        &job,
+                        t,
+                        JobSource::Config,
+                        cj.trigger_hash.clone(),
+                        now_ms,
+                    )
+                    .await?;
                 }
                 changed = true;
             }
@@ -144,7 +156,7 @@ impl Store {
 
         let declared_names: BTreeSet<&str> = declared.iter().map(|c| c.job.name.as_str()).collect();
         for (name, job) in &existing {
-            if job.source == "config" && !declared_names.contains(name.as_str()) {
+            if job.source == JobSource::Config.as_str() && !declared_names.contains(name.as_str()) {
                 jobs::Entity::delete_by_id(job.id).exec(&txn).await?;
                 report.removed.push(name.clone());
             }
@@ -169,7 +181,7 @@ impl Store {
             .collect();
         for (name, definition) in declared {
             match existing.get(name) {
-                Some(c) if c.source == "api" => {
+                Some(c) if c.source == JobSource::Api.as_str() => {
                     return Err(StoreError::Conflict(format!(
                         "calendar `{name}` exists and was created through the API; rename the \
                          calendar in the file"
@@ -186,7 +198,7 @@ impl Store {
                     calendars::ActiveModel {
                         name: Set(name.clone()),
                         definition: Set(definition.clone()),
-                        source: Set("config".to_string()),
+                        source: Set(JobSource::Config.as_str().to_string()),
                         created_at: Set(now_ms),
                         updated_at: Set(now_ms),
                     }
@@ -196,7 +208,7 @@ impl Store {
             }
         }
         for (name, c) in &existing {
-            if c.source == "config" && !declared.iter().any(|(n, _)| n == name) {
+            if c.source == JobSource::Config.as_str() && !declared.iter().any(|(n, _)| n == name) {
                 calendars::Entity::delete_by_id(name.clone())
                     .exec(db)
                     .await?;

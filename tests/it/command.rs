@@ -16,7 +16,7 @@ fn command_job(name: &str, settings: serde_json::Value) -> JobDef {
     job
 }
 
-async fn run_once(h: &mut Harness, job: &JobDef) -> entity::fires::Model {
+async fn run_once(h: &mut Harness, job: &JobDef) -> cosched::model::Fire {
     h.client.create_job(job, None).await.unwrap();
     h.client.trigger_now(&job.name, None).await.unwrap();
     assert_eq!(h.step_and_settle().await.started, 1);

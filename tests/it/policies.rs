@@ -21,7 +21,7 @@ fn gated(gate: &Arc<Semaphore>) -> JobRegistry {
     registry
 }
 
-fn statuses(fires: &[entity::fires::Model]) -> Vec<(i64, i32, &str)> {
+fn statuses(fires: &[cosched::model::Fire]) -> Vec<(i64, u32, &str)> {
     fires
         .iter()
         .map(|f| {

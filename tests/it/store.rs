@@ -6,15 +6,15 @@
 //! from `cosched::schedule::misfire`.
 
 use chrono::Duration;
-use cosched::model::FireStatus;
+use cosched::model::{ConfigJob, FireStatus, Job, Trigger};
 use cosched::model::{JobDef, TriggerDef};
 use cosched::schedule::ScheduleSpec;
 use cosched::schedule::misfire::{FirePlan, PlannedFire};
 use cosched::store::{
-    ConfigJob, FireCompletion, FireFilter, LeaseParams, ReconcileReport, RecordFire, RecordOutcome,
-    Store, StoreError,
+    FireCompletion, FireFilter, LeaseParams, ReconcileReport, RecordFire, RecordOutcome, Store,
+    StoreError,
 };
-use entity::{fires, jobs, triggers};
+use entity::fires;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 
@@ -97,7 +97,7 @@ fn lease<'a>(node_id: &'a str, now_ms: i64, limit: u64, pools: &'a [String]) -> 
 
 /// The plan for one fire at `scheduled_ms` that advances the trigger to
 /// `next_ms` (None: the trigger is complete).
-fn plan(trigger: &triggers::Model, scheduled_ms: i64, next_ms: Option<i64>) -> FirePlan {
+fn plan(trigger: &Trigger, scheduled_ms: i64, next_ms: Option<i64>) -> FirePlan {
     FirePlan {
         fires: vec![PlannedFire {
             scheduled_at: cosched::clock::from_ms(scheduled_ms),
@@ -105,17 +105,17 @@ fn plan(trigger: &triggers::Model, scheduled_ms: i64, next_ms: Option<i64>) -> F
         }],
         next_fire_at: next_ms.map(cosched::clock::from_ms),
         start_at: cosched::clock::from_ms(trigger.start_at),
-        repeat_count: trigger.repeat_count.map(|r| r as u64),
-        times_fired: trigger.times_fired as u64 + 1,
+        repeat_count: trigger.repeat_count,
+        times_fired: trigger.times_fired + 1,
         misfired: false,
     }
 }
 
-async fn job(store: &Store, name: &str) -> jobs::Model {
+async fn job(store: &Store, name: &str) -> Job {
     store.job_by_name(name).await.unwrap().expect("job exists")
 }
 
-async fn trigger(store: &Store, id: i64) -> triggers::Model {
+async fn trigger(store: &Store, id: i64) -> Trigger {
     store
         .trigger_by_id(id)
         .await
@@ -123,32 +123,28 @@ async fn trigger(store: &Store, id: i64) -> triggers::Model {
         .expect("trigger exists")
 }
 
-async fn fire_count(store: &Store) -> u64 {
-    fires::Entity::find()
-        .count(store.connection())
-        .await
-        .unwrap()
+async fn fire_count(db: &TestDb) -> u64 {
+    fires::Entity::find().count(db.sql().await).await.unwrap()
 }
 
-async fn raw(store: &Store, sql: &str) -> Result<u64, sea_orm::DbErr> {
-    let conn = store.connection();
-    conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await
-        .map(|r| r.rows_affected())
+async fn raw(db: &TestDb, sql: &str) -> Result<u64, sea_orm::DbErr> {
+    support::exec(db.sql().await, sql).await
 }
 
 /// Records `plan` for the trigger as `node` leased it.
 async fn record(
     store: &Store,
     node: &str,
-    leased: &triggers::Model,
+    leased: &Trigger,
     now_ms: i64,
     plan: &FirePlan,
 ) -> RecordOutcome {
-    let job = jobs::Entity::find_by_id(leased.job_id)
-        .one(store.connection())
+    let job = store
+        .jobs_by_id(&[leased.job_id])
         .await
         .unwrap()
+        .jobs
+        .remove(&leased.job_id)
         .expect("the trigger's job");
     store
         .record_fire(&RecordFire {
@@ -157,7 +153,7 @@ async fn record(
             node_id: node,
             now_ms,
             plan,
-            data: "{}",
+            data: &serde_json::json!({}),
         })
         .await
         .expect("record_fire")
@@ -171,7 +167,7 @@ async fn migrating_twice_is_a_no_op() {
             .await
             .unwrap();
         store.migrate().await.expect("second migrate");
-        let applied = Migrator::get_applied_migrations(store.connection())
+        let applied = Migrator::get_applied_migrations(db.sql().await)
             .await
             .unwrap();
         assert_eq!(
@@ -198,7 +194,7 @@ async fn migrating_twice_is_a_no_op() {
 async fn migrations_go_up_down_and_up_again() {
     for db in support::backends().await {
         let store = connect(&db).await;
-        let conn = store.connection();
+        let conn = db.sql().await;
         Migrator::up(conn, None).await.expect("up");
         store
             .job_create(&noop_job("gone"), None, at(0))
@@ -214,9 +210,7 @@ async fn migrations_go_up_down_and_up_again() {
         );
         for table in ["jobs", "triggers", "fires", "nodes", "calendars"] {
             assert!(
-                raw(&store, &format!("SELECT 1 FROM {table}"))
-                    .await
-                    .is_err(),
+                raw(&db, &format!("SELECT 1 FROM {table}")).await.is_err(),
                 "{}: table {table} survived the down migration",
                 db.backend
             );
@@ -247,7 +241,7 @@ async fn job_create_writes_job_and_trigger_and_rejects_a_duplicate_name() {
             .unwrap();
         assert_eq!(created.source, "api");
         assert_eq!(created.priority, 3);
-        assert_eq!(created.retry_factor, 1.5);
+        assert_eq!(created.retry.factor, 1.5);
 
         let err = store
             .job_create(&noop_job("report"), Some(&every(5)), at(1))
@@ -263,7 +257,7 @@ async fn job_create_writes_job_and_trigger_and_rejects_a_duplicate_name() {
         assert_eq!(listed.len(), 1, "{}", db.backend);
         assert_eq!(listed[0].triggers.len(), 1, "{}", db.backend);
         let t = &listed[0].triggers[0];
-        assert_eq!(t.kind, "interval");
+        assert_eq!(t.spec.kind(), "interval");
         assert_eq!(t.state, "waiting");
         assert_eq!(t.next_fire_at, Some(at(0)), "{}", db.backend);
         assert_eq!(listed[0].next_fire_at, Some(at(0)));
@@ -278,7 +272,7 @@ async fn trigger_create_adds_a_one_off_to_an_existing_job() {
             .trigger_create("j", &once(90, Some(7)), at(0))
             .await
             .unwrap();
-        assert_eq!(t.kind, "once");
+        assert_eq!(t.spec.kind(), "once");
         assert_eq!(t.next_fire_at, Some(at(90)), "{}", db.backend);
         assert_eq!(t.priority, 7);
         assert_eq!(t.repeat_count, Some(0));
@@ -330,7 +324,8 @@ async fn lease_takes_due_triggers_of_its_pools_by_priority_then_time_up_to_the_l
         let first = store
             .lease_due_triggers(&lease("a", at(30), 2, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let ids: Vec<i64> = first.iter().map(|t| t.id).collect();
         assert_eq!(
             ids,
@@ -346,7 +341,8 @@ async fn lease_takes_due_triggers_of_its_pools_by_priority_then_time_up_to_the_l
         let rest = store
             .lease_due_triggers(&lease("a", at(30), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let ids: Vec<i64> = rest.iter().map(|t| t.id).collect();
         assert_eq!(
             ids,
@@ -357,13 +353,15 @@ async fn lease_takes_due_triggers_of_its_pools_by_priority_then_time_up_to_the_l
         let none = store
             .lease_due_triggers(&lease("a", at(30), 0, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert!(none.is_empty(), "{b}: limit 0 leases nothing");
 
         let theirs = store
             .lease_due_triggers(&lease("b", at(30), 10, &pools(&["other", "spare"])))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let ids: Vec<i64> = theirs.iter().map(|t| t.id).collect();
         assert_eq!(ids, vec![foreign.id], "{b}");
     }
@@ -381,7 +379,8 @@ async fn a_leased_trigger_is_not_leased_again_until_its_lease_expires() {
         let held = store
             .lease_due_triggers(&lease("a", at(1), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert_eq!(held.len(), 1, "{b}");
         let until = held[0].lease_until.unwrap();
 
@@ -389,7 +388,8 @@ async fn a_leased_trigger_is_not_leased_again_until_its_lease_expires() {
             let stolen = store
                 .lease_due_triggers(&lease("b", now, 10, &default))
                 .await
-                .unwrap();
+                .unwrap()
+                .triggers;
             assert!(
                 stolen.is_empty(),
                 "{b}: leased again at {now} before {until} passed"
@@ -398,7 +398,8 @@ async fn a_leased_trigger_is_not_leased_again_until_its_lease_expires() {
         let taken = store
             .lease_due_triggers(&lease("b", until + 1, 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert_eq!(taken.len(), 1, "{b}");
         assert_eq!(taken[0].lease_owner.as_deref(), Some("b"));
         assert_eq!(
@@ -422,6 +423,7 @@ async fn record_fire_with_a_stale_lease_writes_nothing() {
             .lease_due_triggers(&lease("a", at(1), 10, &default))
             .await
             .unwrap()
+            .triggers
             .remove(0);
         // a's lease expires and b takes the trigger.
         let now = stale.lease_until.unwrap() + 1;
@@ -429,6 +431,7 @@ async fn record_fire_with_a_stale_lease_writes_nothing() {
             .lease_due_triggers(&lease("b", now, 10, &default))
             .await
             .unwrap()
+            .triggers
             .remove(0);
 
         let p = plan(&stale, at(0), None);
@@ -437,7 +440,7 @@ async fn record_fire_with_a_stale_lease_writes_nothing() {
             matches!(outcome, RecordOutcome::LeaseLost),
             "{b}: {outcome:?}"
         );
-        assert_eq!(fire_count(&store).await, 0, "{b}");
+        assert_eq!(fire_count(&db).await, 0, "{b}");
         let row = trigger(&store, stale.id).await;
         assert_eq!(row, current, "{b}: the trigger is untouched");
 
@@ -483,6 +486,7 @@ async fn the_same_fire_is_never_recorded_twice() {
             .lease_due_triggers(&lease("a", at(0), 10, &default))
             .await
             .unwrap()
+            .triggers
             .remove(0);
         let p = plan(&leased, at(0), Some(at(60)));
         let RecordOutcome::Recorded { run, .. } = record(&store, "a", &leased, at(0), &p).await
@@ -500,6 +504,7 @@ async fn the_same_fire_is_never_recorded_twice() {
             .lease_due_triggers(&lease("a", at(60), 10, &default))
             .await
             .unwrap()
+            .triggers
             .remove(0);
         let replay = plan(&again, at(0), Some(at(120)));
         let RecordOutcome::Recorded { run, .. } =
@@ -508,11 +513,11 @@ async fn the_same_fire_is_never_recorded_twice() {
             panic!("{b}: the lease is held");
         };
         assert!(run.is_empty(), "{b}: a recorded fire must not run twice");
-        assert_eq!(fire_count(&store).await, 1, "{b}");
+        assert_eq!(fire_count(&db).await, 1, "{b}");
 
         // The unique key itself, for producers writing plain SQL.
         let duplicate = raw(
-            &store,
+            &db,
             &format!(
                 "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, attempt, status) \
                  VALUES ({}, {}, 'j', {}, {}, 1, 'skipped')",
@@ -527,7 +532,7 @@ async fn the_same_fire_is_never_recorded_twice() {
             duplicate.is_err(),
             "{b}: (trigger, scheduled_at, attempt) is unique"
         );
-        assert_eq!(fire_count(&store).await, 1, "{b}");
+        assert_eq!(fire_count(&db).await, 1, "{b}");
     }
 }
 
@@ -543,6 +548,7 @@ async fn fire_complete_is_fenced_by_node_and_fence_and_only_while_running() {
             .lease_due_triggers(&lease("a", at(0), 10, &pools(&["default"])))
             .await
             .unwrap()
+            .triggers
             .remove(0);
         let p = plan(&leased, at(0), None);
         let RecordOutcome::Recorded { run, .. } = record(&store, "a", &leased, at(0), &p).await
@@ -625,11 +631,13 @@ async fn release_leases_frees_only_that_nodes_leases() {
         let a = store
             .lease_due_triggers(&lease("a", at(2), 1, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let other = store
             .lease_due_triggers(&lease("b", at(2), 1, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert_eq!(a[0].id, first.id, "{b}");
         assert_eq!(other[0].id, second.id, "{b}");
 
@@ -642,7 +650,8 @@ async fn release_leases_frees_only_that_nodes_leases() {
         let c = store
             .lease_due_triggers(&lease("c", at(2), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let ids: Vec<i64> = c.iter().map(|t| t.id).collect();
         assert_eq!(ids, vec![first.id], "{b}: b's lease still holds");
     }
@@ -697,7 +706,8 @@ async fn next_due_at_is_the_earliest_fire_or_lease_end_of_waiting_triggers() {
         let leased = store
             .lease_due_triggers(&lease("z", at(10), 1, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let until = leased[0].lease_until.unwrap();
         assert!(until < at(60));
         assert_eq!(
@@ -735,7 +745,8 @@ async fn job_set_paused_pauses_and_resumes_the_jobs_triggers() {
         let leased = store
             .lease_due_triggers(&lease("a", at(120), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert!(leased.is_empty(), "{b}: a paused trigger is not leased");
 
         assert!(
@@ -753,7 +764,8 @@ async fn job_set_paused_pauses_and_resumes_the_jobs_triggers() {
         let leased = store
             .lease_due_triggers(&lease("a", at(120), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert_eq!(leased.len(), 1, "{b}");
 
         let err = store
@@ -838,7 +850,14 @@ async fn reconcile_creates_updates_keeps_and_removes_config_jobs_but_never_api_j
             b_now.triggers[0].id, b_trigger.id,
             "{b}: a new schedule replaces the trigger"
         );
-        assert_eq!(b_now.triggers[0].interval_ms, Some(90_000), "{b}");
+        assert_eq!(
+            match b_now.triggers[0].spec {
+                ScheduleSpec::Interval { every, .. } => Some(every.num_milliseconds()),
+                _ => None,
+            },
+            Some(90_000),
+            "{b}"
+        );
 
         let report = store
             .reconcile_config(&[a_changed.clone()], &[], at(20))
@@ -886,12 +905,12 @@ async fn check_constraints_reject_unknown_states_on_every_backend() {
             )
         };
         assert!(
-            raw(&store, &insert("bogus")).await.is_err(),
+            raw(&db, &insert("bogus")).await.is_err(),
             "{b}: status 'bogus'"
         );
-        assert_eq!(fire_count(&store).await, 0, "{b}");
+        assert_eq!(fire_count(&db).await, 0, "{b}");
         // The same row with a known status is fine: the CHECK was the fault.
-        assert_eq!(raw(&store, &insert("queued")).await.unwrap(), 1, "{b}");
+        assert_eq!(raw(&db, &insert("queued")).await.unwrap(), 1, "{b}");
 
         let bad_state = format!(
             "INSERT INTO triggers (job_id, kind, start_at, state, created_at, updated_at) \
@@ -899,15 +918,12 @@ async fn check_constraints_reject_unknown_states_on_every_backend() {
             j.id
         );
         assert!(
-            raw(&store, &bad_state).await.is_err(),
+            raw(&db, &bad_state).await.is_err(),
             "{b}: trigger state 'bogus'"
         );
         let bad_job = "INSERT INTO fires (job_id, job_name, scheduled_at, due_at, status) \
                        VALUES (999999, 'x', 0, 0, 'queued')";
-        assert!(
-            raw(&store, bad_job).await.is_err(),
-            "{b}: foreign key to jobs"
-        );
+        assert!(raw(&db, bad_job).await.is_err(), "{b}: foreign key to jobs");
     }
 }
 
@@ -935,7 +951,8 @@ async fn concurrent_leases_never_hand_one_trigger_to_two_nodes() {
                     let got = store
                         .lease_due_triggers(&lease(node, at(10), 3, &default))
                         .await
-                        .unwrap();
+                        .unwrap()
+                        .triggers;
                     if got.is_empty() {
                         return mine;
                     }
@@ -967,7 +984,7 @@ async fn nodes_migrating_together_apply_the_schema_once() {
         let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
         ra.unwrap_or_else(|e| panic!("{}: first node: {e}", db.backend));
         rb.unwrap_or_else(|e| panic!("{}: second node: {e}", db.backend));
-        let applied = Migrator::get_applied_migrations(a.connection())
+        let applied = Migrator::get_applied_migrations(db.sql().await)
             .await
             .unwrap();
         assert_eq!(
@@ -988,19 +1005,18 @@ async fn postgres_sessions_run_in_a_time_zone_other_than_utc() {
         if db.backend != "postgres" {
             continue;
         }
-        let conn = store.connection();
+        let conn = db.sql().await;
         let row = conn
             .query_one_raw(Statement::from_string(
                 conn.get_database_backend(),
-                "SELECT current_setting('TimeZone') AS tz, \
-                   (SELECT setconfig::text FROM pg_db_role_setting \
+                "SELECT (SELECT setconfig::text FROM pg_db_role_setting \
                     WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                       AND setrole = 0) AS db_default",
             ))
             .await
             .unwrap()
             .unwrap();
-        let tz: String = row.try_get("", "tz").unwrap();
+        let tz = store.session_setting("TimeZone").await.unwrap().unwrap();
         let db_default: Option<String> = row.try_get("", "db_default").unwrap();
         assert_eq!(tz, support::pg::SESSION_TIME_ZONE);
         assert_eq!(
@@ -1015,7 +1031,7 @@ async fn node_rows_round_trip_through_their_entity() {
     // The store has no node statements yet; this pins the `nodes` DDL to
     // the entity's Rust types (INTEGER vs BIGINT matters on PostgreSQL).
     use sea_orm::{ActiveModelTrait, Set};
-    for (db, store) in stores().await {
+    for (db, _store) in stores().await {
         let row = entity::nodes::ActiveModel {
             id: Set("node-a".to_string()),
             host: Set("h".to_string()),
@@ -1030,11 +1046,11 @@ async fn node_rows_round_trip_through_their_entity() {
             declared_dead_by: Set(None),
             declared_dead_at: Set(None),
         }
-        .insert(store.connection())
+        .insert(db.sql().await)
         .await
         .unwrap_or_else(|e| panic!("{}: {e}", db.backend));
         let read = entity::nodes::Entity::find_by_id("node-a".to_string())
-            .one(store.connection())
+            .one(db.sql().await)
             .await
             .unwrap();
         assert_eq!(read, Some(row), "{}", db.backend);
@@ -1066,21 +1082,14 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
         let mut leased = store
             .lease_due_triggers(&lease("n1", at(0), 10, &p))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         leased.sort_by_key(|t| t.id);
         assert_eq!(leased.len(), 4, "{}", db.backend);
-        let jobs: Vec<jobs::Model> = {
-            let mut v = Vec::new();
-            for t in &leased {
-                v.push(
-                    jobs::Entity::find_by_id(t.job_id)
-                        .one(store.connection())
-                        .await
-                        .unwrap()
-                        .unwrap(),
-                );
-            }
-            v
+        let jobs: Vec<Job> = {
+            let ids: Vec<i64> = leased.iter().map(|t| t.job_id).collect();
+            let by_id = store.jobs_by_id(&ids).await.unwrap().jobs;
+            ids.iter().map(|id| by_id[id].clone()).collect()
         };
         // a: on time; b: a stale fence (as if another node re-leased it);
         // late: 1,200 skipped instants and one run; queue: the gated path.
@@ -1104,6 +1113,7 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
             plan(&leased[3], at(0), None),
         ];
         let triggers = [&leased[0], &stale, &leased[2], &leased[3]];
+        let no_data = serde_json::json!({});
         let batch: Vec<RecordFire<'_>> = (0..4)
             .map(|i| RecordFire {
                 trigger: triggers[i],
@@ -1111,7 +1121,7 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
                 node_id: "n1",
                 now_ms: at(1300),
                 plan: &plans[i],
-                data: "{}",
+                data: &no_data,
             })
             .collect();
         let outcomes = store.record_fires(&batch).await.unwrap();
@@ -1140,10 +1150,7 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
             "{}: the stale record wrote nothing",
             db.backend
         );
-        let total = fires::Entity::find()
-            .count(store.connection())
-            .await
-            .unwrap();
+        let total = fires::Entity::find().count(db.sql().await).await.unwrap();
         assert_eq!(total, 1 + 1201 + 1, "{}", db.backend);
         // Replaying the same batch (fences now stale) records nothing twice.
         let again = store.record_fires(&batch).await.unwrap();
@@ -1153,10 +1160,7 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
             db.backend
         );
         assert_eq!(
-            fires::Entity::find()
-                .count(store.connection())
-                .await
-                .unwrap(),
+            fires::Entity::find().count(db.sql().await).await.unwrap(),
             total
         );
     }
