@@ -1165,3 +1165,352 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
         );
     }
 }
+
+// ---- typed errors ----------------------------------------------------------
+
+#[tokio::test]
+async fn two_concurrent_creates_of_one_name_give_one_job_and_one_conflict() {
+    for db in support::backends().await {
+        let b = db.backend;
+        // Two producers, each with its own pool.
+        let a = support::Harness::new(&db.url).await.client;
+        let other = cosched::Client::new(
+            connect(&db).await,
+            std::sync::Arc::new(cosched::ManualClock::new(t0())),
+            cosched::JobRegistry::with_builtins(),
+        );
+        for round in 0..5 {
+            let name = format!("race-{round}");
+            let def = noop_job(&name);
+            let schedule = every(60);
+            let (x, y) = tokio::join!(
+                a.create_job(&def, Some(&schedule)),
+                other.create_job(&def, Some(&schedule))
+            );
+            let (ok, err) = match (x, y) {
+                (Ok(job), Err(e)) | (Err(e), Ok(job)) => (job, e),
+                (x, y) => panic!("{b}: expected one Ok and one Conflict, got {x:?} and {y:?}"),
+            };
+            assert_eq!(ok.name, name, "{b}");
+            assert!(
+                matches!(
+                    &err,
+                    cosched::ClientError::Store(StoreError::Conflict(m))
+                        if *m == format!("job `{name}` already exists")
+                ),
+                "{b}: {err:?}"
+            );
+            let job = a.job(&name).await.unwrap();
+            assert_eq!(job.triggers.len(), 1, "{b}: one job, one trigger");
+        }
+    }
+}
+
+#[tokio::test]
+async fn validation_failures_are_invalid_not_conflicts() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        let mut def = every(60);
+        def.calendars = vec!["nope".into()];
+        let err = store
+            .job_create(&noop_job("j"), Some(&def), at(0))
+            .await
+            .expect_err("unknown calendar");
+        assert!(
+            matches!(&err, StoreError::Invalid { field: "calendars", message }
+                if message.contains("calendar `nope` does not exist")),
+            "{b}: {err:?}"
+        );
+        let bad: cosched::schedule::calendar::CalendarDef =
+            serde_json::from_str(r#"{"name": "x", "dates": ["2026-02-30"]}"#).unwrap();
+        let err = store
+            .calendar_upsert(&bad, at(0))
+            .await
+            .expect_err("bad date");
+        assert!(
+            matches!(
+                &err,
+                StoreError::Invalid {
+                    field: "definition",
+                    ..
+                }
+            ),
+            "{b}: {err:?}"
+        );
+        assert!(
+            store.jobs_list().await.unwrap().is_empty(),
+            "{b}: nothing written"
+        );
+        assert!(store.calendars_list().await.unwrap().is_empty(), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn config_jobs_and_calendars_are_changed_only_through_the_file() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        let declared = ConfigJob {
+            job: noop_job("declared"),
+            trigger: Some(every(60)),
+            job_hash: "h".into(),
+            trigger_hash: Some("t".into()),
+        };
+        let days = r#"{"name":"days","timezone":"UTC","dates":["2026-12-25"],"annual":[],"days_of_week":[],"days_of_month":[],"daily_range":null,"cron":[]}"#;
+        store
+            .reconcile_config(&[declared], &[("days".into(), days.into())], at(0))
+            .await
+            .unwrap();
+        let err = store.job_delete("declared").await.expect_err("config job");
+        assert!(
+            matches!(&err, StoreError::DeclaredInFile { what: "job", .. }),
+            "{b}: {err:?}"
+        );
+        assert!(err.to_string().contains("remove it there"), "{b}: {err}");
+        let def: cosched::schedule::calendar::CalendarDef = serde_json::from_str(days).unwrap();
+        let err = store
+            .calendar_upsert(&def, at(1))
+            .await
+            .expect_err("config calendar");
+        assert!(
+            matches!(
+                &err,
+                StoreError::DeclaredInFile {
+                    what: "calendar",
+                    ..
+                }
+            ),
+            "{b}: {err:?}"
+        );
+        let err = store
+            .calendar_delete("days")
+            .await
+            .expect_err("config calendar");
+        assert!(
+            matches!(
+                &err,
+                StoreError::DeclaredInFile {
+                    what: "calendar",
+                    ..
+                }
+            ),
+            "{b}: {err:?}"
+        );
+        assert_eq!(store.jobs_list().await.unwrap().len(), 1, "{b}: kept");
+        assert_eq!(store.calendars_list().await.unwrap().len(), 1, "{b}: kept");
+        assert!(store.job_set_paused("declared", true, at(2)).await.unwrap());
+    }
+}
+
+// ---- rows that do not decode ---------------------------------------------------
+
+/// A harness on `db` with the jobs `good` and `bad`, each with a one-off
+/// due at `t0`.
+async fn two_jobs(db: &TestDb) -> support::Harness {
+    let h = support::Harness::new(&db.url).await;
+    for name in ["good", "bad"] {
+        h.client
+            .create_job(&noop_job(name), Some(&once(0, None)))
+            .await
+            .unwrap();
+    }
+    h
+}
+
+async fn trigger_row(h: &support::Harness, job_id: i64) -> entity::triggers::Model {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    entity::triggers::Entity::find()
+        .filter(entity::triggers::Column::JobId.eq(job_id))
+        .one(&h.db)
+        .await
+        .unwrap()
+        .expect("the trigger row")
+}
+
+#[tokio::test]
+async fn a_job_row_that_does_not_decode_is_left_out_and_its_trigger_goes_to_error() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let mut h = two_jobs(&db).await;
+        let bad = h.store.job_by_name("bad").await.unwrap().unwrap();
+        support::exec(
+            &h.db,
+            "UPDATE jobs SET settings = 'not json' WHERE name = 'bad'",
+        )
+        .await
+        .unwrap();
+        let err = h.store.job_by_name("bad").await.expect_err("malformed");
+        assert!(
+            matches!(&err, StoreError::Malformed(row)
+                if row.table == "jobs" && row.id == bad.id.to_string() && row.column == "settings"),
+            "{b}: {err:?}"
+        );
+        let before = h.store.malformed_rows();
+        let names: Vec<String> = h
+            .client
+            .jobs()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.job.name)
+            .collect();
+        assert_eq!(names, ["good"], "{b}: the bad job is left out");
+        assert!(h.store.malformed_rows() > before, "{b}: and counted");
+
+        let pass = h.step_and_settle().await;
+        assert_eq!(pass.started, 1, "{b}: the good job still fired");
+        let t = trigger_row(&h, bad.id).await;
+        assert_eq!(t.state, "error", "{b}");
+        assert!(
+            t.error.as_deref().is_some_and(|e| e.contains("settings")),
+            "{b}: {:?}",
+            t.error
+        );
+        assert_eq!(h.step().await.leased, 0, "{b}: not leased again");
+    }
+}
+
+#[tokio::test]
+async fn a_trigger_row_that_does_not_decode_goes_to_error_and_out_of_listings() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let mut h = two_jobs(&db).await;
+        let bad = h.store.job_by_name("bad").await.unwrap().unwrap();
+        let id = trigger_row(&h, bad.id).await.id;
+        support::exec(
+            &h.db,
+            &format!("UPDATE triggers SET data = '{{oops' WHERE id = {id}"),
+        )
+        .await
+        .unwrap();
+        let err = h.store.trigger_by_id(id).await.expect_err("malformed");
+        assert!(
+            matches!(&err, StoreError::Malformed(row) if row.table == "triggers" && row.column == "data"),
+            "{b}: {err:?}"
+        );
+        assert!(
+            h.client.job("bad").await.unwrap().triggers.is_empty(),
+            "{b}"
+        );
+
+        let before = h.store.malformed_rows();
+        let pass = h.step_and_settle().await;
+        assert_eq!((pass.leased, pass.started), (2, 1), "{b}");
+        assert!(h.store.malformed_rows() > before, "{b}: counted");
+        let t = trigger_row(&h, bad.id).await;
+        assert_eq!(t.state, "error", "{b}");
+        assert!(
+            t.error.as_deref().is_some_and(|e| e.starts_with("data: ")),
+            "{b}: {:?}",
+            t.error
+        );
+        assert_eq!(h.step().await.leased, 0, "{b}: not leased again");
+    }
+}
+
+#[tokio::test]
+async fn a_queued_fire_that_does_not_decode_fails_with_the_reason() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let mut h = support::Harness::new(&db.url).await;
+        let job = h.client.create_job(&noop_job("j"), None).await.unwrap();
+        for data in ["'{}'", "'not json'"] {
+            support::exec(
+                &h.db,
+                &format!(
+                    "INSERT INTO fires (job_id, job_name, scheduled_at, due_at, attempt, status, data) \
+                     VALUES ({}, 'j', {}, {}, 1, 'queued', {data})",
+                    job.id,
+                    at(0),
+                    at(0)
+                ),
+            )
+            .await
+            .unwrap();
+        }
+        let pass = h.step_and_settle().await;
+        assert_eq!(pass.started, 1, "{b}: the good fire ran");
+        let listed = h.client.fires(&FireFilter::default()).await.unwrap();
+        assert_eq!(listed.len(), 1, "{b}: the bad fire is left out of listings");
+        assert_eq!(listed[0].status, "succeeded", "{b}");
+        let rows = fires::Entity::find().all(&h.db).await.unwrap();
+        let bad = rows
+            .iter()
+            .find(|f| f.data.as_deref() == Some("not json"))
+            .expect("the bad fire");
+        assert_eq!(bad.status, "failed", "{b}");
+        assert!(
+            bad.error
+                .as_deref()
+                .is_some_and(|e| e.contains("data: is not JSON")),
+            "{b}: {:?}",
+            bad.error
+        );
+        let err = h.store.fire_by_id(bad.id).await.expect_err("malformed");
+        assert!(
+            matches!(&err, StoreError::Malformed(row) if row.table == "fires" && row.column == "data"),
+            "{b}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn node_and_calendar_rows_that_do_not_decode_are_left_out_of_listings() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let mut h = support::Harness::new(&db.url).await;
+        for (id, pools) in [("n-good", "default"), ("n-bad", "default,,other")] {
+            support::exec(
+                &h.db,
+                &format!(
+                    "INSERT INTO nodes (id, host, pid, version, pools, started_at, last_checkin_at, \
+                       checkin_interval_ms, clock_offset_ms, state) \
+                     VALUES ('{id}', 'h', 1, '0', '{pools}', 0, 0, 1000, 0, 'active')"
+                ),
+            )
+            .await
+            .unwrap();
+        }
+        let before = h.store.malformed_rows();
+        let nodes: Vec<String> = h
+            .client
+            .nodes()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.node.id)
+            .collect();
+        assert_eq!(nodes, ["n-good"], "{b}");
+        assert!(h.store.malformed_rows() > before, "{b}: counted");
+
+        // A calendar broken after a trigger named it: left out of the
+        // listing, and the trigger goes to error with the reason.
+        let days: cosched::schedule::calendar::CalendarDef =
+            serde_json::from_str(r#"{"name": "days", "dates": []}"#).unwrap();
+        h.client.set_calendar(&days).await.unwrap();
+        let mut def = once(0, None);
+        def.calendars = vec!["days".into()];
+        let job = h
+            .client
+            .create_job(&noop_job("j"), Some(&def))
+            .await
+            .unwrap();
+        support::exec(
+            &h.db,
+            "UPDATE calendars SET definition = 'nope' WHERE name = 'days'",
+        )
+        .await
+        .unwrap();
+        assert!(h.client.calendars().await.unwrap().is_empty(), "{b}");
+        let pass = h.step_and_settle().await;
+        assert_eq!((pass.leased, pass.started), (1, 0), "{b}");
+        let t = trigger_row(&h, job.id).await;
+        assert_eq!(t.state, "error", "{b}");
+        assert!(
+            t.error
+                .as_deref()
+                .is_some_and(|e| e.contains("calendar `days` cannot be used: definition")),
+            "{b}: {:?}",
+            t.error
+        );
+    }
+}
