@@ -265,25 +265,9 @@ impl Inner {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs one fire and completes its record. The slot (`permit`) frees
-    /// as soon as the job ends: writing the outcome is the completion
-    /// writer's work, and the next pass need not wait for it.
-    async fn run_fire(
-        &self,
-        fire: &Fire,
-        job: &Job,
-        cancel: &CancellationToken,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) -> FireStatus {
-        let context = FireContext {
-            fire_id: fire.id,
-            job: job.name.clone(),
-            trigger_id: fire.trigger_id,
-            scheduled_at: from_ms(fire.scheduled_at),
-            attempt: fire.attempt,
-            node: self.config.node_id.clone(),
-            data: fire.data.clone().unwrap_or(Value::Null),
-        };
+    /// Waits until a fire recorded a little ahead of its instant (the
+    /// scheduler's lookahead) may start; returns its start instant.
+    async fn wait_for_start(&self, fire: &Fire, cancel: &CancellationToken) -> i64 {
         // A fire recorded a little ahead of its instant (the scheduler's
         // lookahead) starts exactly on it.
         // The clock is checked again after each wait: a node's clock is
@@ -304,6 +288,17 @@ impl Inner {
                 started_at_ms = self.clock.now_ms();
             }
         }
+        started_at_ms
+    }
+
+    /// Runs the job kind under the job's timeout and the fire's
+    /// cancellation: the status, error, output and retry directive.
+    async fn execute(
+        &self,
+        job: &Job,
+        context: &FireContext,
+        cancel: &CancellationToken,
+    ) -> (FireStatus, Option<String>, Option<String>, RetryDirective) {
         let settings = &job.settings;
         let timeout = job.timeout;
         let mut directive = RetryDirective::ByPolicy;
@@ -319,7 +314,7 @@ impl Inner {
                 None,
             ),
             Some(kind) => {
-                let run = kind.run(&context, settings);
+                let run = kind.run(context, settings);
                 let timed = async {
                     match timeout {
                         Some(t) => tokio::time::timeout(t, run).await.ok(),
@@ -350,6 +345,30 @@ impl Inner {
                 }
             }
         };
+        (status, error, output, directive)
+    }
+
+    /// Runs one fire and completes its record. The slot (`permit`) frees
+    /// as soon as the job ends: writing the outcome is the completion
+    /// writer's work, and the next pass need not wait for it.
+    async fn run_fire(
+        &self,
+        fire: &Fire,
+        job: &Job,
+        cancel: &CancellationToken,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> FireStatus {
+        let context = FireContext {
+            fire_id: fire.id,
+            job: job.name.clone(),
+            trigger_id: fire.trigger_id,
+            scheduled_at: from_ms(fire.scheduled_at),
+            attempt: fire.attempt,
+            node: self.config.node_id.clone(),
+            data: fire.data.clone().unwrap_or(Value::Null),
+        };
+        let started_at_ms = self.wait_for_start(fire, cancel).await;
+        let (status, error, output, directive) = self.execute(job, &context, cancel).await;
         drop(permit);
         self.slot_freed.notify_waiters();
         self.slot_freed.notify_one();

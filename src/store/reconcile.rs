@@ -61,96 +61,19 @@ impl Store {
             .collect();
 
         for cj in declared {
-            let name = &cj.job.name;
-            let Some(current) = existing.get(name) else {
-                let job = insert_job(
-                    &txn,
-                    &cj.job,
-                    JobSource::Config,
-                    Some(cj.job_hash.clone()),
-                    now_ms,
-                )
-                .await?;
-                if let Some(t) = &cj.trigger {
-                    insert_trigger(
-                        self,
-                        &txn,
-                        &job,
-                        t,
-                        JobSource::Config,
-                        cj.trigger_hash.clone(),
-                        now_ms,
-                    )
-                    .await?;
+            let name = cj.job.name.clone();
+            match existing.get(&name) {
+                None => {
+                    self.create_config_job(&txn, cj, now_ms).await?;
+                    report.created.push(name);
                 }
-                report.created.push(name.clone());
-                continue;
-            };
-            if current.source != JobSource::Config.as_str() {
-                return Err(StoreError::Conflict(format!(
-                    "job `{name}` exists and was created through the API; the file may not \
-                     redefine it: rename the job in the file, or delete the API job first \
-                     (`cosched jobs delete {name}`)"
-                )));
-            }
-            let mut changed = false;
-            let mut job = current.clone();
-            if current.config_hash.as_deref() != Some(cj.job_hash.as_str()) {
-                let mut model = current.clone().into_active_model();
-                job_columns(&cj.job, &mut model);
-                // An operator's pause through the API survives a change to
-                // the file; `paused = true` in the file still pauses.
-                model.paused = Set(current.paused || cj.job.paused);
-                model.config_hash = Set(Some(cj.job_hash.clone()));
-                model.updated_at = Set(now_ms);
-                job = model.update(&txn).await?;
-                // Triggers follow the job's pool and pause state.
-                txn.execute_raw(self.stmt(
-                    "UPDATE triggers SET pool = $1, updated_at = $2 WHERE job_id = $3",
-                    [job.pool.as_str().into(), now_ms.into(), job.id.into()],
-                ))
-                .await?;
-                if job.paused && !current.paused {
-                    txn.execute_raw(self.stmt(
-                        "UPDATE triggers SET state = 'paused' WHERE job_id = $1 AND state = 'waiting'",
-                        [job.id.into()],
-                    ))
-                    .await?;
+                Some(current) => {
+                    if self.update_config_job(&txn, cj, current, now_ms).await? {
+                        report.updated.push(name);
+                    } else {
+                        report.unchanged.push(name);
+                    }
                 }
-                changed = true;
-            }
-            let config_triggers: Vec<triggers::Model> = triggers::Entity::find()
-                .filter(triggers::Column::JobId.eq(job.id))
-                .filter(triggers::Column::Source.eq(JobSource::Config.as_str()))
-                .all(&txn)
-                .await?;
-            let keep = match (&cj.trigger_hash, config_triggers.as_slice()) {
-                (Some(hash), [one]) => one.config_hash.as_deref() == Some(hash.as_str()),
-                (None, []) => true,
-                _ => false,
-            };
-            if !keep {
-                for t in &config_triggers {
-                    triggers::Entity::delete_by_id(t.id).exec(&txn).await?;
-                }
-                if let Some(t) = &cj.trigger {
-                    insert_trigger(
-                        self,
-                        &txn,
-                        &job,
-                        t,
-                        JobSource::Config,
-                        cj.trigger_hash.clone(),
-                        now_ms,
-                    )
-                    .await?;
-                }
-                changed = true;
-            }
-            if changed {
-                report.updated.push(name.clone());
-            } else {
-                report.unchanged.push(name.clone());
             }
         }
 
@@ -165,6 +88,95 @@ impl Store {
         txn.commit().await?;
         self.announce_change().await;
         Ok(report)
+    }
+
+    async fn create_config_job<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        cj: &ConfigJob,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let hash = Some(cj.job_hash.clone());
+        let job = insert_job(txn, &cj.job, JobSource::Config, hash, now_ms).await?;
+        self.insert_config_trigger(txn, cj, &job, now_ms).await
+    }
+
+    async fn insert_config_trigger<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        cj: &ConfigJob,
+        job: &jobs::Model,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        if let Some(t) = &cj.trigger {
+            let hash = cj.trigger_hash.clone();
+            insert_trigger(self, txn, job, t, JobSource::Config, hash, now_ms).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings an existing config job in line with its declaration; returns
+    /// whether anything changed. A job whose hashes match is left exactly
+    /// as it is.
+    async fn update_config_job<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        cj: &ConfigJob,
+        current: &jobs::Model,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let name = &cj.job.name;
+        if current.source != JobSource::Config.as_str() {
+            return Err(StoreError::Conflict(format!(
+                "job `{name}` exists and was created through the API; the file may not \
+                 redefine it: rename the job in the file, or delete the API job first \
+                 (`cosched jobs delete {name}`)"
+            )));
+        }
+        let mut changed = false;
+        let mut job = current.clone();
+        if current.config_hash.as_deref() != Some(cj.job_hash.as_str()) {
+            let mut model = current.clone().into_active_model();
+            job_columns(&cj.job, &mut model);
+            // An operator's pause through the API survives a change to
+            // the file; `paused = true` in the file still pauses.
+            model.paused = Set(current.paused || cj.job.paused);
+            model.config_hash = Set(Some(cj.job_hash.clone()));
+            model.updated_at = Set(now_ms);
+            job = model.update(txn).await?;
+            // Triggers follow the job's pool and pause state.
+            txn.execute_raw(self.stmt(
+                "UPDATE triggers SET pool = $1, updated_at = $2 WHERE job_id = $3",
+                [job.pool.as_str().into(), now_ms.into(), job.id.into()],
+            ))
+            .await?;
+            if job.paused && !current.paused {
+                txn.execute_raw(self.stmt(
+                    "UPDATE triggers SET state = 'paused' WHERE job_id = $1 AND state = 'waiting'",
+                    [job.id.into()],
+                ))
+                .await?;
+            }
+            changed = true;
+        }
+        let config_triggers: Vec<triggers::Model> = triggers::Entity::find()
+            .filter(triggers::Column::JobId.eq(job.id))
+            .filter(triggers::Column::Source.eq(JobSource::Config.as_str()))
+            .all(txn)
+            .await?;
+        let keep = match (&cj.trigger_hash, config_triggers.as_slice()) {
+            (Some(hash), [one]) => one.config_hash.as_deref() == Some(hash.as_str()),
+            (None, []) => true,
+            _ => false,
+        };
+        if !keep {
+            for t in &config_triggers {
+                triggers::Entity::delete_by_id(t.id).exec(txn).await?;
+            }
+            self.insert_config_trigger(txn, cj, &job, now_ms).await?;
+            changed = true;
+        }
+        Ok(changed)
     }
 
     async fn reconcile_calendars<C: ConnectionTrait>(
