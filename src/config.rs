@@ -53,8 +53,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use toml::Spanned;
 
-use crate::definition::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
 use crate::jobs::JobRegistry;
+use crate::model::ConfigJob;
+use crate::model::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::{CalendarDef, CalendarError, CalendarSet, DailyRangeDef};
 use crate::schedule::cron::{CronExpr, Dialect};
@@ -62,7 +63,7 @@ use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
 use crate::schedule::interval::{DaysOfWeek, IntervalError, IntervalUnit, parse_weekday};
 use crate::schedule::misfire::MisfirePolicy;
 use crate::schedule::spec::SpecError;
-use crate::store::{ConfigJob, DEFAULT_DATABASE_URL};
+use crate::store::DEFAULT_DATABASE_URL;
 
 /// Defaults, in one place.
 pub mod defaults {
@@ -921,14 +922,8 @@ fn job_decl(
     let timeout = c.positive(&raw.timeout, "timeout");
     let overlap = match &raw.overlap {
         None => OverlapPolicy::Allow,
-        Some(o) => OverlapPolicy::parse(o.get_ref()).unwrap_or_else(|| {
-            c.at(
-                o.span(),
-                format!(
-                    "unknown overlap policy `{}`: expected allow, skip, queue or replace",
-                    o.get_ref()
-                ),
-            );
+        Some(o) => o.get_ref().parse::<OverlapPolicy>().unwrap_or_else(|e| {
+            c.at(o.span(), e.to_string());
             OverlapPolicy::Allow
         }),
     };

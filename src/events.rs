@@ -5,7 +5,7 @@
 
 use tokio::sync::broadcast;
 
-use crate::store::FireStatus;
+use crate::model::FireStatus;
 
 /// Something that happened on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,17 +17,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use entity::{fires, jobs};
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{Clock, from_ms};
-use crate::definition::RetryPolicy;
 use crate::events::{Events, SchedulerEvent};
 use crate::jobs::{FireContext, JobOutcome, JobRegistry, RetryDirective};
-use crate::store::{FireCompletion, FireStatus, Store};
+use crate::model::FireStatus;
+use crate::model::{Fire, Job};
+use crate::store::{FireCompletion, Store};
 
 /// Bytes of output and of error text kept in a fire record: room for a
 /// `command` fire's two streams at their largest `max_output` (1 MiB each)
@@ -206,7 +206,7 @@ impl Executor {
     }
 
     /// Starts a recorded fire (status `running`) of `job`.
-    pub fn start(&self, fire: fires::Model, job: jobs::Model) {
+    pub fn start(&self, fire: Fire, job: Job) {
         let inner = self.inner.clone();
         let permit = match inner.slots.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -267,30 +267,9 @@ impl Inner {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs one fire and completes its record. The slot (`permit`) frees
-    /// as soon as the job ends: writing the outcome is the completion
-    /// writer's work, and the next pass need not wait for it.
-    async fn run_fire(
-        &self,
-        fire: &fires::Model,
-        job: &jobs::Model,
-        cancel: &CancellationToken,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) -> FireStatus {
-        let data: Value = fire
-            .data
-            .as_deref()
-            .and_then(|d| serde_json::from_str(d).ok())
-            .unwrap_or(Value::Null);
-        let context = FireContext {
-            fire_id: fire.id,
-            job: job.name.clone(),
-            trigger_id: fire.trigger_id,
-            scheduled_at: from_ms(fire.scheduled_at),
-            attempt: u32::try_from(fire.attempt).unwrap_or(1),
-            node: self.config.node_id.clone(),
-            data,
-        };
+    /// Waits until a fire recorded a little ahead of its instant (the
+    /// scheduler's lookahead) may start; returns its start instant.
+    async fn wait_for_start(&self, fire: &Fire, cancel: &CancellationToken) -> i64 {
         // A fire recorded a little ahead of its instant (the scheduler's
         // lookahead) starts exactly on it.
         // The clock is checked again after each wait: a node's clock is
@@ -311,11 +290,19 @@ impl Inner {
                 started_at_ms = self.clock.now_ms();
             }
         }
-        let settings: Value = serde_json::from_str(&job.settings).unwrap_or(Value::Null);
-        let timeout = job
-            .timeout_ms
-            .and_then(|ms| u64::try_from(ms).ok())
-            .map(Duration::from_millis);
+        started_at_ms
+    }
+
+    /// Runs the job kind under the job's timeout and the fire's
+    /// cancellation: the status, error, output and retry directive.
+    async fn execute(
+        &self,
+        job: &Job,
+        context: &FireContext,
+        cancel: &CancellationToken,
+    ) -> (FireStatus, Option<String>, Option<String>, RetryDirective) {
+        let settings = &job.settings;
+        let timeout = job.timeout;
         let mut directive = RetryDirective::ByPolicy;
         let (status, error, output) = match self.registry.get(&job.kind) {
             None => (
@@ -329,7 +316,7 @@ impl Inner {
                 None,
             ),
             Some(kind) => {
-                let run = kind.run(&context, &settings);
+                let run = kind.run(context, settings);
                 let timed = async {
                     match timeout {
                         Some(t) => tokio::time::timeout(t, run).await.ok(),
@@ -360,6 +347,30 @@ impl Inner {
                 }
             }
         };
+        (status, error, output, directive)
+    }
+
+    /// Runs one fire and completes its record. The slot (`permit`) frees
+    /// as soon as the job ends: writing the outcome is the completion
+    /// writer's work, and the next pass need not wait for it.
+    async fn run_fire(
+        &self,
+        fire: &Fire,
+        job: &Job,
+        cancel: &CancellationToken,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> FireStatus {
+        let context = FireContext {
+            fire_id: fire.id,
+            job: job.name.clone(),
+            trigger_id: fire.trigger_id,
+            scheduled_at: from_ms(fire.scheduled_at),
+            attempt: fire.attempt,
+            node: self.config.node_id.clone(),
+            data: fire.data.clone().unwrap_or(Value::Null),
+        };
+        let started_at_ms = self.wait_for_start(fire, cancel).await;
+        let (status, error, output, directive) = self.execute(job, &context, cancel).await;
         drop(permit);
         self.slot_freed.notify_waiters();
         self.slot_freed.notify_one();
@@ -413,15 +424,8 @@ impl Inner {
 
 /// The wait before the next attempt of a fire that failed at `attempt`,
 /// or None when the job's retry policy (or the job itself) says no more.
-fn retry_delay(job: &jobs::Model, attempt: i32, directive: RetryDirective) -> Option<Duration> {
-    let policy = RetryPolicy {
-        max_attempts: u32::try_from(job.retry_max_attempts).unwrap_or(1),
-        backoff: Duration::from_millis(u64::try_from(job.retry_backoff_ms).unwrap_or(0)),
-        factor: job.retry_factor,
-        max_backoff: Duration::from_millis(u64::try_from(job.retry_max_backoff_ms).unwrap_or(0)),
-        jitter: job.retry_jitter,
-    };
-    let attempt = u32::try_from(attempt).unwrap_or(1);
+fn retry_delay(job: &Job, attempt: u32, directive: RetryDirective) -> Option<Duration> {
+    let policy = &job.retry;
     if !policy.allows_retry_after(attempt) {
         return None;
     }
@@ -429,12 +433,6 @@ fn retry_delay(job: &jobs::Model, attempt: i32, directive: RetryDirective) -> Op
         RetryDirective::Never => None,
         RetryDirective::After(d) => Some(d),
         RetryDirective::ByPolicy => Some(policy.delay_after(attempt, rand::random::<f64>())),
-    }
-}
-
-impl std::fmt::Display for FireStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

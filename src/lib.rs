@@ -8,7 +8,9 @@
 //! # Layout
 //!
 //! - [`config`]: the TOML file → validated, typed settings and jobs.
-//! - [`definition`]: jobs and triggers as declared (file or API).
+//! - [`model`]: the domain types every layer speaks: jobs, triggers,
+//!   fires, nodes, calendars and their closed sets of states and policies.
+//! - [`closed_enum`]: the one macro behind every closed set of names.
 //! - [`schedule`]: pure time math: cron, DST, intervals, misfires.
 //! - [`store`]: the only door to SQL (SQLite and PostgreSQL).
 //! - [`scheduler`]: the loop: wait, lease, record, hand over.
@@ -26,14 +28,15 @@
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod closed_enum;
 pub mod cluster;
 pub mod config;
-pub mod definition;
 pub mod events;
 pub mod executor;
 pub mod hostname;
 pub mod http;
 pub mod jobs;
+pub mod model;
 pub mod node;
 pub mod schedule;
 pub mod scheduler;
@@ -43,7 +46,7 @@ pub mod testing;
 pub use client::{Client, ClientError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError, Settings};
-pub use definition::{JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
 pub use jobs::{FireContext, JobKind, JobOutcome, JobRegistry};
+pub use model::{JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
 pub use node::Node;
 pub use store::Store;

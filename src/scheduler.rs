@@ -20,26 +20,23 @@
 //! with a manual clock. A pass that fills every free slot loops at once; a
 //! database error backs off and retries, and never ends the loop.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Duration as TimeDelta;
-use entity::{jobs, triggers};
-
 use rand::Rng;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, from_ms};
 use crate::events::{Events, SchedulerEvent};
 use crate::executor::Executor;
+use crate::model::{Fire, Job, Trigger};
 use crate::schedule::calendar::{CalendarSet, next_allowed};
 use crate::schedule::misfire::{self, DueTrigger, FirePlan};
 use crate::store::{
-    LeaseParams, LoadedCalendars, RecordFire, RecordOutcome, Store, StoreError,
-    trigger_calendar_names, trigger_spec,
+    JobsById, LeaseParams, LeasedFires, LoadedCalendars, RecordFire, RecordOutcome, Store,
+    StoreError,
 };
 
 /// What the loop needs, fixed at start.
@@ -134,15 +131,7 @@ impl Scheduler {
                     &self.config.pools,
                 )
                 .await?;
-            if !queued.is_empty() {
-                let jobs = self.jobs_by_id(queued.iter().map(|f| f.job_id)).await?;
-                for fire in queued {
-                    // The fire's job exists: the foreign key cascades deletes.
-                    if let Some(job) = jobs.get(&fire.job_id) {
-                        self.start(fire, job, &mut pass);
-                    }
-                }
-            }
+            self.start_queued(queued, now_ms, &mut pass).await?;
         }
         let limit = limit.saturating_sub(pass.started);
         if limit > 0 {
@@ -157,19 +146,24 @@ impl Scheduler {
                     due_by_ms: now_ms + self.config.lookahead.as_millis() as i64,
                 })
                 .await?;
-            pass.leased = leased.len();
-            pass.full = leased.len() == limit;
+            let count = leased.triggers.len() + leased.put_aside.len();
+            pass.leased = count;
+            pass.full = count == limit;
+            if count > 0 {
+                self.events.emit(SchedulerEvent::Leased { count });
+            }
+            for row in &leased.put_aside {
+                // The store already put the trigger in `error`.
+                self.trigger_error_event(&row.id, row.reason());
+            }
+            let leased = leased.triggers;
             if !leased.is_empty() {
-                self.events.emit(SchedulerEvent::Leased {
-                    count: leased.len(),
-                });
-                let jobs = self.jobs_by_id(leased.iter().map(|t| t.job_id)).await?;
+                let jobs = self.jobs_of(leased.iter().map(|t| t.job_id)).await?;
                 let calendars = self.calendars_of(&leased).await?;
                 let now = self.clock.now();
                 let mut planned = Vec::with_capacity(leased.len());
                 for trigger in &leased {
-                    let Some(job) = jobs.get(&trigger.job_id) else {
-                        // Deleted between lease and now: its triggers went with it.
+                    let Some(job) = self.job_of_trigger(trigger, &jobs, now_ms).await? else {
                         continue;
                     };
                     if let Some((plan, data)) =
@@ -197,30 +191,81 @@ impl Scheduler {
         Ok(pass)
     }
 
-    /// The calendars the leased triggers name, in one query.
-    async fn calendars_of(
+    /// Starts the queued fires a pass leased. A fire (or its job) whose row
+    /// does not decode was, or is now, completed `failed` with the reason.
+    async fn start_queued(
         &self,
-        leased: &[triggers::Model],
-    ) -> Result<LoadedCalendars, StoreError> {
-        let mut names: Vec<String> = leased.iter().flat_map(trigger_calendar_names).collect();
+        queued: LeasedFires,
+        now_ms: i64,
+        pass: &mut Pass,
+    ) -> Result<(), StoreError> {
+        if queued.fires.is_empty() {
+            return Ok(());
+        }
+        let jobs = self.jobs_of(queued.fires.iter().map(|f| f.job_id)).await?;
+        for fire in queued.fires {
+            if let Some(job) = jobs.jobs.get(&fire.job_id) {
+                self.start(fire, job, pass);
+            } else if let Some(bad) = jobs.malformed.get(&fire.job_id) {
+                let reason = format!("its job (id {}) cannot be read: {}", bad.id, bad.reason());
+                tracing::error!(fire = fire.id, %reason, "queued fire not run; set to failed");
+                self.store
+                    .fail_leased_fire(fire.id, &self.config.node_id, fire.fence, &reason, now_ms)
+                    .await?;
+            }
+            // Else the job is gone: the foreign key cascades deletes.
+        }
+        Ok(())
+    }
+
+    /// The job of a leased trigger; None when it is gone (deleted between
+    /// lease and now: its triggers went with it) or does not decode (the
+    /// trigger goes to `error`, naming the job's bad column).
+    async fn job_of_trigger<'j>(
+        &self,
+        trigger: &Trigger,
+        jobs: &'j JobsById,
+        now_ms: i64,
+    ) -> Result<Option<&'j Job>, StoreError> {
+        if let Some(job) = jobs.jobs.get(&trigger.job_id) {
+            return Ok(Some(job));
+        }
+        if let Some(bad) = jobs.malformed.get(&trigger.job_id) {
+            let message = format!("its job (id {}) cannot be read: {}", bad.id, bad.reason());
+            tracing::error!(trigger = trigger.id, %message, "trigger cannot be evaluated; set to error");
+            self.store
+                .trigger_set_error(trigger, &self.config.node_id, &message, now_ms)
+                .await?;
+            self.trigger_error_event(&trigger.id.to_string(), message);
+        }
+        Ok(None)
+    }
+
+    fn trigger_error_event(&self, id: &str, message: String) {
+        if let Ok(trigger_id) = id.parse() {
+            self.events.emit(SchedulerEvent::TriggerError {
+                trigger_id,
+                message,
+            });
+        }
+    }
+
+    /// The calendars the leased triggers name, in one query.
+    async fn calendars_of(&self, leased: &[Trigger]) -> Result<LoadedCalendars, StoreError> {
+        let mut names: Vec<String> = leased.iter().flat_map(|t| t.calendars.clone()).collect();
         names.sort();
         names.dedup();
         self.store.calendars_load(&names).await
     }
 
-    async fn jobs_by_id(
-        &self,
-        ids: impl Iterator<Item = i64>,
-    ) -> Result<HashMap<i64, jobs::Model>, StoreError> {
-        let ids: Vec<i64> = ids.collect();
-        let rows = jobs::Entity::find()
-            .filter(jobs::Column::Id.is_in(ids))
-            .all(self.store.connection())
-            .await?;
-        Ok(rows.into_iter().map(|j| (j.id, j)).collect())
+    async fn jobs_of(&self, ids: impl Iterator<Item = i64>) -> Result<JobsById, StoreError> {
+        let mut ids: Vec<i64> = ids.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.store.jobs_by_id(&ids).await
     }
 
-    fn start(&self, fire: entity::fires::Model, job: &jobs::Model, pass: &mut Pass) {
+    fn start(&self, fire: Fire, job: &Job, pass: &mut Pass) {
         self.events.emit(SchedulerEvent::Fired {
             fire_id: fire.id,
             job: job.name.clone(),
@@ -237,18 +282,16 @@ impl Scheduler {
     /// goes to the `error` state (None); it never stops the pass.
     async fn plan_trigger(
         &self,
-        trigger: &triggers::Model,
-        job: &jobs::Model,
+        trigger: &Trigger,
+        job: &Job,
         calendars: &LoadedCalendars,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<(FirePlan, String)>, StoreError> {
-        let evaluated = trigger_spec(trigger).and_then(|spec| {
-            let policy = crate::store::trigger_policy(trigger)?;
-            let scheduled = trigger.next_fire_at.ok_or("next_fire_at is NULL")?;
-            let set = calendars.set_for(&trigger_calendar_names(trigger))?;
-            Ok((spec, policy, scheduled, set))
-        });
-        let (spec, policy, scheduled_ms, set) = match evaluated {
+    ) -> Result<Option<(FirePlan, Value)>, StoreError> {
+        let evaluated = trigger
+            .next_fire_at
+            .ok_or_else(|| "next_fire_at is NULL".to_string())
+            .and_then(|scheduled| Ok((scheduled, calendars.set_for(&trigger.calendars)?)));
+        let (scheduled_ms, set) = match evaluated {
             Ok(v) => v,
             Err(message) => {
                 tracing::error!(trigger = trigger.id, job = %job.name, %message, "trigger cannot be evaluated; set to error");
@@ -267,20 +310,19 @@ impl Scheduler {
                 return Ok(None);
             }
         };
-        let threshold = trigger
-            .misfire_threshold_ms
-            .map(TimeDelta::milliseconds)
-            .unwrap_or_else(|| {
-                TimeDelta::from_std(self.config.misfire_threshold).unwrap_or(TimeDelta::MAX)
-            });
+        let spec = &trigger.spec;
+        let policy = trigger.misfire;
+        let threshold = trigger.misfire_threshold.unwrap_or_else(|| {
+            TimeDelta::from_std(self.config.misfire_threshold).unwrap_or(TimeDelta::MAX)
+        });
         let due = DueTrigger {
             kind: spec.kind(),
             policy,
             threshold,
             scheduled_at: from_ms(scheduled_ms),
             start_at: from_ms(trigger.start_at),
-            repeat_count: trigger.repeat_count.and_then(|r| u64::try_from(r).ok()),
-            times_fired: u64::try_from(trigger.times_fired).unwrap_or(0),
+            repeat_count: trigger.repeat_count,
+            times_fired: trigger.times_fired,
         };
         let timeline = |start, repeat, after| {
             let schedule = spec.schedule(start, repeat);
@@ -293,7 +335,7 @@ impl Scheduler {
             tracing::info!(trigger = trigger.id, job = %job.name, scheduled_at = %due.scheduled_at,
                 policy = %policy, "misfired");
         }
-        let data = merged_data(&job.data, trigger.data.as_deref());
+        let data = merged_data(&job.data, trigger.data.as_ref());
         Ok(Some((plan, data)))
     }
 
@@ -301,7 +343,7 @@ impl Scheduler {
     /// ones to run.
     async fn record_and_start(
         &self,
-        planned: &[(&triggers::Model, &jobs::Model, FirePlan, String)],
+        planned: &[(&Trigger, &Job, FirePlan, Value)],
         now_ms: i64,
         pass: &mut Pass,
     ) -> Result<(), StoreError> {
@@ -453,17 +495,15 @@ fn limit_fires(mut plan: FirePlan, limit: Option<u64>, fired: u64) -> FirePlan {
 
 /// The job's data with the trigger's keys over it (objects merge; any
 /// other trigger value replaces the job's).
-fn merged_data(job: &str, trigger: Option<&str>) -> String {
-    let job: Value = serde_json::from_str(job).unwrap_or(Value::Null);
-    let Some(trigger) = trigger.and_then(|t| serde_json::from_str::<Value>(t).ok()) else {
-        return job.to_string();
-    };
+fn merged_data(job: &Value, trigger: Option<&Value>) -> Value {
     match (job, trigger) {
-        (Value::Object(mut base), Value::Object(over)) => {
-            base.extend(over);
-            Value::Object(base).to_string()
+        (job, None) => job.clone(),
+        (Value::Object(base), Some(Value::Object(over))) => {
+            let mut merged = base.clone();
+            merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Value::Object(merged)
         }
-        (_, over) => over.to_string(),
+        (_, Some(over)) => over.clone(),
     }
 }
 
@@ -473,12 +513,15 @@ mod tests {
 
     #[test]
     fn trigger_data_merges_over_job_data() {
+        use serde_json::json;
+        let merged =
+            |job: Value, trigger: Option<Value>| merged_data(&job, trigger.as_ref()).to_string();
         assert_eq!(
-            merged_data(r#"{"a":1,"b":2}"#, Some(r#"{"b":3}"#)),
+            merged(json!({"a": 1, "b": 2}), Some(json!({"b": 3}))),
             r#"{"a":1,"b":3}"#
         );
-        assert_eq!(merged_data(r#"{"a":1}"#, None), r#"{"a":1}"#);
-        assert_eq!(merged_data(r#"{"a":1}"#, Some("5")), "5");
+        assert_eq!(merged(json!({"a": 1}), None), r#"{"a":1}"#);
+        assert_eq!(merged(json!({"a": 1}), Some(json!(5))), "5");
     }
 
     fn plan_of(runs: &[i64], skipped: &[i64], times_fired: u64) -> FirePlan {

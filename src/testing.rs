@@ -204,7 +204,7 @@ impl TestNode {
             node_id: "test-node".to_string(),
             max_concurrent: 16,
             registry: JobRegistry::with_builtins(),
-            pools: vec![crate::definition::DEFAULT_POOL.to_string()],
+            pools: vec![crate::model::DEFAULT_POOL.to_string()],
             start: default_start(),
             misfire_threshold: Duration::from_secs(60),
             wait: DEFAULT_WAIT,

@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use entity::jobs;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
@@ -32,8 +31,8 @@ use super::CliError;
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Settings};
-use crate::definition::JobDef;
 use crate::jobs::JobRegistry;
+use crate::model::{Job, JobDef};
 use crate::node::{Node, ShutdownReport};
 use crate::store::bench::BenchTally;
 use crate::store::{Store, redact};
@@ -246,7 +245,7 @@ struct Run {
 async fn drive(
     args: &BenchArgs,
     store: &Store,
-    job: &jobs::Model,
+    job: &Job,
     clock: &Arc<dyn Clock>,
 ) -> Result<Run, CliError> {
     let mut nodes = Nodes::default();
@@ -268,7 +267,7 @@ async fn drive(
 async fn burst(
     args: &BenchArgs,
     store: &Store,
-    job: &jobs::Model,
+    job: &Job,
     clock: &Arc<dyn Clock>,
 ) -> Result<Run, CliError> {
     let lead = args.lead.unwrap_or(Duration::from_secs(2));
@@ -299,7 +298,7 @@ async fn burst(
 async fn steady(
     args: &BenchArgs,
     store: &Store,
-    job: &jobs::Model,
+    job: &Job,
     clock: &Arc<dyn Clock>,
 ) -> Result<Run, CliError> {
     let lead = args.lead.unwrap_or(Duration::from_millis(100));
@@ -412,11 +411,7 @@ fn report(args: &BenchArgs, store: &Store, job: String, run: Run, t: BenchTally)
     let elapsed_seconds = elapsed_ms as f64 / 1000.0;
     BenchReport {
         database: redact(&args.database),
-        backend: match store.backend() {
-            sea_orm::DbBackend::Postgres => "postgres",
-            sea_orm::DbBackend::Sqlite => "sqlite",
-            _ => "other",
-        },
+        backend: store.backend_name(),
         mode: args.mode,
         nodes: args.nodes,
         max_concurrent: args.max_concurrent,

@@ -19,13 +19,14 @@ use crate::client::{Client, ClientError};
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::config::{self, Config, ConfigError, Settings};
 use crate::jobs::JobRegistry;
+use crate::model::FireStatus;
 use crate::node::{Node, NodeError};
 use crate::schedule::calendar::{CalendarSet, next_allowed};
 use crate::schedule::cron::{CronExpr, CronSchedule, Dialect};
 use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
-use crate::store::{FireFilter, FireStatus, Store, StoreError};
+use crate::store::{FireFilter, Store, StoreError};
 
-pub use output::{calendar_json, fire_json, job_json, node_json};
+pub use crate::client::views::{calendar_json, fire_json, job_json, node_json};
 
 /// cosched: fire cron, interval and one-shot jobs from a SQL database.
 #[derive(Debug, Parser)]
@@ -269,7 +270,7 @@ pub struct NextArgs {
 }
 
 fn parse_status(s: &str) -> Result<FireStatus, String> {
-    FireStatus::parse(s).ok_or_else(|| {
+    s.parse().map_err(|_| {
         format!(
             "expected one of {}",
             FireStatus::ALL
@@ -307,9 +308,11 @@ impl CliError {
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { .. } | StoreError::Conflict(_) | StoreError::InvalidUrl(_) => {
-                CliError::Usage(e.to_string())
-            }
+            StoreError::NotFound { .. }
+            | StoreError::Conflict(_)
+            | StoreError::Invalid { .. }
+            | StoreError::InvalidUrl(_)
+            | StoreError::DeclaredInFile { .. } => CliError::Usage(e.to_string()),
             e => CliError::Runtime(e.to_string()),
         }
     }
@@ -462,7 +465,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                         println!("{}", Value::Array(rows.iter().map(calendar_json).collect()));
                     } else {
                         for c in rows {
-                            println!("{}  ({})  {}", c.name, c.source, c.definition);
+                            let definition = serde_json::to_string(&c.definition)
+                                .map_err(|e| CliError::Runtime(e.to_string()))?;
+                            println!("{}  ({})  {definition}", c.name, c.source);
                         }
                     }
                 }
@@ -635,7 +640,7 @@ fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError> {
     let dialect: Dialect = args
         .dialect
         .parse()
-        .map_err(|e: String| CliError::Usage(e))?;
+        .map_err(|e: crate::closed_enum::UnknownName| CliError::Usage(e.to_string()))?;
     let expr = CronExpr::parse(&args.expression, dialect).map_err(|e| {
         let caret = format!("{}^", " ".repeat(e.column.saturating_sub(1)));
         CliError::Usage(format!(

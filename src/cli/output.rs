@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use entity::fires;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::client::views::{fire_json, job_json, node_json, schedule_text};
 use crate::clock::from_ms;
+use crate::model::{Fire, JobSource, JobSummary, NodeState, NodeSummary};
 use crate::schedule::cron::CronFire;
-use crate::store::{JobRow, NodeRow};
 
 pub fn instant(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
@@ -40,43 +40,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn schedule_text(t: &entity::triggers::Model) -> String {
-    match t.kind.as_str() {
-        "cron" => format!(
-            "cron {} ({})",
-            t.cron_expr.as_deref().unwrap_or("?"),
-            t.timezone
-        ),
-        "interval" => format!(
-            "every {}",
-            humantime::format_duration(std::time::Duration::from_millis(
-                t.interval_ms.unwrap_or(0).max(0) as u64
-            ))
-        ),
-        "once" => format!("once at {}", ms(Some(t.start_at))),
-        other => other.to_string(),
-    }
-}
-
-pub fn job_json(row: &JobRow) -> Value {
-    let j = &row.job;
-    json!({
-        "name": j.name, "kind": j.kind, "pool": j.pool, "group": j.job_group,
-        "paused": j.paused, "source": j.source, "overlap": j.overlap,
-        "timeout_ms": j.timeout_ms, "priority": j.priority,
-        "settings": serde_json::from_str::<Value>(&j.settings).unwrap_or(Value::Null),
-        "data": serde_json::from_str::<Value>(&j.data).unwrap_or(Value::Null),
-        "next_fire_at": row.next_fire_at.map(|t| from_ms(t).to_rfc3339()),
-        "triggers": row.triggers.iter().map(|t| json!({
-            "id": t.id, "kind": t.kind, "source": t.source, "schedule": schedule_text(t),
-            "state": t.state, "next_fire_at": t.next_fire_at.map(|x| from_ms(x).to_rfc3339()),
-            "previous_fire_at": t.previous_fire_at.map(|x| from_ms(x).to_rfc3339()),
-            "times_fired": t.times_fired, "misfire_policy": t.misfire_policy, "error": t.error,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-pub fn jobs(rows: &[JobRow], as_json: bool) {
+pub fn jobs(rows: &[JobSummary], as_json: bool) {
     if as_json {
         println!("{}", Value::Array(rows.iter().map(job_json).collect()));
         return;
@@ -87,7 +51,7 @@ pub fn jobs(rows: &[JobRow], as_json: bool) {
             let schedule = r
                 .triggers
                 .iter()
-                .find(|t| t.source == "config")
+                .find(|t| t.source == JobSource::Config)
                 .map(schedule_text)
                 .unwrap_or_else(|| "on demand".to_string());
             vec![
@@ -100,7 +64,7 @@ pub fn jobs(rows: &[JobRow], as_json: bool) {
                     "active".into()
                 },
                 ms(r.next_fire_at),
-                r.job.source.clone(),
+                r.job.source.to_string(),
             ]
         })
         .collect();
@@ -117,7 +81,7 @@ pub fn jobs(rows: &[JobRow], as_json: bool) {
     );
 }
 
-pub fn job_detail(row: &JobRow, fires: &[fires::Model], as_json: bool) {
+pub fn job_detail(row: &JobSummary, fires: &[Fire], as_json: bool) {
     if as_json {
         let mut v = job_json(row);
         v["recent_fires"] = Value::Array(fires.iter().map(fire_json).collect());
@@ -155,21 +119,7 @@ pub fn job_detail(row: &JobRow, fires: &[fires::Model], as_json: bool) {
     self::fires(fires, false);
 }
 
-/// A fire as JSON, with its lateness (start minus scheduled instant).
-pub fn fire_json(f: &fires::Model) -> Value {
-    json!({
-        "id": f.id, "job": f.job_name, "trigger_id": f.trigger_id,
-        "scheduled_at": from_ms(f.scheduled_at).to_rfc3339(),
-        "started_at": f.started_at.map(|t| from_ms(t).to_rfc3339()),
-        "finished_at": f.finished_at.map(|t| from_ms(t).to_rfc3339()),
-        "lateness_ms": f.started_at.map(|s| s - f.scheduled_at),
-        "duration_ms": f.started_at.zip(f.finished_at).map(|(s, e)| e - s),
-        "status": f.status, "attempt": f.attempt, "node": f.node_id,
-        "recovery": f.recovery, "reason": f.reason, "error": f.error, "output": f.output,
-    })
-}
-
-pub fn fires(fires: &[fires::Model], as_json: bool) {
+pub fn fires(fires: &[Fire], as_json: bool) {
     if as_json {
         println!("{}", Value::Array(fires.iter().map(fire_json).collect()));
         return;
@@ -190,7 +140,7 @@ pub fn fires(fires: &[fires::Model], as_json: bool) {
                     .zip(f.finished_at)
                     .map(|(s, e)| format!("{}ms", e - s))
                     .unwrap_or_else(|| "-".into()),
-                f.status.clone(),
+                f.status.to_string(),
                 f.attempt.to_string(),
                 f.node_id.clone().unwrap_or_else(|| "-".into()),
                 note,
@@ -237,30 +187,7 @@ pub fn next(fires: &[CronFire], tz: Tz, as_json: bool) {
     table(&["UTC", &format!("{tz}"), ""], &rows);
 }
 
-/// A calendar as JSON: its name, source and definition.
-pub fn calendar_json(c: &entity::calendars::Model) -> Value {
-    json!({
-        "name": c.name, "source": c.source,
-        "definition": serde_json::from_str::<Value>(&c.definition).unwrap_or(Value::Null),
-    })
-}
-
-/// A node as JSON, with the count of fires it runs.
-pub fn node_json(r: &NodeRow) -> Value {
-    let n = &r.node;
-    json!({
-        "id": n.id, "host": n.host, "pid": n.pid, "version": n.version,
-        "pools": n.pools.split(',').collect::<Vec<_>>(), "state": n.state,
-        "started_at": from_ms(n.started_at).to_rfc3339(),
-        "last_checkin_at": from_ms(n.last_checkin_at).to_rfc3339(),
-        "checkin_interval_ms": n.checkin_interval_ms, "clock_offset_ms": n.clock_offset_ms,
-        "declared_dead_by": n.declared_dead_by,
-        "declared_dead_at": n.declared_dead_at.map(|t| from_ms(t).to_rfc3339()),
-        "running_fires": r.running_fires,
-    })
-}
-
-pub fn nodes(nodes: &[NodeRow], now_ms: i64, as_json: bool) {
+pub fn nodes(nodes: &[NodeSummary], now_ms: i64, as_json: bool) {
     if as_json {
         println!("{}", Value::Array(nodes.iter().map(node_json).collect()));
         return;
@@ -270,8 +197,8 @@ pub fn nodes(nodes: &[NodeRow], now_ms: i64, as_json: bool) {
         .map(|r| {
             let n = &r.node;
             let state = match &n.declared_dead_by {
-                Some(by) if n.state == "dead" => format!("dead (declared by {by})"),
-                _ => n.state.clone(),
+                Some(by) if n.state == NodeState::Dead => format!("dead (declared by {by})"),
+                _ => n.state.to_string(),
             };
             vec![
                 n.id.clone(),
@@ -279,7 +206,7 @@ pub fn nodes(nodes: &[NodeRow], now_ms: i64, as_json: bool) {
                 format!("{}@{}", n.pid, n.host),
                 format!("{:.1}s ago", (now_ms - n.last_checkin_at) as f64 / 1000.0),
                 format!("{}ms", n.clock_offset_ms),
-                n.pools.clone(),
+                n.pools.join(","),
                 r.running_fires.to_string(),
             ]
         })

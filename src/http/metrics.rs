@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::events::SchedulerEvent;
-use crate::store::FireStatus;
+use crate::model::FireStatus;
 
 /// Upper bounds of the lateness histogram's buckets, in milliseconds.
 pub const LATENESS_BUCKETS_MS: [u64; 15] = [

@@ -223,6 +223,14 @@ impl From<StoreError> for ApiError {
                 m.clone(),
                 "the request conflicts with the current state; read it and try again",
             ),
+            StoreError::DeclaredInFile { .. } => ApiError::conflict(
+                e.to_string(),
+                "the configuration file owns it: change the file, then restart `cosched serve`",
+            ),
+            StoreError::Invalid { field, .. } => ApiError::bad_request(
+                e.to_string(),
+                format!("fix `{field}` and send the request again"),
+            ),
             _ => {
                 tracing::error!(error = %e, "HTTP API: database error");
                 ApiError::new(
@@ -320,8 +328,8 @@ where
 mod tests {
     use super::*;
 
-    #[test]
-    fn store_errors_map_to_statuses() {
+    #[tokio::test]
+    async fn store_errors_map_to_statuses() {
         let status = |e: StoreError| ApiError::from(e).status;
         assert_eq!(
             status(StoreError::NotFound {
@@ -335,12 +343,26 @@ mod tests {
             StatusCode::CONFLICT
         );
         assert_eq!(
-            status(StoreError::Connect {
-                url: "postgres://db".into(),
-                source: sea_orm::DbErr::Custom("connection refused".into()),
+            status(StoreError::Invalid {
+                field: "calendars",
+                message: "calendar `x` does not exist".into()
             }),
-            StatusCode::SERVICE_UNAVAILABLE
+            StatusCode::BAD_REQUEST
         );
+        assert_eq!(
+            status(StoreError::DeclaredInFile {
+                what: "job",
+                name: "x".into(),
+                remedy: "remove it there"
+            }),
+            StatusCode::CONFLICT
+        );
+        // A database that cannot be opened: a folder that does not exist.
+        let unreachable = crate::store::Store::connect("sqlite:///nonexistent-folder/cosched.db")
+            .await
+            .expect_err("no such folder");
+        assert!(matches!(unreachable, StoreError::Connect { .. }));
+        assert_eq!(status(unreachable), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             ApiError::from(ClientError::Invalid("bad".into())).status,
             StatusCode::BAD_REQUEST

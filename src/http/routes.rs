@@ -35,15 +35,16 @@ use serde_json::{Value, json};
 
 use super::metrics::Gauges;
 use super::{ApiError, AppState, JsonBody, QueryParams};
-use crate::cli::{calendar_json, fire_json, job_json, node_json};
+use crate::client::views::{calendar_json, fire_json, job_json, node_json};
 use crate::clock::from_ms;
-use crate::definition::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
+use crate::model::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
+use crate::model::{Fire, FireStatus, Trigger};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::CalendarDef;
 use crate::schedule::cron::{CronExpr, Dialect};
 use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
 use crate::schedule::misfire::MisfirePolicy;
-use crate::store::{FireFilter, FireStatus};
+use crate::store::FireFilter;
 
 /// How many fires `GET /fires` returns when `limit` is not given, and at most.
 const DEFAULT_LIMIT: u64 = 50;
@@ -201,13 +202,6 @@ async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json
 }
 
 async fn delete_job(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json> {
-    let row = s.api.client.job(&name).await?;
-    if row.job.source == "config" {
-        return Err(ApiError::conflict(
-            format!("job `{name}` is declared in the configuration file"),
-            "remove it from the file; the next `cosched serve` deletes it",
-        ));
-    }
     s.api.client.delete_job(&name).await?;
     Ok(axum::Json(json!({"job": name, "deleted": true})))
 }
@@ -268,7 +262,7 @@ async fn schedule_job(
 }
 
 /// The answer to a trigger or schedule: the CLI's `schedule --json` shape.
-fn scheduled(job: &str, t: &entity::triggers::Model) -> (StatusCode, Json) {
+fn scheduled(job: &str, t: &Trigger) -> (StatusCode, Json) {
     (
         StatusCode::CREATED,
         axum::Json(json!({
@@ -461,11 +455,9 @@ fn job_def(body: &NewJob, problems: &mut Vec<String>) -> JobDef {
     }
     def.group = body.group.clone();
     if let Some(o) = &body.overlap {
-        match OverlapPolicy::parse(o) {
-            Some(p) => def.overlap = p,
-            None => problems.push(format!(
-                "unknown overlap policy `{o}`: expected allow, skip, queue or replace"
-            )),
+        match o.parse::<OverlapPolicy>() {
+            Ok(p) => def.overlap = p,
+            Err(e) => problems.push(e.to_string()),
         }
     }
     if let Some(t) = &body.timeout {
@@ -581,7 +573,7 @@ fn trigger_def(
                 None => Some(Dialect::Quartz),
                 Some(Ok(d)) => Some(d),
                 Some(Err(e)) => {
-                    problems.push(e);
+                    problems.push(e.into());
                     None
                 }
             };
@@ -602,14 +594,16 @@ fn trigger_def(
                     })
                     .ok(),
             };
-            let gap = sc
-                .dst_gap
-                .as_deref()
-                .and_then(|g| g.parse::<GapPolicy>().map_err(|e| problems.push(e)).ok());
-            let fold = sc
-                .dst_fold
-                .as_deref()
-                .and_then(|f| f.parse::<FoldPolicy>().map_err(|e| problems.push(e)).ok());
+            let gap = sc.dst_gap.as_deref().and_then(|g| {
+                g.parse::<GapPolicy>()
+                    .map_err(|e| problems.push(e.into()))
+                    .ok()
+            });
+            let fold = sc.dst_fold.as_deref().and_then(|f| {
+                f.parse::<FoldPolicy>()
+                    .map_err(|e| problems.push(e.into()))
+                    .ok()
+            });
             let src = sc.cron.as_deref().unwrap_or_default();
             let expr = dialect.and_then(|d| {
                 CronExpr::parse(src, d)
@@ -725,7 +719,7 @@ struct FiresQuery {
 async fn fires(State(s): State<AppState>, QueryParams(q): QueryParams<FiresQuery>) -> Result<Json> {
     let status = match q.status.as_deref() {
         None | Some("") => None,
-        Some(text) => Some(FireStatus::parse(text).ok_or_else(|| {
+        Some(text) => Some(text.parse::<FireStatus>().map_err(|_| {
             ApiError::bad_request(
                 format!("unknown fire status `{text}`"),
                 format!(
@@ -756,7 +750,7 @@ async fn fires(State(s): State<AppState>, QueryParams(q): QueryParams<FiresQuery
     )))
 }
 
-async fn fire_by_id(s: &AppState, fire: &str) -> Result<entity::fires::Model> {
+async fn fire_by_id(s: &AppState, fire: &str) -> Result<Fire> {
     let fire = id(fire, "fire")?;
     s.api.client.fire(fire).await?.ok_or_else(|| {
         ApiError::not_found(

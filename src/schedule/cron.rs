@@ -33,8 +33,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 
+use crate::closed_enum::closed_enum;
 use crate::schedule::dst::{self, DstOptions, FoldPolicy, GapPolicy, Wall};
 
 /// Latest year in which a cron schedule can fire (as Quartz).
@@ -44,45 +44,16 @@ pub const MIN_YEAR: i64 = 1970;
 /// Longest expression accepted, in bytes.
 pub const MAX_SOURCE_LEN: usize = 1024;
 
-/// Which cron syntax an expression is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Dialect {
-    /// `sec min hour dom month dow [year]`, 1 = Sunday, `?`, `L`, `W`, `#`.
-    #[default]
-    Quartz,
-    /// `min hour dom month dow`, 0/7 = Sunday, Vixie day rule, `@daily` macros.
-    Unix,
-}
-
-impl Dialect {
-    /// The snake_case name: `quartz` or `unix`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dialect::Quartz => "quartz",
-            Dialect::Unix => "unix",
-        }
-    }
-}
-
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Parses `quartz` or `unix`; the error is a sentence naming both.
-impl FromStr for Dialect {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "quartz" => Ok(Dialect::Quartz),
-            "unix" => Ok(Dialect::Unix),
-            _ => Err(format!(
-                "unknown cron dialect `{s}`: expected quartz or unix"
-            )),
-        }
+closed_enum! {
+    /// Which cron syntax an expression is written in: `quartz` or `unix`
+    /// (parsing names both when it fails).
+    #[derive(Default)]
+    pub enum Dialect: "cron dialect" {
+        /// `sec min hour dom month dow [year]`, 1 = Sunday, `?`, `L`, `W`, `#`.
+        #[default]
+        Quartz = "quartz",
+        /// `min hour dom month dow`, 0/7 = Sunday, Vixie day rule, `@daily` macros.
+        Unix = "unix",
     }
 }
 

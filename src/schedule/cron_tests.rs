@@ -556,7 +556,10 @@ fn accessors_and_names() {
     assert_eq!(e.to_string(), "0 0 12 ? * MON");
     assert_eq!("unix".parse::<Dialect>(), Ok(Dialect::Unix));
     assert_eq!(Dialect::Quartz.to_string(), "quartz");
-    let err = "posix".parse::<Dialect>().expect_err("not a dialect");
+    let err = "posix"
+        .parse::<Dialect>()
+        .expect_err("not a dialect")
+        .to_string();
     assert!(err.contains("quartz or unix"), "{err}");
     let s = CronSchedule::new(e.clone(), zone("Europe/Berlin"), DstOptions::default());
     assert_eq!(s.expr(), &e);

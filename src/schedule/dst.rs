@@ -12,38 +12,38 @@
 //! Unix epoch, and "wall seconds" are a local date-time counted as if it were
 //! UTC (so `wall - offset = instant`).
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-/// What to do with a wall time that does not exist because the clocks jump
-/// forward (a spring-forward gap).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GapPolicy {
-    /// Fire once, at the first instant after the gap (what cron(8) does).
-    RunAtTransition,
-    /// Fire at the wall time plus the length of the gap, e.g. 02:30 in a one
-    /// hour gap fires at 03:30 in the new offset.
-    ShiftForward,
-    /// Do not fire for wall times inside the gap.
-    Skip,
+use crate::closed_enum::closed_enum;
+
+closed_enum! {
+    /// What to do with a wall time that does not exist because the clocks jump
+    /// forward (a spring-forward gap). Named in snake_case, as in
+    /// configuration and the API.
+    pub enum GapPolicy: "DST gap policy" {
+        /// Fire once, at the first instant after the gap (what cron(8) does).
+        RunAtTransition = "run_at_transition",
+        /// Fire at the wall time plus the length of the gap, e.g. 02:30 in a one
+        /// hour gap fires at 03:30 in the new offset.
+        ShiftForward = "shift_forward",
+        /// Do not fire for wall times inside the gap.
+        Skip = "skip",
+    }
 }
 
-/// What to do with a wall time that occurs twice because the clocks fall
-/// back (a fold).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FoldPolicy {
-    /// Fire once, at the first occurrence (the earlier instant).
-    Earlier,
-    /// Fire once, at the second occurrence (the later instant).
-    Later,
-    /// Fire at both occurrences.
-    Both,
+closed_enum! {
+    /// What to do with a wall time that occurs twice because the clocks fall
+    /// back (a fold).
+    pub enum FoldPolicy: "DST fold policy" {
+        /// Fire once, at the first occurrence (the earlier instant).
+        Earlier = "earlier",
+        /// Fire once, at the second occurrence (the later instant).
+        Later = "later",
+        /// Fire at both occurrences.
+        Both = "both",
+    }
 }
 
 /// A trigger's choice of DST behaviour. `None` in a field means "the default
@@ -94,72 +94,6 @@ impl FoldPolicy {
     /// Whether the second occurrence of a folded wall time fires.
     pub fn fires_later(self) -> bool {
         matches!(self, FoldPolicy::Later | FoldPolicy::Both)
-    }
-
-    /// The snake_case name, as used in configuration and the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FoldPolicy::Earlier => "earlier",
-            FoldPolicy::Later => "later",
-            FoldPolicy::Both => "both",
-        }
-    }
-}
-
-impl GapPolicy {
-    /// The snake_case name, as used in configuration and the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GapPolicy::RunAtTransition => "run_at_transition",
-            GapPolicy::ShiftForward => "shift_forward",
-            GapPolicy::Skip => "skip",
-        }
-    }
-}
-
-/// Parses `run_at_transition`, `shift_forward` or `skip`. The error is a
-/// sentence naming the valid values (a `String`, as the configuration and
-/// store layers collect messages).
-impl FromStr for GapPolicy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "run_at_transition" => Ok(GapPolicy::RunAtTransition),
-            "shift_forward" => Ok(GapPolicy::ShiftForward),
-            "skip" => Ok(GapPolicy::Skip),
-            _ => Err(format!(
-                "unknown DST gap policy `{s}`: expected run_at_transition, shift_forward or skip"
-            )),
-        }
-    }
-}
-
-/// Parses `earlier`, `later` or `both`; the error names the valid values.
-impl FromStr for FoldPolicy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "earlier" => Ok(FoldPolicy::Earlier),
-            "later" => Ok(FoldPolicy::Later),
-            "both" => Ok(FoldPolicy::Both),
-            _ => Err(format!(
-                "unknown DST fold policy `{s}`: expected earlier, later or both"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for GapPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for FoldPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -298,14 +232,18 @@ mod tests {
 
     #[test]
     fn bad_policy_names_list_the_valid_ones() {
-        let err = "later".parse::<GapPolicy>().expect_err("not a gap policy");
+        let err = "later"
+            .parse::<GapPolicy>()
+            .expect_err("not a gap policy")
+            .to_string();
         assert!(
             err.contains("run_at_transition, shift_forward or skip"),
             "{err}"
         );
         let err = "run_at_transition"
             .parse::<FoldPolicy>()
-            .expect_err("not a fold policy");
+            .expect_err("not a fold policy")
+            .to_string();
         assert!(err.contains("earlier, later or both"), "{err}");
     }
 

@@ -31,43 +31,24 @@ use super::interval::{
     CalendarIntervalSchedule, DailyTimeIntervalSchedule, DaysOfWeek, IntervalError,
     IntervalSchedule, IntervalUnit,
 };
+use crate::closed_enum::closed_enum;
 
 /// The largest `every` of a calendar or daily interval: the
 /// `triggers.interval_every` column is a 32-bit signed integer.
 pub const MAX_EVERY: u32 = i32::MAX as u32;
 
-/// The closed set of trigger kinds, as stored in `triggers.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TriggerKind {
-    Cron,
-    Interval,
-    CalendarInterval,
-    DailyTimeInterval,
-    Once,
+closed_enum! {
+    /// The closed set of trigger kinds, as stored in `triggers.kind`.
+    pub enum TriggerKind: "trigger kind" {
+        Cron = "cron",
+        Interval = "interval",
+        CalendarInterval = "calendar_interval",
+        DailyTimeInterval = "daily_time_interval",
+        Once = "once",
+    }
 }
 
 impl TriggerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TriggerKind::Cron => "cron",
-            TriggerKind::Interval => "interval",
-            TriggerKind::CalendarInterval => "calendar_interval",
-            TriggerKind::DailyTimeInterval => "daily_time_interval",
-            TriggerKind::Once => "once",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TriggerKind> {
-        Some(match s {
-            "cron" => TriggerKind::Cron,
-            "interval" => TriggerKind::Interval,
-            "calendar_interval" => TriggerKind::CalendarInterval,
-            "daily_time_interval" => TriggerKind::DailyTimeInterval,
-            "once" => TriggerKind::Once,
-            _ => return None,
-        })
-    }
-
     /// Interval and one-shot triggers take Quartz's SimpleTrigger misfire
     /// instructions; the others take the CronTrigger ones.
     pub fn is_simple(self) -> bool {

@@ -5,10 +5,10 @@
 //! else and other nodes on the same database never fire the bench's
 //! triggers. Nothing here is on a node's hot path.
 
-use entity::jobs;
 use sea_orm::{ConnectionTrait, QueryResult, Value};
 
 use super::{Store, StoreError};
+use crate::model::Job;
 
 /// Rows per `INSERT` statement (one transaction each): one bound value per
 /// row plus four shared ones, far below either backend's parameter limit.
@@ -47,7 +47,7 @@ impl Store {
     /// (on PostgreSQL, listening nodes elsewhere wake too).
     pub async fn bench_insert_once(
         &self,
-        job: &jobs::Model,
+        job: &Job,
         due_ms: &[i64],
         now_ms: i64,
     ) -> Result<(), StoreError> {

@@ -1,6 +1,10 @@
-//! Errors from the store.
+//! Errors from the store: typed by what the caller should do about them
+//! (retry, fix the input, read the state again), so the HTTP API and the
+//! CLI can answer each with its own status and exit code.
 
-use sea_orm::DbErr;
+use sea_orm::{DbErr, SqlErr};
+
+pub use super::codec::MalformedRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,14 +39,27 @@ pub enum StoreError {
     Db(#[from] DbErr),
     #[error("{what} `{name}` does not exist")]
     NotFound { what: &'static str, name: String },
+    /// The request conflicts with what is stored (a name taken, …).
     #[error("{0}")]
     Conflict(String),
-    #[error("malformed row in {table} (id {id}): {message}")]
-    Malformed {
-        table: &'static str,
-        id: String,
+    /// The request is invalid whatever is stored: `field` names the part
+    /// of it at fault.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
         message: String,
     },
+    /// A job or calendar declared in the configuration file, which no
+    /// other door may change or delete; the message says what to do.
+    #[error("{what} `{name}` is declared in the configuration file: {remedy}")]
+    DeclaredInFile {
+        what: &'static str,
+        name: String,
+        remedy: &'static str,
+    },
+    /// A stored row that does not decode (see the store's codec).
+    #[error(transparent)]
+    Malformed(#[from] MalformedRow),
 }
 
 impl StoreError {
@@ -61,6 +78,15 @@ impl StoreError {
             }
             _ => false,
         }
+    }
+}
+
+/// `Conflict(message)` when `e` is a unique violation (the row exists),
+/// else the database error itself.
+pub(super) fn unique_violation_as(e: DbErr, message: impl FnOnce() -> String) -> StoreError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(message()),
+        _ => StoreError::Db(e),
     }
 }
 

@@ -1,61 +1,11 @@
 //! Fire records: complete (fenced), list with filters.
 
+use super::{Store, StoreError, codec, placeholders};
+use crate::model::{Fire, FireStatus};
 use entity::fires;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
-use serde::Serialize;
-
-use super::{Store, StoreError, placeholders};
-
-/// The closed set of fire statuses, as stored in `fires.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FireStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Skipped,
-    Abandoned,
-    Cancelled,
-}
-
-impl FireStatus {
-    pub const ALL: [FireStatus; 8] = [
-        FireStatus::Queued,
-        FireStatus::Running,
-        FireStatus::Succeeded,
-        FireStatus::Failed,
-        FireStatus::TimedOut,
-        FireStatus::Skipped,
-        FireStatus::Abandoned,
-        FireStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FireStatus::Queued => "queued",
-            FireStatus::Running => "running",
-            FireStatus::Succeeded => "succeeded",
-            FireStatus::Failed => "failed",
-            FireStatus::TimedOut => "timed_out",
-            FireStatus::Skipped => "skipped",
-            FireStatus::Abandoned => "abandoned",
-            FireStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FireStatus> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// A status no later write changes.
-    pub fn is_final(self) -> bool {
-        !matches!(self, FireStatus::Queued | FireStatus::Running)
-    }
-}
 
 /// The outcome of a fire, written by the node that ran it.
 #[derive(Debug, Clone)]
@@ -186,8 +136,8 @@ impl Store {
         Ok(())
     }
 
-    /// Fires, newest first.
-    pub async fn fires_list(&self, filter: &FireFilter) -> Result<Vec<fires::Model>, StoreError> {
+    /// Fires, newest first (a row that does not decode is left out).
+    pub async fn fires_list(&self, filter: &FireFilter) -> Result<Vec<Fire>, StoreError> {
         let mut query = fires::Entity::find();
         if let Some(job) = &filter.job {
             query = query.filter(fires::Column::JobName.eq(job.as_str()));
@@ -203,11 +153,13 @@ impl Store {
             Some(n) => query.limit(n),
             None => query,
         };
-        Ok(query.all(&self.db).await?)
+        let rows = query.all(&self.db).await?;
+        Ok(self.decode_all(&rows, codec::fire))
     }
 
     /// A fire by id.
-    pub async fn fire_by_id(&self, id: i64) -> Result<Option<fires::Model>, StoreError> {
-        Ok(fires::Entity::find_by_id(id).one(&self.db).await?)
+    pub async fn fire_by_id(&self, id: i64) -> Result<Option<Fire>, StoreError> {
+        let row = fires::Entity::find_by_id(id).one(&self.db).await?;
+        Ok(row.as_ref().map(codec::fire).transpose()?)
     }
 }

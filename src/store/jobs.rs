@@ -1,72 +1,61 @@
 //! Jobs: create, read, list, pause, resume, delete.
 
+use std::collections::HashMap;
+
 use entity::{jobs, triggers};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
-use super::{Store, StoreError};
-use crate::definition::{JobDef, TriggerDef};
+use super::error::unique_violation_as;
+use super::{MalformedRow, Store, StoreError, codec};
+use crate::model::{Job, JobDef, JobSource, JobSummary, TriggerDef, TriggerState};
 
-/// A job with a summary of its triggers, for listings.
-#[derive(Debug, Clone)]
-pub struct JobRow {
-    pub job: jobs::Model,
-    /// The earliest next fire among its waiting triggers.
-    pub next_fire_at: Option<i64>,
-    pub triggers: Vec<triggers::Model>,
-}
-
-/// The columns a job definition sets, for insert and update alike.
-pub(super) fn job_columns(def: &JobDef, model: &mut jobs::ActiveModel) {
-    model.name = Set(def.name.clone());
-    model.kind = Set(def.kind.clone());
-    model.settings = Set(def.settings.to_string());
-    model.data = Set(def.data.to_string());
-    model.pool = Set(def.pool.clone());
-    model.job_group = Set(def.group.clone());
-    model.overlap = Set(def.overlap.as_str().to_string());
-    model.timeout_ms = Set(def
-        .timeout
-        .map(|t| t.as_millis().min(i64::MAX as u128) as i64));
-    model.priority = Set(def.priority);
-    model.retry_max_attempts = Set(def.retry.max_attempts.min(i32::MAX as u32) as i32);
-    model.retry_backoff_ms = Set(def.retry.backoff.as_millis().min(i64::MAX as u128) as i64);
-    model.retry_factor = Set(def.retry.factor);
-    model.retry_max_backoff_ms =
-        Set(def.retry.max_backoff.as_millis().min(i64::MAX as u128) as i64);
-    model.retry_jitter = Set(def.retry.jitter);
-    model.requests_recovery = Set(def.requests_recovery);
-    model.paused = Set(def.paused);
+/// Jobs read by id for a pass: those that decode, and why the others do
+/// not (their fires and triggers are put aside with that reason).
+#[derive(Debug, Clone, Default)]
+pub struct JobsById {
+    pub jobs: HashMap<i64, Job>,
+    pub malformed: HashMap<i64, MalformedRow>,
 }
 
 pub(super) async fn insert_job<C: ConnectionTrait>(
     db: &C,
     def: &JobDef,
-    source: &str,
+    source: JobSource,
     config_hash: Option<String>,
     now_ms: i64,
 ) -> Result<jobs::Model, StoreError> {
     let mut model = jobs::ActiveModel {
         ..Default::default()
     };
-    job_columns(def, &mut model);
-    model.source = Set(source.to_string());
+    codec::job_columns(def, &mut model);
+    model.source = Set(source.as_str().to_string());
     model.config_hash = Set(config_hash);
     model.created_at = Set(now_ms);
     model.updated_at = Set(now_ms);
-    Ok(model.insert(db).await?)
+    // Two producers creating one name at once: the second waits for the
+    // first's commit on the unique index, then fails there.
+    model
+        .insert(db)
+        .await
+        .map_err(|e| unique_violation_as(e, || already_exists(&def.name)))
+}
+
+fn already_exists(name: &str) -> String {
+    format!("job `{name}` already exists")
 }
 
 impl Store {
     /// Creates a job through the API (`source = 'api'`), with its trigger
-    /// if it has one, in one transaction.
+    /// if it has one, in one transaction. A name that exists, even when
+    /// another producer creates it at the same moment, is a `Conflict`.
     pub async fn job_create(
         &self,
         def: &JobDef,
         trigger: Option<&TriggerDef>,
         now_ms: i64,
-    ) -> Result<jobs::Model, StoreError> {
+    ) -> Result<Job, StoreError> {
         let txn = self.begin_write().await?;
         if jobs::Entity::find()
             .filter(jobs::Column::Name.eq(&def.name))
@@ -74,29 +63,44 @@ impl Store {
             .await?
             .is_some()
         {
-            return Err(StoreError::Conflict(format!(
-                "job `{}` already exists",
-                def.name
-            )));
+            return Err(StoreError::Conflict(already_exists(&def.name)));
         }
-        let job = insert_job(&txn, def, "api", None, now_ms).await?;
+        let job = insert_job(&txn, def, JobSource::Api, None, now_ms).await?;
         if let Some(trigger) = trigger {
-            super::triggers::insert_trigger(&txn, &job, trigger, "api", None, now_ms).await?;
+            super::triggers::insert_trigger(
+                self,
+                &txn,
+                &job,
+                trigger,
+                JobSource::Api,
+                None,
+                now_ms,
+            )
+            .await?;
         }
-        txn.commit().await?;
+        txn.commit()
+            .await
+            .map_err(|e| unique_violation_as(e, || already_exists(&def.name)))?;
         self.announce_change().await;
-        Ok(job)
+        Ok(codec::job(&job)?)
     }
 
-    pub async fn job_by_name(&self, name: &str) -> Result<Option<jobs::Model>, StoreError> {
+    /// A job by name.
+    pub async fn job_by_name(&self, name: &str) -> Result<Option<Job>, StoreError> {
+        let row = self.find_job(name).await?;
+        Ok(row.as_ref().map(codec::job).transpose()?)
+    }
+
+    async fn find_job(&self, name: &str) -> Result<Option<jobs::Model>, StoreError> {
         Ok(jobs::Entity::find()
             .filter(jobs::Column::Name.eq(name))
             .one(&self.db)
             .await?)
     }
 
-    pub(crate) async fn job_require(&self, name: &str) -> Result<jobs::Model, StoreError> {
-        self.job_by_name(name)
+    /// The row of a job that must exist.
+    pub(super) async fn job_row(&self, name: &str) -> Result<jobs::Model, StoreError> {
+        self.find_job(name)
             .await?
             .ok_or_else(|| StoreError::NotFound {
                 what: "job",
@@ -104,29 +108,71 @@ impl Store {
             })
     }
 
-    /// Every job by name, with its triggers and earliest next fire.
-    pub async fn jobs_list(&self) -> Result<Vec<JobRow>, StoreError> {
+    /// The jobs with these ids (for the fires and triggers of one pass).
+    pub async fn jobs_by_id(&self, ids: &[i64]) -> Result<JobsById, StoreError> {
+        let rows = jobs::Entity::find()
+            .filter(jobs::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let mut out = JobsById::default();
+        for row in &rows {
+            match codec::job(row) {
+                Ok(job) => {
+                    out.jobs.insert(job.id, job);
+                }
+                Err(e) => {
+                    self.put_aside(&e);
+                    out.malformed.insert(row.id, e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every job by name, with its triggers and earliest next fire. Rows
+    /// that do not decode are left out.
+    pub async fn jobs_list(&self) -> Result<Vec<JobSummary>, StoreError> {
         let rows = jobs::Entity::find()
             .order_by_asc(jobs::Column::Name)
             .find_with_related(triggers::Entity)
             .all(&self.db)
             .await?;
         Ok(rows
-            .into_iter()
-            .map(|(job, mut triggers)| {
-                triggers.sort_by_key(|t| t.id);
-                let next_fire_at = triggers
-                    .iter()
-                    .filter(|t| t.state == "waiting")
-                    .filter_map(|t| t.next_fire_at)
-                    .min();
-                JobRow {
-                    job,
-                    next_fire_at,
-                    triggers,
+            .iter()
+            .filter_map(|(job, triggers)| match codec::job(job) {
+                Ok(job) => Some(self.summary(job, triggers)),
+                Err(e) => {
+                    self.put_aside(&e);
+                    None
                 }
             })
             .collect())
+    }
+
+    /// One job with its triggers and earliest next fire.
+    pub async fn job_summary(&self, name: &str) -> Result<JobSummary, StoreError> {
+        let row = self.job_row(name).await?;
+        let job = codec::job(&row)?;
+        let triggers = triggers::Entity::find()
+            .filter(triggers::Column::JobId.eq(row.id))
+            .all(&self.db)
+            .await?;
+        Ok(self.summary(job, &triggers))
+    }
+
+    fn summary(&self, job: Job, rows: &[triggers::Model]) -> JobSummary {
+        let mut triggers = self.decode_all(rows, codec::trigger);
+        triggers.sort_by_key(|t| t.id);
+        let next_fire_at = triggers
+            .iter()
+            .filter(|t| t.state == TriggerState::Waiting)
+            .filter_map(|t| t.next_fire_at)
+            .min();
+        JobSummary {
+            job,
+            next_fire_at,
+            triggers,
+        }
     }
 
     /// Pauses or resumes a job and its triggers. Resuming leaves each
@@ -180,17 +226,26 @@ impl Store {
         Ok(true)
     }
 
-    /// Deletes a job, its triggers and its history.
+    /// Deletes a job created through the API, with its triggers and its
+    /// history. A job declared in the configuration file is removed there.
     pub async fn job_delete(&self, name: &str) -> Result<(), StoreError> {
         let deleted = jobs::Entity::delete_many()
             .filter(jobs::Column::Name.eq(name))
+            .filter(jobs::Column::Source.ne(JobSource::Config.as_str()))
             .exec(&self.db)
             .await?
             .rows_affected;
         if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: "job",
-                name: name.to_string(),
+            return Err(match self.find_job(name).await? {
+                Some(_) => StoreError::DeclaredInFile {
+                    what: "job",
+                    name: name.to_string(),
+                    remedy: "remove it there; the next `cosched serve` deletes it",
+                },
+                None => StoreError::NotFound {
+                    what: "job",
+                    name: name.to_string(),
+                },
             });
         }
         Ok(())

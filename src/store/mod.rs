@@ -7,21 +7,31 @@
 //! instant is a bound parameter (UTC milliseconds from the caller's
 //! [`Clock`](crate::clock::Clock)), never the database's `now()`.
 //!
+//! Every method takes and returns [`crate::model`] types; rows never leave
+//! this module. [`codec`] is the one place rows are decoded, strictly: a
+//! row that does not decode is logged, counted ([`Store::malformed_rows`])
+//! and put aside, as its documentation lists per table.
+//!
 //! There is one implementation, since sea-orm serves both backends; the
 //! conformance suite in `tests/it/store.rs` runs it on both.
 
 pub mod bench;
+mod calendars;
+mod codec;
 mod connect;
 mod error;
 mod fires;
 mod jobs;
+mod lease;
 mod nodes;
 mod notify;
 mod queue;
 mod reconcile;
+mod record;
 mod triggers;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -32,16 +42,15 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 
+pub use calendars::LoadedCalendars;
 pub use connect::{Create, DEFAULT_CONNECT_TIMEOUT, redact};
-pub use error::StoreError;
-pub use fires::{FireCompletion, FireFilter, FireStatus};
-pub use jobs::JobRow;
-pub use nodes::{NodeCheckin, NodeRow, Recovery};
-pub use reconcile::{ConfigJob, ReconcileReport};
-pub use triggers::{
-    LeaseParams, LoadedCalendars, RecordFire, RecordOutcome, TriggerState, trigger_calendar_names,
-    trigger_policy, trigger_spec,
-};
+pub use error::{MalformedRow, StoreError};
+pub use fires::{FireCompletion, FireFilter};
+pub use jobs::JobsById;
+pub use lease::{LeaseParams, LeasedFires, LeasedTriggers};
+pub use nodes::{NodeCheckin, Recovery};
+pub use reconcile::ReconcileReport;
+pub use record::{RecordFire, RecordOutcome};
 
 /// How long a PostgreSQL session may sit idle inside a transaction.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
@@ -58,6 +67,8 @@ pub struct Store {
     /// Notified after a local write that may make a trigger due sooner, so
     /// that a sleeping scheduler in this process wakes at once.
     changes: Arc<Notify>,
+    /// Rows put aside because they did not decode, since connecting.
+    malformed: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -147,6 +158,7 @@ impl Store {
             backend,
             url,
             changes: Arc::new(Notify::new()),
+            malformed: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -209,8 +221,13 @@ impl Store {
         })
     }
 
-    pub fn backend(&self) -> DbBackend {
-        self.backend
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            DbBackend::Postgres => "postgres",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
     }
 
     /// The URL with any password removed, for logs.
@@ -218,9 +235,52 @@ impl Store {
         redact(&self.url)
     }
 
-    /// The sea-orm connection, for tests and tools that inspect tables.
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
+    /// The value of a PostgreSQL session setting (`TimeZone`,
+    /// `idle_in_transaction_session_timeout`, …) as this store's sessions
+    /// see it; None on SQLite. For diagnostics and tests.
+    pub async fn session_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        if self.backend != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let row = self
+            .db
+            .query_one_raw(self.stmt("SELECT current_setting($1) AS value", [name.into()]))
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get::<String>("", "value")?),
+            None => None,
+        })
+    }
+
+    /// How many rows were put aside since this store connected (by any
+    /// of its clones) because they did not decode.
+    pub fn malformed_rows(&self) -> u64 {
+        self.malformed.load(Ordering::Relaxed)
+    }
+
+    /// Logs and counts a row that does not decode; the caller puts it
+    /// aside as the codec's documentation says.
+    fn put_aside(&self, row: &MalformedRow) {
+        self.malformed.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(table = row.table, id = %row.id, reason = %row.reason(),
+            "malformed row put aside");
+    }
+
+    /// The rows that decode; the others are logged, counted and left out.
+    fn decode_all<R, T>(
+        &self,
+        rows: &[R],
+        decode: impl Fn(&R) -> Result<T, MalformedRow>,
+    ) -> Vec<T> {
+        rows.iter()
+            .filter_map(|row| match decode(row) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.put_aside(&e);
+                    None
+                }
+            })
+            .collect()
     }
 
     /// Woken after local writes that may make a trigger due sooner.

@@ -13,7 +13,8 @@
 use entity::nodes;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, codec};
+use crate::model::NodeSummary;
 
 /// What a node says of itself at each check-in.
 #[derive(Debug, Clone)]
@@ -35,13 +36,6 @@ pub struct Recovery {
     pub rerun: u64,
     /// Fires marked `abandoned` (all of the node's running fires).
     pub abandoned: u64,
-}
-
-/// A node with the number of fires it is running.
-#[derive(Debug, Clone)]
-pub struct NodeRow {
-    pub node: nodes::Model,
-    pub running_fires: i64,
 }
 
 impl Store {
@@ -192,8 +186,9 @@ impl Store {
         Ok(Recovery { rerun, abandoned })
     }
 
-    /// Every node, with how many fires it is running.
-    pub async fn nodes_list(&self) -> Result<Vec<NodeRow>, StoreError> {
+    /// Every node, with how many fires it is running (a row that does not
+    /// decode is left out).
+    pub async fn nodes_list(&self) -> Result<Vec<NodeSummary>, StoreError> {
         let nodes = nodes::Entity::find()
             .order_by_asc(nodes::Column::Id)
             .all(&self.db)
@@ -213,11 +208,12 @@ impl Store {
                 row.try_get::<i64>("", "n")?,
             );
         }
-        Ok(nodes
+        Ok(self
+            .decode_all(&nodes, codec::node)
             .into_iter()
             .map(|node| {
                 let running_fires = running.get(&node.id).copied().unwrap_or(0);
-                NodeRow {
+                NodeSummary {
                     node,
                     running_fires,
                 }

@@ -9,102 +9,80 @@
 //! row is locked while its fires are started, so two nodes cannot both
 //! start a fire of a job that allows only one at a time.
 
-use entity::{fires, jobs};
+use entity::fires;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Value};
 
-use super::{Store, StoreError, placeholders};
-use crate::definition::OverlapPolicy;
+use super::{MalformedRow, Store, StoreError, codec, placeholders};
+use crate::model::{Fire, FireStatus, Job, OverlapGate, OverlapPolicy};
 
-/// What runs of one job look like while a new fire of it is recorded.
+/// Queued fires a node leased to run: those that decode, and those put
+/// aside (completed `failed` with the reason) because they do not.
 #[derive(Debug, Clone, Default)]
-pub(super) struct OverlapGate {
-    policy: OverlapPolicy,
-    running: Vec<i64>,
-    queued: bool,
+pub struct LeasedFires {
+    pub fires: Vec<Fire>,
+    pub put_aside: Vec<MalformedRow>,
 }
 
-/// What happens to one fire that would run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Admission {
-    Run,
-    Queue,
-    Skip(String),
-}
-
-impl OverlapGate {
-    /// Reads (and on PostgreSQL locks, for this transaction) the job's
-    /// running and queued fires. Jobs that allow overlap cost no query.
-    pub(super) async fn load<C: ConnectionTrait>(
-        store: &Store,
+impl Store {
+    /// The overlap gate of `job`: its running and queued fires, read (and
+    /// on PostgreSQL locked, for this transaction). Jobs that allow
+    /// overlap cost no query.
+    pub(super) async fn overlap_gate<C: ConnectionTrait>(
+        &self,
         db: &C,
-        job: &jobs::Model,
+        job: &Job,
     ) -> Result<OverlapGate, StoreError> {
-        let policy = OverlapPolicy::parse(&job.overlap).unwrap_or_default();
-        if policy == OverlapPolicy::Allow {
+        if job.overlap == OverlapPolicy::Allow {
             return Ok(OverlapGate::default());
         }
-        if store.backend == DbBackend::Postgres {
-            db.execute_raw(store.stmt(
+        if self.backend == DbBackend::Postgres {
+            db.execute_raw(self.stmt(
                 "SELECT id FROM jobs WHERE id = $1 FOR UPDATE",
                 [job.id.into()],
             ))
             .await?;
         }
         let rows = db
-            .query_all_raw(store.stmt(
+            .query_all_raw(self.stmt(
                 "SELECT id, status FROM fires WHERE job_id = $1 AND status IN ('running', 'queued')",
                 [job.id.into()],
             ))
             .await?;
-        let mut gate = OverlapGate {
-            policy,
-            ..Default::default()
-        };
+        let mut running = Vec::new();
+        let mut queued = false;
         for row in rows {
             let id: i64 = row.try_get("", "id")?;
             let status: String = row.try_get("", "status")?;
-            if status == "running" {
-                gate.running.push(id);
+            if status == FireStatus::Running.as_str() {
+                running.push(id);
             } else {
-                gate.queued = true;
+                queued = true;
             }
         }
-        Ok(gate)
+        Ok(OverlapGate::new(job.overlap, running, queued))
     }
 
-    /// Decides the next fire that would run, and counts it in.
-    pub(super) fn admit(&mut self) -> Admission {
-        let busy = !self.running.is_empty();
-        match self.policy {
-            OverlapPolicy::Allow | OverlapPolicy::Replace => {
-                self.running.push(0);
-                Admission::Run
-            }
-            OverlapPolicy::Skip if busy => Admission::Skip(format!(
-                "overlap: a fire of this job is still running (policy skip{})",
-                self.running.first().filter(|id| **id > 0).map(|id| format!(", fire {id}")).unwrap_or_default()
-            )),
-            OverlapPolicy::Queue if busy && self.queued => Admission::Skip(
-                "overlap: a fire of this job is running and another is already queued (policy queue)".into(),
+    /// Cancels the running fires a new one replaces (overlap `replace`).
+    pub(super) async fn cancel_replaced<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        replaced: &[i64],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        if replaced.is_empty() {
+            return Ok(());
+        }
+        db.execute_raw(self.stmt(
+            &format!(
+                "UPDATE fires SET status = 'cancelled', finished_at = $1, \
+                   error = 'replaced by a newer fire (overlap policy replace)' \
+                 WHERE status = 'running' AND id IN ({})",
+                placeholders(2, replaced.len())
             ),
-            OverlapPolicy::Queue if busy => {
-                self.queued = true;
-                Admission::Queue
-            }
-            _ => {
-                self.running.push(0);
-                Admission::Run
-            }
-        }
-    }
-
-    /// Under `replace`, the fires to cancel before the new one starts.
-    pub(super) fn to_replace(&self) -> Vec<i64> {
-        if self.policy == OverlapPolicy::Replace {
-            self.running.iter().copied().filter(|id| *id > 0).collect()
-        } else {
-            Vec::new()
-        }
+            std::iter::once(Value::from(now_ms)).chain(replaced.iter().map(|id| Value::from(*id))),
+        ))
+        .await?;
+        Ok(())
     }
 }
 
@@ -118,9 +96,9 @@ impl Store {
         now_ms: i64,
         limit: u64,
         pools: &[String],
-    ) -> Result<Vec<fires::Model>, StoreError> {
+    ) -> Result<LeasedFires, StoreError> {
         if limit == 0 || pools.is_empty() {
-            return Ok(Vec::new());
+            return Ok(LeasedFires::default());
         }
         let select = format!(
             "SELECT f.id FROM fires f JOIN jobs j ON j.id = f.job_id \
@@ -156,7 +134,43 @@ impl Store {
             .all(&self.db)
             .await?;
         rows.sort_by_key(|f| (f.due_at, f.id));
-        Ok(rows)
+        let mut leased = LeasedFires::default();
+        for row in &rows {
+            match codec::fire(row) {
+                Ok(fire) => leased.fires.push(fire),
+                Err(e) => {
+                    self.put_aside(&e);
+                    self.fail_leased_fire(row.id, node_id, row.fence, &e.reason(), now_ms)
+                        .await?;
+                    leased.put_aside.push(e);
+                }
+            }
+        }
+        Ok(leased)
+    }
+
+    /// Completes a fire this node leased as `failed` with `reason`, without
+    /// running it (its row, or its job's, does not decode). Fenced like any
+    /// completion.
+    pub async fn fail_leased_fire(
+        &self,
+        fire_id: i64,
+        node_id: &str,
+        fence: i64,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.fire_complete(&super::FireCompletion {
+            fire_id,
+            node_id,
+            fence,
+            status: FireStatus::Failed,
+            started_at_ms: None,
+            finished_at_ms: now_ms,
+            error: Some(format!("not run: {reason}")),
+            output: None,
+        })
+        .await
     }
 
     /// The earliest `due_at` of a queued fire of these pools.
@@ -239,7 +253,7 @@ impl Store {
             .execute_raw(self.stmt(sql, [now_ms.into(), trigger_id.into()]))
             .await?
             .rows_affected();
-        if n == 0 && self.trigger_by_id(trigger_id).await?.is_none() {
+        if n == 0 && !self.trigger_exists(trigger_id).await? {
             return Err(StoreError::NotFound {
                 what: "trigger",
                 name: trigger_id.to_string(),

@@ -17,21 +17,11 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::jobs::{insert_job, job_columns};
+use super::codec::job_columns;
+use super::jobs::insert_job;
 use super::triggers::insert_trigger;
 use super::{Store, StoreError};
-use crate::definition::{JobDef, TriggerDef};
-
-/// A job as declared in the file, with the hashes of its declaration.
-#[derive(Debug, Clone)]
-pub struct ConfigJob {
-    pub job: JobDef,
-    pub trigger: Option<TriggerDef>,
-    /// Hash of everything declared about the job but its schedule.
-    pub job_hash: String,
-    /// Hash of the schedule declaration.
-    pub trigger_hash: Option<String>,
-}
+use crate::model::{ConfigJob, JobSource};
 
 /// What a reconcile changed, by job name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -71,80 +61,25 @@ impl Store {
             .collect();
 
         for cj in declared {
-            let name = &cj.job.name;
-            let Some(current) = existing.get(name) else {
-                let job =
-                    insert_job(&txn, &cj.job, "config", Some(cj.job_hash.clone()), now_ms).await?;
-                if let Some(t) = &cj.trigger {
-                    insert_trigger(&txn, &job, t, "config", cj.trigger_hash.clone(), now_ms)
-                        .await?;
+            let name = cj.job.name.clone();
+            match existing.get(&name) {
+                None => {
+                    self.create_config_job(&txn, cj, now_ms).await?;
+                    report.created.push(name);
                 }
-                report.created.push(name.clone());
-                continue;
-            };
-            if current.source != "config" {
-                return Err(StoreError::Conflict(format!(
-                    "job `{name}` exists and was created through the API; the file may not \
-                     redefine it: rename the job in the file, or delete the API job first \
-                     (`cosched jobs delete {name}`)"
-                )));
-            }
-            let mut changed = false;
-            let mut job = current.clone();
-            if current.config_hash.as_deref() != Some(cj.job_hash.as_str()) {
-                let mut model = current.clone().into_active_model();
-                job_columns(&cj.job, &mut model);
-                // An operator's pause through the API survives a change to
-                // the file; `paused = true` in the file still pauses.
-                model.paused = Set(current.paused || cj.job.paused);
-                model.config_hash = Set(Some(cj.job_hash.clone()));
-                model.updated_at = Set(now_ms);
-                job = model.update(&txn).await?;
-                // Triggers follow the job's pool and pause state.
-                txn.execute_raw(self.stmt(
-                    "UPDATE triggers SET pool = $1, updated_at = $2 WHERE job_id = $3",
-                    [job.pool.as_str().into(), now_ms.into(), job.id.into()],
-                ))
-                .await?;
-                if job.paused && !current.paused {
-                    txn.execute_raw(self.stmt(
-                        "UPDATE triggers SET state = 'paused' WHERE job_id = $1 AND state = 'waiting'",
-                        [job.id.into()],
-                    ))
-                    .await?;
+                Some(current) => {
+                    if self.update_config_job(&txn, cj, current, now_ms).await? {
+                        report.updated.push(name);
+                    } else {
+                        report.unchanged.push(name);
+                    }
                 }
-                changed = true;
-            }
-            let config_triggers: Vec<triggers::Model> = triggers::Entity::find()
-                .filter(triggers::Column::JobId.eq(job.id))
-                .filter(triggers::Column::Source.eq("config"))
-                .all(&txn)
-                .await?;
-            let keep = match (&cj.trigger_hash, config_triggers.as_slice()) {
-                (Some(hash), [one]) => one.config_hash.as_deref() == Some(hash.as_str()),
-                (None, []) => true,
-                _ => false,
-            };
-            if !keep {
-                for t in &config_triggers {
-                    triggers::Entity::delete_by_id(t.id).exec(&txn).await?;
-                }
-                if let Some(t) = &cj.trigger {
-                    insert_trigger(&txn, &job, t, "config", cj.trigger_hash.clone(), now_ms)
-                        .await?;
-                }
-                changed = true;
-            }
-            if changed {
-                report.updated.push(name.clone());
-            } else {
-                report.unchanged.push(name.clone());
             }
         }
 
         let declared_names: BTreeSet<&str> = declared.iter().map(|c| c.job.name.as_str()).collect();
         for (name, job) in &existing {
-            if job.source == "config" && !declared_names.contains(name.as_str()) {
+            if job.source == JobSource::Config.as_str() && !declared_names.contains(name.as_str()) {
                 jobs::Entity::delete_by_id(job.id).exec(&txn).await?;
                 report.removed.push(name.clone());
             }
@@ -153,6 +88,95 @@ impl Store {
         txn.commit().await?;
         self.announce_change().await;
         Ok(report)
+    }
+
+    async fn create_config_job<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        cj: &ConfigJob,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let hash = Some(cj.job_hash.clone());
+        let job = insert_job(txn, &cj.job, JobSource::Config, hash, now_ms).await?;
+        self.insert_config_trigger(txn, cj, &job, now_ms).await
+    }
+
+    async fn insert_config_trigger<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        cj: &ConfigJob,
+        job: &jobs::Model,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        if let Some(t) = &cj.trigger {
+            let hash = cj.trigger_hash.clone();
+            insert_trigger(self, txn, job, t, JobSource::Config, hash, now_ms).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings an existing config job in line with its declaration; returns
+    /// whether anything changed. A job whose hashes match is left exactly
+    /// as it is.
+    async fn update_config_job<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        cj: &ConfigJob,
+        current: &jobs::Model,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let name = &cj.job.name;
+        if current.source != JobSource::Config.as_str() {
+            return Err(StoreError::Conflict(format!(
+                "job `{name}` exists and was created through the API; the file may not \
+                 redefine it: rename the job in the file, or delete the API job first \
+                 (`cosched jobs delete {name}`)"
+            )));
+        }
+        let mut changed = false;
+        let mut job = current.clone();
+        if current.config_hash.as_deref() != Some(cj.job_hash.as_str()) {
+            let mut model = current.clone().into_active_model();
+            job_columns(&cj.job, &mut model);
+            // An operator's pause through the API survives a change to
+            // the file; `paused = true` in the file still pauses.
+            model.paused = Set(current.paused || cj.job.paused);
+            model.config_hash = Set(Some(cj.job_hash.clone()));
+            model.updated_at = Set(now_ms);
+            job = model.update(txn).await?;
+            // Triggers follow the job's pool and pause state.
+            txn.execute_raw(self.stmt(
+                "UPDATE triggers SET pool = $1, updated_at = $2 WHERE job_id = $3",
+                [job.pool.as_str().into(), now_ms.into(), job.id.into()],
+            ))
+            .await?;
+            if job.paused && !current.paused {
+                txn.execute_raw(self.stmt(
+                    "UPDATE triggers SET state = 'paused' WHERE job_id = $1 AND state = 'waiting'",
+                    [job.id.into()],
+                ))
+                .await?;
+            }
+            changed = true;
+        }
+        let config_triggers: Vec<triggers::Model> = triggers::Entity::find()
+            .filter(triggers::Column::JobId.eq(job.id))
+            .filter(triggers::Column::Source.eq(JobSource::Config.as_str()))
+            .all(txn)
+            .await?;
+        let keep = match (&cj.trigger_hash, config_triggers.as_slice()) {
+            (Some(hash), [one]) => one.config_hash.as_deref() == Some(hash.as_str()),
+            (None, []) => true,
+            _ => false,
+        };
+        if !keep {
+            for t in &config_triggers {
+                triggers::Entity::delete_by_id(t.id).exec(txn).await?;
+            }
+            self.insert_config_trigger(txn, cj, &job, now_ms).await?;
+            changed = true;
+        }
+        Ok(changed)
     }
 
     async fn reconcile_calendars<C: ConnectionTrait>(
@@ -169,7 +193,7 @@ impl Store {
             .collect();
         for (name, definition) in declared {
             match existing.get(name) {
-                Some(c) if c.source == "api" => {
+                Some(c) if c.source == JobSource::Api.as_str() => {
                     return Err(StoreError::Conflict(format!(
                         "calendar `{name}` exists and was created through the API; rename the \
                          calendar in the file"
@@ -186,7 +210,7 @@ impl Store {
                     calendars::ActiveModel {
                         name: Set(name.clone()),
                         definition: Set(definition.clone()),
-                        source: Set("config".to_string()),
+                        source: Set(JobSource::Config.as_str().to_string()),
                         created_at: Set(now_ms),
                         updated_at: Set(now_ms),
                     }
@@ -196,7 +220,7 @@ impl Store {
             }
         }
         for (name, c) in &existing {
-            if c.source == "config" && !declared.iter().any(|(n, _)| n == name) {
+            if c.source == JobSource::Config.as_str() && !declared.iter().any(|(n, _)| n == name) {
                 calendars::Entity::delete_by_id(name.clone())
                     .exec(db)
                     .await?;

@@ -3,7 +3,7 @@
 //! leased and fired by a node stepped with a manual clock.
 
 use chrono::{DateTime, Utc};
-use cosched::definition::{JobDef, TriggerDef};
+use cosched::model::{JobDef, TriggerDef};
 use cosched::schedule::ScheduleSpec;
 use cosched::schedule::cron::{CronExpr, Dialect};
 use cosched::store::FireFilter;
@@ -52,7 +52,7 @@ async fn step_at(h: &mut Harness, at: &str) -> usize {
     h.step_and_settle().await.started
 }
 
-async fn trigger_of(h: &Harness, job: &str) -> entity::triggers::Model {
+async fn trigger_of(h: &Harness, job: &str) -> cosched::model::Trigger {
     h.client
         .job(job)
         .await
@@ -134,7 +134,7 @@ timezone = "Europe/Berlin"
         )
         .await;
         let t = trigger_of(&h, "nine-berlin").await;
-        assert_eq!(t.kind, "calendar_interval");
+        assert_eq!(t.spec.kind(), "calendar_interval");
         assert_eq!(
             t.next_fire_at,
             Some(utc("2026-03-28T08:00:00Z").timestamp_millis())
@@ -208,18 +208,23 @@ calendars = ["holidays"]
     }
 }
 
+/// A calendar definition from its JSON, as the API receives it.
+fn calendar(json: &str) -> cosched::schedule::calendar::CalendarDef {
+    serde_json::from_str(json).expect("a calendar definition")
+}
+
 #[tokio::test]
 async fn api_calendars_changed_or_deleted_after_scheduling() {
     for db in backends().await {
         let mut h = Harness::new(&db.url).await;
         let store = h.store.clone();
         let err = store
-            .calendar_upsert(r#"{"name": "x", "dates": ["2026-02-30"]}"#, 0)
+            .calendar_upsert(&calendar(r#"{"name": "x", "dates": ["2026-02-30"]}"#), 0)
             .await
             .expect_err("invalid date");
         assert!(err.to_string().contains("dates[0]"), "{err}");
         store
-            .calendar_upsert(r#"{"name": "api-days", "dates": []}"#, 0)
+            .calendar_upsert(&calendar(r#"{"name": "api-days", "dates": []}"#), 0)
             .await
             .expect("created");
         let mut trigger = TriggerDef::new(ScheduleSpec::Cron {
@@ -246,7 +251,10 @@ async fn api_calendars_changed_or_deleted_after_scheduling() {
 
         // A holiday added after the next fire was computed still stops it.
         let row = store
-            .calendar_upsert(r#"{"name": "api-days", "dates": ["2026-03-02"]}"#, 1)
+            .calendar_upsert(
+                &calendar(r#"{"name": "api-days", "dates": ["2026-03-02"]}"#),
+                1,
+            )
             .await
             .expect("replaced");
         assert_eq!(row.source, "api");

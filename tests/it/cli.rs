@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cosched::definition::JobDef;
+use cosched::model::JobDef;
 use serde_json::Value;
 
 use crate::config::cosched;
@@ -330,4 +330,56 @@ fn counts_out_of_range_are_usage_errors_not_panics() {
     assert!(out.status.success());
     let instants: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(instants.len(), 10_000);
+}
+
+#[test]
+fn deleting_a_job_declared_in_the_file_exits_2_and_deletes_nothing() {
+    let db = sqlite();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let declared = cosched::model::ConfigJob {
+        job: JobDef::new("declared", "noop"),
+        trigger: None,
+        job_hash: "h".into(),
+        trigger_hash: None,
+    };
+    rt.block_on(async {
+        let client = crate::support::migrated_client(&db.url).await;
+        client
+            .store()
+            .reconcile_config(&[declared], &[], 0)
+            .await
+            .unwrap();
+        client
+            .trigger_now("declared", None)
+            .await
+            .expect("a one-off of a config job is allowed");
+    });
+    let out = cosched(&["jobs", "delete", "declared", "--database", &db.url]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("job `declared` is declared in the configuration file")
+            && stderr.contains("remove it there"),
+        "{stderr}"
+    );
+    let out = cosched(&["jobs", "show", "declared", "--json", "--database", &db.url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["source"], "config");
+    assert_eq!(
+        shown["triggers"].as_array().unwrap().len(),
+        1,
+        "its trigger is still there"
+    );
+    // Pausing and resuming a config job stay allowed.
+    let out = cosched(&["jobs", "pause", "declared", "--database", &db.url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cosched::config::SchedulerSettings;
-use cosched::definition::{JobDef, TriggerDef};
+use cosched::model::{JobDef, TriggerDef};
 use cosched::schedule::ScheduleSpec;
 use cosched::schedule::cron::{CronExpr, Dialect};
 use cosched::store::Store;
@@ -26,7 +26,7 @@ use cosched::{
     Client, Clock, Config, FireContext, JobKind, JobOutcome, JobRegistry, Node, Settings,
 };
 use entity::{fires, nodes, triggers};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -71,20 +71,20 @@ async fn shared_database(test: &str) -> Option<crate::support::TestDb> {
 
 /// Reads what the tests look at, through its own connection.
 struct Db {
-    store: Store,
+    conn: DatabaseConnection,
 }
 
 impl Db {
     async fn connect(url: &str) -> Db {
         Db {
-            store: Store::connect(url).await.expect("connect"),
+            conn: crate::support::sql(url).await,
         }
     }
 
     async fn fires(&self) -> Vec<fires::Model> {
         fires::Entity::find()
             .order_by_asc(fires::Column::Id)
-            .all(self.store.connection())
+            .all(&self.conn)
             .await
             .expect("read fires")
     }
@@ -94,7 +94,7 @@ impl Db {
             .filter(fires::Column::JobName.eq(job))
             .order_by_asc(fires::Column::ScheduledAt)
             .order_by_asc(fires::Column::Attempt)
-            .all(self.store.connection())
+            .all(&self.conn)
             .await
             .expect("read fires")
     }
@@ -102,14 +102,14 @@ impl Db {
     async fn nodes(&self) -> Vec<nodes::Model> {
         nodes::Entity::find()
             .order_by_asc(nodes::Column::Id)
-            .all(self.store.connection())
+            .all(&self.conn)
             .await
             .expect("read nodes")
     }
 
     async fn node(&self, id: &str) -> Option<nodes::Model> {
         nodes::Entity::find_by_id(id.to_string())
-            .one(self.store.connection())
+            .one(&self.conn)
             .await
             .expect("read node")
     }
@@ -118,7 +118,7 @@ impl Db {
         triggers::Entity::find()
             .filter(triggers::Column::JobId.eq(job_id))
             .order_by_asc(triggers::Column::Id)
-            .all(self.store.connection())
+            .all(&self.conn)
             .await
             .expect("read triggers")
     }

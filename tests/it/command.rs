@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use cosched::definition::JobDef;
+use cosched::model::JobDef;
 use serde_json::json;
 
 use crate::scheduling::fires_of;
@@ -18,7 +18,7 @@ fn command_job(name: &str, settings: serde_json::Value) -> JobDef {
     job
 }
 
-async fn run_once(h: &mut Harness, job: &JobDef) -> entity::fires::Model {
+async fn run_once(h: &mut Harness, job: &JobDef) -> cosched::model::Fire {
     h.client.create_job(job, None).await.unwrap();
     h.client.trigger_now(&job.name, None).await.unwrap();
     assert_eq!(h.step_and_settle().await.started, 1);
@@ -440,7 +440,7 @@ async fn a_fire_that_cannot_start_names_the_real_cause() {
         h.client.trigger_now(name, None).await.unwrap();
     }
     assert_eq!(h.step_and_settle().await.started, 3);
-    let error = |fires: Vec<entity::fires::Model>| fires[0].error.clone().unwrap();
+    let error = |fires: Vec<cosched::model::Fire>| fires[0].error.clone().unwrap();
     assert_eq!(
         error(fires_of(&h, "gone-workdir").await),
         format!("cannot start: workdir {} does not exist", workdir.display())
@@ -509,7 +509,7 @@ async fn the_node_environment_reaches_a_job_only_when_it_asks() {
                 .into_iter()
                 .find(|f| f.status != "running" && f.status != "queued")
             {
-                outputs.push((f.status, f.output.unwrap_or_default()));
+                outputs.push((f.status.to_string(), f.output.unwrap_or_default()));
             }
         }
         if outputs.len() == jobs.len() || std::time::Instant::now() > deadline {

@@ -129,13 +129,10 @@ fn every_bad_config_exits_2_with_file_and_line_and_changes_nothing() {
     let db_path = db.url.trim_start_matches("sqlite://").to_string();
     // Let SQLite fold its write-ahead log into the file first.
     rt.block_on(async {
-        let store = cosched::Store::connect(&db.url).await.unwrap();
-        sea_orm::ConnectionTrait::execute_unprepared(
-            store.connection(),
-            "PRAGMA wal_checkpoint(TRUNCATE)",
-        )
-        .await
-        .unwrap();
+        let conn = crate::support::sql(&db.url).await;
+        crate::support::exec(&conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .unwrap();
     });
     let before = snapshot(Path::new(&db_path));
 

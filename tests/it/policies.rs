@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Duration as TimeDelta;
-use cosched::definition::{JobDef, OverlapPolicy, RetryPolicy};
 use cosched::events::SchedulerEvent;
+use cosched::model::{JobDef, OverlapPolicy, RetryPolicy};
 use cosched::{FireContext, JobKind, JobOutcome, JobRegistry};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -21,7 +21,7 @@ fn gated(gate: &Arc<Semaphore>) -> JobRegistry {
     registry
 }
 
-fn statuses(fires: &[entity::fires::Model]) -> Vec<(i64, i32, &str)> {
+fn statuses(fires: &[cosched::model::Fire]) -> Vec<(i64, u32, &str)> {
     fires
         .iter()
         .map(|f| {

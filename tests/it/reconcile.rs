@@ -2,7 +2,10 @@
 //! removed jobs; API jobs untouched; the trigger of a job whose schedule
 //! did not change keeps its state.
 
-use cosched::definition::JobDef;
+use std::time::Duration;
+
+use cosched::model::JobDef;
+use cosched::schedule::ScheduleSpec;
 use cosched::{JobRegistry, config};
 
 use crate::support::{Harness, sqlite, t0};
@@ -71,7 +74,10 @@ async fn reconcile_creates_updates_keeps_and_removes_config_jobs_only() {
     let resched = h.client.job("reschedule").await.unwrap();
     assert_eq!(resched.triggers.len(), 1);
     assert_eq!(
-        resched.triggers[0].cron_expr.as_deref(),
+        match &resched.triggers[0].spec {
+            ScheduleSpec::Cron { expr, .. } => Some(expr.source()),
+            _ => None,
+        },
         Some("0 30 * * * ?")
     );
     assert_eq!(
@@ -80,7 +86,7 @@ async fn reconcile_creates_updates_keeps_and_removes_config_jobs_only() {
     );
     // A changed job setting: the job updated, its trigger's state kept.
     let retune = h.client.job("retune").await.unwrap();
-    assert_eq!(retune.job.timeout_ms, Some(5000));
+    assert_eq!(retune.job.timeout, Some(Duration::from_millis(5000)));
     assert_eq!(retune.triggers[0].id, retune_before.id);
     assert_eq!(retune.triggers[0].times_fired, 2);
     assert_eq!(retune.triggers[0].next_fire_at, retune_before.next_fire_at);

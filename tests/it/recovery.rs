@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::Duration as TimeDelta;
 use cosched::clock::OffsetClock;
 use cosched::cluster::{Cluster, ClusterConfig};
-use cosched::definition::JobDef;
 use cosched::events::{Events, SchedulerEvent};
+use cosched::model::JobDef;
 use cosched::{JobRegistry, ManualClock};
 use tokio::sync::Semaphore;
 
@@ -239,24 +239,16 @@ async fn a_restarted_node_recovers_what_its_previous_run_left_running() {
 
 #[tokio::test]
 async fn a_frozen_session_cannot_hold_locks_past_the_dead_threshold() {
-    use sea_orm::ConnectionTrait;
     for db in backends().await {
         if db.backend != "postgres" {
             continue;
         }
         let store = cosched::Store::connect(&db.url).await.unwrap();
-        let row = store
-            .connection()
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SHOW idle_in_transaction_session_timeout",
-            ))
+        let value = store
+            .session_setting("idle_in_transaction_session_timeout")
             .await
             .unwrap()
-            .unwrap();
-        let value: String = row
-            .try_get("", "idle_in_transaction_session_timeout")
-            .unwrap();
+            .expect("a PostgreSQL setting");
         assert_eq!(value, "5s");
     }
 }

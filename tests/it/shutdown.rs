@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cosched::config::{Config, Settings};
-use cosched::definition::JobDef;
 use cosched::events::SchedulerEvent;
+use cosched::model::JobDef;
 use cosched::{JobRegistry, Node, SystemClock};
 use serde_json::json;
 use tokio::sync::Semaphore;

@@ -6,14 +6,15 @@
 //! from `cosched::schedule::misfire`.
 
 use chrono::Duration;
-use cosched::definition::{JobDef, TriggerDef};
+use cosched::model::{ConfigJob, FireStatus, Job, Trigger};
+use cosched::model::{JobDef, TriggerDef};
 use cosched::schedule::ScheduleSpec;
 use cosched::schedule::misfire::{FirePlan, PlannedFire};
 use cosched::store::{
-    ConfigJob, FireCompletion, FireFilter, FireStatus, LeaseParams, ReconcileReport, RecordFire,
-    RecordOutcome, Store, StoreError,
+    FireCompletion, FireFilter, LeaseParams, ReconcileReport, RecordFire, RecordOutcome, Store,
+    StoreError,
 };
-use entity::{fires, jobs, triggers};
+use entity::fires;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 
@@ -96,7 +97,7 @@ fn lease<'a>(node_id: &'a str, now_ms: i64, limit: u64, pools: &'a [String]) -> 
 
 /// The plan for one fire at `scheduled_ms` that advances the trigger to
 /// `next_ms` (None: the trigger is complete).
-fn plan(trigger: &triggers::Model, scheduled_ms: i64, next_ms: Option<i64>) -> FirePlan {
+fn plan(trigger: &Trigger, scheduled_ms: i64, next_ms: Option<i64>) -> FirePlan {
     FirePlan {
         fires: vec![PlannedFire {
             scheduled_at: cosched::clock::from_ms(scheduled_ms),
@@ -104,17 +105,17 @@ fn plan(trigger: &triggers::Model, scheduled_ms: i64, next_ms: Option<i64>) -> F
         }],
         next_fire_at: next_ms.map(cosched::clock::from_ms),
         start_at: cosched::clock::from_ms(trigger.start_at),
-        repeat_count: trigger.repeat_count.map(|r| r as u64),
-        times_fired: trigger.times_fired as u64 + 1,
+        repeat_count: trigger.repeat_count,
+        times_fired: trigger.times_fired + 1,
         misfired: false,
     }
 }
 
-async fn job(store: &Store, name: &str) -> jobs::Model {
+async fn job(store: &Store, name: &str) -> Job {
     store.job_by_name(name).await.unwrap().expect("job exists")
 }
 
-async fn trigger(store: &Store, id: i64) -> triggers::Model {
+async fn trigger(store: &Store, id: i64) -> Trigger {
     store
         .trigger_by_id(id)
         .await
@@ -122,32 +123,28 @@ async fn trigger(store: &Store, id: i64) -> triggers::Model {
         .expect("trigger exists")
 }
 
-async fn fire_count(store: &Store) -> u64 {
-    fires::Entity::find()
-        .count(store.connection())
-        .await
-        .unwrap()
+async fn fire_count(db: &TestDb) -> u64 {
+    fires::Entity::find().count(db.sql().await).await.unwrap()
 }
 
-async fn raw(store: &Store, sql: &str) -> Result<u64, sea_orm::DbErr> {
-    let conn = store.connection();
-    conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await
-        .map(|r| r.rows_affected())
+async fn raw(db: &TestDb, sql: &str) -> Result<u64, sea_orm::DbErr> {
+    support::exec(db.sql().await, sql).await
 }
 
 /// Records `plan` for the trigger as `node` leased it.
 async fn record(
     store: &Store,
     node: &str,
-    leased: &triggers::Model,
+    leased: &Trigger,
     now_ms: i64,
     plan: &FirePlan,
 ) -> RecordOutcome {
-    let job = jobs::Entity::find_by_id(leased.job_id)
-        .one(store.connection())
+    let job = store
+        .jobs_by_id(&[leased.job_id])
         .await
         .unwrap()
+        .jobs
+        .remove(&leased.job_id)
         .expect("the trigger's job");
     store
         .record_fire(&RecordFire {
@@ -156,7 +153,7 @@ async fn record(
             node_id: node,
             now_ms,
             plan,
-            data: "{}",
+            data: &serde_json::json!({}),
         })
         .await
         .expect("record_fire")
@@ -170,7 +167,7 @@ async fn migrating_twice_is_a_no_op() {
             .await
             .unwrap();
         store.migrate().await.expect("second migrate");
-        let applied = Migrator::get_applied_migrations(store.connection())
+        let applied = Migrator::get_applied_migrations(db.sql().await)
             .await
             .unwrap();
         assert_eq!(
@@ -197,7 +194,7 @@ async fn migrating_twice_is_a_no_op() {
 async fn migrations_go_up_down_and_up_again() {
     for db in support::backends().await {
         let store = connect(&db).await;
-        let conn = store.connection();
+        let conn = db.sql().await;
         Migrator::up(conn, None).await.expect("up");
         store
             .job_create(&noop_job("gone"), None, at(0))
@@ -213,9 +210,7 @@ async fn migrations_go_up_down_and_up_again() {
         );
         for table in ["jobs", "triggers", "fires", "nodes", "calendars"] {
             assert!(
-                raw(&store, &format!("SELECT 1 FROM {table}"))
-                    .await
-                    .is_err(),
+                raw(&db, &format!("SELECT 1 FROM {table}")).await.is_err(),
                 "{}: table {table} survived the down migration",
                 db.backend
             );
@@ -246,7 +241,7 @@ async fn job_create_writes_job_and_trigger_and_rejects_a_duplicate_name() {
             .unwrap();
         assert_eq!(created.source, "api");
         assert_eq!(created.priority, 3);
-        assert_eq!(created.retry_factor, 1.5);
+        assert_eq!(created.retry.factor, 1.5);
 
         let err = store
             .job_create(&noop_job("report"), Some(&every(5)), at(1))
@@ -262,7 +257,7 @@ async fn job_create_writes_job_and_trigger_and_rejects_a_duplicate_name() {
         assert_eq!(listed.len(), 1, "{}", db.backend);
         assert_eq!(listed[0].triggers.len(), 1, "{}", db.backend);
         let t = &listed[0].triggers[0];
-        assert_eq!(t.kind, "interval");
+        assert_eq!(t.spec.kind(), "interval");
         assert_eq!(t.state, "waiting");
         assert_eq!(t.next_fire_at, Some(at(0)), "{}", db.backend);
         assert_eq!(listed[0].next_fire_at, Some(at(0)));
@@ -277,7 +272,7 @@ async fn trigger_create_adds_a_one_off_to_an_existing_job() {
             .trigger_create("j", &once(90, Some(7)), at(0))
             .await
             .unwrap();
-        assert_eq!(t.kind, "once");
+        assert_eq!(t.spec.kind(), "once");
         assert_eq!(t.next_fire_at, Some(at(90)), "{}", db.backend);
         assert_eq!(t.priority, 7);
         assert_eq!(t.repeat_count, Some(0));
@@ -329,7 +324,8 @@ async fn lease_takes_due_triggers_of_its_pools_by_priority_then_time_up_to_the_l
         let first = store
             .lease_due_triggers(&lease("a", at(30), 2, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let ids: Vec<i64> = first.iter().map(|t| t.id).collect();
         assert_eq!(
             ids,
@@ -345,7 +341,8 @@ async fn lease_takes_due_triggers_of_its_pools_by_priority_then_time_up_to_the_l
         let rest = store
             .lease_due_triggers(&lease("a", at(30), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let ids: Vec<i64> = rest.iter().map(|t| t.id).collect();
         assert_eq!(
             ids,
@@ -356,13 +353,15 @@ async fn lease_takes_due_triggers_of_its_pools_by_priority_then_time_up_to_the_l
         let none = store
             .lease_due_triggers(&lease("a", at(30), 0, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert!(none.is_empty(), "{b}: limit 0 leases nothing");
 
         let theirs = store
             .lease_due_triggers(&lease("b", at(30), 10, &pools(&["other", "spare"])))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let ids: Vec<i64> = theirs.iter().map(|t| t.id).collect();
         assert_eq!(ids, vec![foreign.id], "{b}");
     }
@@ -380,7 +379,8 @@ async fn a_leased_trigger_is_not_leased_again_until_its_lease_expires() {
         let held = store
             .lease_due_triggers(&lease("a", at(1), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert_eq!(held.len(), 1, "{b}");
         let until = held[0].lease_until.unwrap();
 
@@ -388,7 +388,8 @@ async fn a_leased_trigger_is_not_leased_again_until_its_lease_expires() {
             let stolen = store
                 .lease_due_triggers(&lease("b", now, 10, &default))
                 .await
-                .unwrap();
+                .unwrap()
+                .triggers;
             assert!(
                 stolen.is_empty(),
                 "{b}: leased again at {now} before {until} passed"
@@ -397,7 +398,8 @@ async fn a_leased_trigger_is_not_leased_again_until_its_lease_expires() {
         let taken = store
             .lease_due_triggers(&lease("b", until + 1, 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert_eq!(taken.len(), 1, "{b}");
         assert_eq!(taken[0].lease_owner.as_deref(), Some("b"));
         assert_eq!(
@@ -421,6 +423,7 @@ async fn record_fire_with_a_stale_lease_writes_nothing() {
             .lease_due_triggers(&lease("a", at(1), 10, &default))
             .await
             .unwrap()
+            .triggers
             .remove(0);
         // a's lease expires and b takes the trigger.
         let now = stale.lease_until.unwrap() + 1;
@@ -428,6 +431,7 @@ async fn record_fire_with_a_stale_lease_writes_nothing() {
             .lease_due_triggers(&lease("b", now, 10, &default))
             .await
             .unwrap()
+            .triggers
             .remove(0);
 
         let p = plan(&stale, at(0), None);
@@ -436,7 +440,7 @@ async fn record_fire_with_a_stale_lease_writes_nothing() {
             matches!(outcome, RecordOutcome::LeaseLost),
             "{b}: {outcome:?}"
         );
-        assert_eq!(fire_count(&store).await, 0, "{b}");
+        assert_eq!(fire_count(&db).await, 0, "{b}");
         let row = trigger(&store, stale.id).await;
         assert_eq!(row, current, "{b}: the trigger is untouched");
 
@@ -482,6 +486,7 @@ async fn the_same_fire_is_never_recorded_twice() {
             .lease_due_triggers(&lease("a", at(0), 10, &default))
             .await
             .unwrap()
+            .triggers
             .remove(0);
         let p = plan(&leased, at(0), Some(at(60)));
         let RecordOutcome::Recorded { run, .. } = record(&store, "a", &leased, at(0), &p).await
@@ -499,6 +504,7 @@ async fn the_same_fire_is_never_recorded_twice() {
             .lease_due_triggers(&lease("a", at(60), 10, &default))
             .await
             .unwrap()
+            .triggers
             .remove(0);
         let replay = plan(&again, at(0), Some(at(120)));
         let RecordOutcome::Recorded { run, .. } =
@@ -507,11 +513,11 @@ async fn the_same_fire_is_never_recorded_twice() {
             panic!("{b}: the lease is held");
         };
         assert!(run.is_empty(), "{b}: a recorded fire must not run twice");
-        assert_eq!(fire_count(&store).await, 1, "{b}");
+        assert_eq!(fire_count(&db).await, 1, "{b}");
 
         // The unique key itself, for producers writing plain SQL.
         let duplicate = raw(
-            &store,
+            &db,
             &format!(
                 "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, attempt, status) \
                  VALUES ({}, {}, 'j', {}, {}, 1, 'skipped')",
@@ -526,7 +532,7 @@ async fn the_same_fire_is_never_recorded_twice() {
             duplicate.is_err(),
             "{b}: (trigger, scheduled_at, attempt) is unique"
         );
-        assert_eq!(fire_count(&store).await, 1, "{b}");
+        assert_eq!(fire_count(&db).await, 1, "{b}");
     }
 }
 
@@ -542,6 +548,7 @@ async fn fire_complete_is_fenced_by_node_and_fence_and_only_while_running() {
             .lease_due_triggers(&lease("a", at(0), 10, &pools(&["default"])))
             .await
             .unwrap()
+            .triggers
             .remove(0);
         let p = plan(&leased, at(0), None);
         let RecordOutcome::Recorded { run, .. } = record(&store, "a", &leased, at(0), &p).await
@@ -624,11 +631,13 @@ async fn release_leases_frees_only_that_nodes_leases() {
         let a = store
             .lease_due_triggers(&lease("a", at(2), 1, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let other = store
             .lease_due_triggers(&lease("b", at(2), 1, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert_eq!(a[0].id, first.id, "{b}");
         assert_eq!(other[0].id, second.id, "{b}");
 
@@ -641,7 +650,8 @@ async fn release_leases_frees_only_that_nodes_leases() {
         let c = store
             .lease_due_triggers(&lease("c", at(2), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let ids: Vec<i64> = c.iter().map(|t| t.id).collect();
         assert_eq!(ids, vec![first.id], "{b}: b's lease still holds");
     }
@@ -696,7 +706,8 @@ async fn next_due_at_is_the_earliest_fire_or_lease_end_of_waiting_triggers() {
         let leased = store
             .lease_due_triggers(&lease("z", at(10), 1, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         let until = leased[0].lease_until.unwrap();
         assert!(until < at(60));
         assert_eq!(
@@ -734,7 +745,8 @@ async fn job_set_paused_pauses_and_resumes_the_jobs_triggers() {
         let leased = store
             .lease_due_triggers(&lease("a", at(120), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert!(leased.is_empty(), "{b}: a paused trigger is not leased");
 
         assert!(
@@ -752,7 +764,8 @@ async fn job_set_paused_pauses_and_resumes_the_jobs_triggers() {
         let leased = store
             .lease_due_triggers(&lease("a", at(120), 10, &default))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         assert_eq!(leased.len(), 1, "{b}");
 
         let err = store
@@ -837,7 +850,14 @@ async fn reconcile_creates_updates_keeps_and_removes_config_jobs_but_never_api_j
             b_now.triggers[0].id, b_trigger.id,
             "{b}: a new schedule replaces the trigger"
         );
-        assert_eq!(b_now.triggers[0].interval_ms, Some(90_000), "{b}");
+        assert_eq!(
+            match b_now.triggers[0].spec {
+                ScheduleSpec::Interval { every, .. } => Some(every.num_milliseconds()),
+                _ => None,
+            },
+            Some(90_000),
+            "{b}"
+        );
 
         let report = store
             .reconcile_config(&[a_changed.clone()], &[], at(20))
@@ -885,12 +905,12 @@ async fn check_constraints_reject_unknown_states_on_every_backend() {
             )
         };
         assert!(
-            raw(&store, &insert("bogus")).await.is_err(),
+            raw(&db, &insert("bogus")).await.is_err(),
             "{b}: status 'bogus'"
         );
-        assert_eq!(fire_count(&store).await, 0, "{b}");
+        assert_eq!(fire_count(&db).await, 0, "{b}");
         // The same row with a known status is fine: the CHECK was the fault.
-        assert_eq!(raw(&store, &insert("queued")).await.unwrap(), 1, "{b}");
+        assert_eq!(raw(&db, &insert("queued")).await.unwrap(), 1, "{b}");
 
         let bad_state = format!(
             "INSERT INTO triggers (job_id, kind, start_at, state, created_at, updated_at) \
@@ -898,15 +918,12 @@ async fn check_constraints_reject_unknown_states_on_every_backend() {
             j.id
         );
         assert!(
-            raw(&store, &bad_state).await.is_err(),
+            raw(&db, &bad_state).await.is_err(),
             "{b}: trigger state 'bogus'"
         );
         let bad_job = "INSERT INTO fires (job_id, job_name, scheduled_at, due_at, status) \
                        VALUES (999999, 'x', 0, 0, 'queued')";
-        assert!(
-            raw(&store, bad_job).await.is_err(),
-            "{b}: foreign key to jobs"
-        );
+        assert!(raw(&db, bad_job).await.is_err(), "{b}: foreign key to jobs");
     }
 }
 
@@ -934,7 +951,8 @@ async fn concurrent_leases_never_hand_one_trigger_to_two_nodes() {
                     let got = store
                         .lease_due_triggers(&lease(node, at(10), 3, &default))
                         .await
-                        .unwrap();
+                        .unwrap()
+                        .triggers;
                     if got.is_empty() {
                         return mine;
                     }
@@ -966,7 +984,7 @@ async fn nodes_migrating_together_apply_the_schema_once() {
         let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
         ra.unwrap_or_else(|e| panic!("{}: first node: {e}", db.backend));
         rb.unwrap_or_else(|e| panic!("{}: second node: {e}", db.backend));
-        let applied = Migrator::get_applied_migrations(a.connection())
+        let applied = Migrator::get_applied_migrations(db.sql().await)
             .await
             .unwrap();
         assert_eq!(
@@ -987,19 +1005,18 @@ async fn postgres_sessions_run_in_a_time_zone_other_than_utc() {
         if db.backend != "postgres" {
             continue;
         }
-        let conn = store.connection();
+        let conn = db.sql().await;
         let row = conn
             .query_one_raw(Statement::from_string(
                 conn.get_database_backend(),
-                "SELECT current_setting('TimeZone') AS tz, \
-                   (SELECT setconfig::text FROM pg_db_role_setting \
+                "SELECT (SELECT setconfig::text FROM pg_db_role_setting \
                     WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                       AND setrole = 0) AS db_default",
             ))
             .await
             .unwrap()
             .unwrap();
-        let tz: String = row.try_get("", "tz").unwrap();
+        let tz = store.session_setting("TimeZone").await.unwrap().unwrap();
         let db_default: Option<String> = row.try_get("", "db_default").unwrap();
         assert_eq!(tz, support::pg::SESSION_TIME_ZONE);
         assert_eq!(
@@ -1014,7 +1031,7 @@ async fn node_rows_round_trip_through_their_entity() {
     // The store has no node statements yet; this pins the `nodes` DDL to
     // the entity's Rust types (INTEGER vs BIGINT matters on PostgreSQL).
     use sea_orm::{ActiveModelTrait, Set};
-    for (db, store) in stores().await {
+    for (db, _store) in stores().await {
         let row = entity::nodes::ActiveModel {
             id: Set("node-a".to_string()),
             host: Set("h".to_string()),
@@ -1029,11 +1046,11 @@ async fn node_rows_round_trip_through_their_entity() {
             declared_dead_by: Set(None),
             declared_dead_at: Set(None),
         }
-        .insert(store.connection())
+        .insert(db.sql().await)
         .await
         .unwrap_or_else(|e| panic!("{}: {e}", db.backend));
         let read = entity::nodes::Entity::find_by_id("node-a".to_string())
-            .one(store.connection())
+            .one(db.sql().await)
             .await
             .unwrap();
         assert_eq!(read, Some(row), "{}", db.backend);
@@ -1044,7 +1061,7 @@ async fn node_rows_round_trip_through_their_entity() {
 async fn record_fires_batches_a_pass_like_one_record_each() {
     for (db, store) in stores().await {
         let mut with_overlap = noop_job("queue");
-        with_overlap.overlap = cosched::definition::OverlapPolicy::Queue;
+        with_overlap.overlap = cosched::model::OverlapPolicy::Queue;
         store
             .job_create(&noop_job("a"), Some(&every(10)), at(0))
             .await
@@ -1065,21 +1082,14 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
         let mut leased = store
             .lease_due_triggers(&lease("n1", at(0), 10, &p))
             .await
-            .unwrap();
+            .unwrap()
+            .triggers;
         leased.sort_by_key(|t| t.id);
         assert_eq!(leased.len(), 4, "{}", db.backend);
-        let jobs: Vec<jobs::Model> = {
-            let mut v = Vec::new();
-            for t in &leased {
-                v.push(
-                    jobs::Entity::find_by_id(t.job_id)
-                        .one(store.connection())
-                        .await
-                        .unwrap()
-                        .unwrap(),
-                );
-            }
-            v
+        let jobs: Vec<Job> = {
+            let ids: Vec<i64> = leased.iter().map(|t| t.job_id).collect();
+            let by_id = store.jobs_by_id(&ids).await.unwrap().jobs;
+            ids.iter().map(|id| by_id[id].clone()).collect()
         };
         // a: on time; b: a stale fence (as if another node re-leased it);
         // late: 1,200 skipped instants and one run; queue: the gated path.
@@ -1103,6 +1113,7 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
             plan(&leased[3], at(0), None),
         ];
         let triggers = [&leased[0], &stale, &leased[2], &leased[3]];
+        let no_data = serde_json::json!({});
         let batch: Vec<RecordFire<'_>> = (0..4)
             .map(|i| RecordFire {
                 trigger: triggers[i],
@@ -1110,7 +1121,7 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
                 node_id: "n1",
                 now_ms: at(1300),
                 plan: &plans[i],
-                data: "{}",
+                data: &no_data,
             })
             .collect();
         let outcomes = store.record_fires(&batch).await.unwrap();
@@ -1139,10 +1150,7 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
             "{}: the stale record wrote nothing",
             db.backend
         );
-        let total = fires::Entity::find()
-            .count(store.connection())
-            .await
-            .unwrap();
+        let total = fires::Entity::find().count(db.sql().await).await.unwrap();
         assert_eq!(total, 1 + 1201 + 1, "{}", db.backend);
         // Replaying the same batch (fences now stale) records nothing twice.
         let again = store.record_fires(&batch).await.unwrap();
@@ -1152,11 +1160,357 @@ async fn record_fires_batches_a_pass_like_one_record_each() {
             db.backend
         );
         assert_eq!(
-            fires::Entity::find()
-                .count(store.connection())
-                .await
-                .unwrap(),
+            fires::Entity::find().count(db.sql().await).await.unwrap(),
             total
+        );
+    }
+}
+
+// ---- typed errors ----------------------------------------------------------
+
+#[tokio::test]
+async fn two_concurrent_creates_of_one_name_give_one_job_and_one_conflict() {
+    for db in support::backends().await {
+        let b = db.backend;
+        // Two producers, each with its own pool.
+        let a = support::Harness::new(&db.url).await.client;
+        let other = cosched::Client::new(
+            connect(&db).await,
+            std::sync::Arc::new(cosched::ManualClock::new(t0())),
+            cosched::JobRegistry::with_builtins(),
+        );
+        for round in 0..5 {
+            let name = format!("race-{round}");
+            let def = noop_job(&name);
+            let schedule = every(60);
+            let (x, y) = tokio::join!(
+                a.create_job(&def, Some(&schedule)),
+                other.create_job(&def, Some(&schedule))
+            );
+            let (ok, err) = match (x, y) {
+                (Ok(job), Err(e)) | (Err(e), Ok(job)) => (job, e),
+                (x, y) => panic!("{b}: expected one Ok and one Conflict, got {x:?} and {y:?}"),
+            };
+            assert_eq!(ok.name, name, "{b}");
+            assert!(
+                matches!(
+                    &err,
+                    cosched::ClientError::Store(StoreError::Conflict(m))
+                        if *m == format!("job `{name}` already exists")
+                ),
+                "{b}: {err:?}"
+            );
+            let job = a.job(&name).await.unwrap();
+            assert_eq!(job.triggers.len(), 1, "{b}: one job, one trigger");
+        }
+    }
+}
+
+#[tokio::test]
+async fn validation_failures_are_invalid_not_conflicts() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        let mut def = every(60);
+        def.calendars = vec!["nope".into()];
+        let err = store
+            .job_create(&noop_job("j"), Some(&def), at(0))
+            .await
+            .expect_err("unknown calendar");
+        assert!(
+            matches!(&err, StoreError::Invalid { field: "calendars", message }
+                if message.contains("calendar `nope` does not exist")),
+            "{b}: {err:?}"
+        );
+        let bad: cosched::schedule::calendar::CalendarDef =
+            serde_json::from_str(r#"{"name": "x", "dates": ["2026-02-30"]}"#).unwrap();
+        let err = store
+            .calendar_upsert(&bad, at(0))
+            .await
+            .expect_err("bad date");
+        assert!(
+            matches!(
+                &err,
+                StoreError::Invalid {
+                    field: "definition",
+                    ..
+                }
+            ),
+            "{b}: {err:?}"
+        );
+        assert!(
+            store.jobs_list().await.unwrap().is_empty(),
+            "{b}: nothing written"
+        );
+        assert!(store.calendars_list().await.unwrap().is_empty(), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn config_jobs_and_calendars_are_changed_only_through_the_file() {
+    for (db, store) in stores().await {
+        let b = db.backend;
+        let declared = ConfigJob {
+            job: noop_job("declared"),
+            trigger: Some(every(60)),
+            job_hash: "h".into(),
+            trigger_hash: Some("t".into()),
+        };
+        let days = r#"{"name":"days","timezone":"UTC","dates":["2026-12-25"],"annual":[],"days_of_week":[],"days_of_month":[],"daily_range":null,"cron":[]}"#;
+        store
+            .reconcile_config(&[declared], &[("days".into(), days.into())], at(0))
+            .await
+            .unwrap();
+        let err = store.job_delete("declared").await.expect_err("config job");
+        assert!(
+            matches!(&err, StoreError::DeclaredInFile { what: "job", .. }),
+            "{b}: {err:?}"
+        );
+        assert!(err.to_string().contains("remove it there"), "{b}: {err}");
+        let def: cosched::schedule::calendar::CalendarDef = serde_json::from_str(days).unwrap();
+        let err = store
+            .calendar_upsert(&def, at(1))
+            .await
+            .expect_err("config calendar");
+        assert!(
+            matches!(
+                &err,
+                StoreError::DeclaredInFile {
+                    what: "calendar",
+                    ..
+                }
+            ),
+            "{b}: {err:?}"
+        );
+        let err = store
+            .calendar_delete("days")
+            .await
+            .expect_err("config calendar");
+        assert!(
+            matches!(
+                &err,
+                StoreError::DeclaredInFile {
+                    what: "calendar",
+                    ..
+                }
+            ),
+            "{b}: {err:?}"
+        );
+        assert_eq!(store.jobs_list().await.unwrap().len(), 1, "{b}: kept");
+        assert_eq!(store.calendars_list().await.unwrap().len(), 1, "{b}: kept");
+        assert!(store.job_set_paused("declared", true, at(2)).await.unwrap());
+    }
+}
+
+// ---- rows that do not decode ---------------------------------------------------
+
+/// A harness on `db` with the jobs `good` and `bad`, each with a one-off
+/// due at `t0`.
+async fn two_jobs(db: &TestDb) -> support::Harness {
+    let h = support::Harness::new(&db.url).await;
+    for name in ["good", "bad"] {
+        h.client
+            .create_job(&noop_job(name), Some(&once(0, None)))
+            .await
+            .unwrap();
+    }
+    h
+}
+
+async fn trigger_row(h: &support::Harness, job_id: i64) -> entity::triggers::Model {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    entity::triggers::Entity::find()
+        .filter(entity::triggers::Column::JobId.eq(job_id))
+        .one(&h.db)
+        .await
+        .unwrap()
+        .expect("the trigger row")
+}
+
+#[tokio::test]
+async fn a_job_row_that_does_not_decode_is_left_out_and_its_trigger_goes_to_error() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let mut h = two_jobs(&db).await;
+        let bad = h.store.job_by_name("bad").await.unwrap().unwrap();
+        support::exec(
+            &h.db,
+            "UPDATE jobs SET settings = 'not json' WHERE name = 'bad'",
+        )
+        .await
+        .unwrap();
+        let err = h.store.job_by_name("bad").await.expect_err("malformed");
+        assert!(
+            matches!(&err, StoreError::Malformed(row)
+                if row.table == "jobs" && row.id == bad.id.to_string() && row.column == "settings"),
+            "{b}: {err:?}"
+        );
+        let before = h.store.malformed_rows();
+        let names: Vec<String> = h
+            .client
+            .jobs()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.job.name)
+            .collect();
+        assert_eq!(names, ["good"], "{b}: the bad job is left out");
+        assert!(h.store.malformed_rows() > before, "{b}: and counted");
+
+        let pass = h.step_and_settle().await;
+        assert_eq!(pass.started, 1, "{b}: the good job still fired");
+        let t = trigger_row(&h, bad.id).await;
+        assert_eq!(t.state, "error", "{b}");
+        assert!(
+            t.error.as_deref().is_some_and(|e| e.contains("settings")),
+            "{b}: {:?}",
+            t.error
+        );
+        assert_eq!(h.step().await.leased, 0, "{b}: not leased again");
+    }
+}
+
+#[tokio::test]
+async fn a_trigger_row_that_does_not_decode_goes_to_error_and_out_of_listings() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let mut h = two_jobs(&db).await;
+        let bad = h.store.job_by_name("bad").await.unwrap().unwrap();
+        let id = trigger_row(&h, bad.id).await.id;
+        support::exec(
+            &h.db,
+            &format!("UPDATE triggers SET data = '{{oops' WHERE id = {id}"),
+        )
+        .await
+        .unwrap();
+        let err = h.store.trigger_by_id(id).await.expect_err("malformed");
+        assert!(
+            matches!(&err, StoreError::Malformed(row) if row.table == "triggers" && row.column == "data"),
+            "{b}: {err:?}"
+        );
+        assert!(
+            h.client.job("bad").await.unwrap().triggers.is_empty(),
+            "{b}"
+        );
+
+        let before = h.store.malformed_rows();
+        let pass = h.step_and_settle().await;
+        assert_eq!((pass.leased, pass.started), (2, 1), "{b}");
+        assert!(h.store.malformed_rows() > before, "{b}: counted");
+        let t = trigger_row(&h, bad.id).await;
+        assert_eq!(t.state, "error", "{b}");
+        assert!(
+            t.error.as_deref().is_some_and(|e| e.starts_with("data: ")),
+            "{b}: {:?}",
+            t.error
+        );
+        assert_eq!(h.step().await.leased, 0, "{b}: not leased again");
+    }
+}
+
+#[tokio::test]
+async fn a_queued_fire_that_does_not_decode_fails_with_the_reason() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let mut h = support::Harness::new(&db.url).await;
+        let job = h.client.create_job(&noop_job("j"), None).await.unwrap();
+        for data in ["'{}'", "'not json'"] {
+            support::exec(
+                &h.db,
+                &format!(
+                    "INSERT INTO fires (job_id, job_name, scheduled_at, due_at, attempt, status, data) \
+                     VALUES ({}, 'j', {}, {}, 1, 'queued', {data})",
+                    job.id,
+                    at(0),
+                    at(0)
+                ),
+            )
+            .await
+            .unwrap();
+        }
+        let pass = h.step_and_settle().await;
+        assert_eq!(pass.started, 1, "{b}: the good fire ran");
+        let listed = h.client.fires(&FireFilter::default()).await.unwrap();
+        assert_eq!(listed.len(), 1, "{b}: the bad fire is left out of listings");
+        assert_eq!(listed[0].status, "succeeded", "{b}");
+        let rows = fires::Entity::find().all(&h.db).await.unwrap();
+        let bad = rows
+            .iter()
+            .find(|f| f.data.as_deref() == Some("not json"))
+            .expect("the bad fire");
+        assert_eq!(bad.status, "failed", "{b}");
+        assert!(
+            bad.error
+                .as_deref()
+                .is_some_and(|e| e.contains("data: is not JSON")),
+            "{b}: {:?}",
+            bad.error
+        );
+        let err = h.store.fire_by_id(bad.id).await.expect_err("malformed");
+        assert!(
+            matches!(&err, StoreError::Malformed(row) if row.table == "fires" && row.column == "data"),
+            "{b}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn node_and_calendar_rows_that_do_not_decode_are_left_out_of_listings() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let mut h = support::Harness::new(&db.url).await;
+        for (id, pools) in [("n-good", "default"), ("n-bad", "default,,other")] {
+            support::exec(
+                &h.db,
+                &format!(
+                    "INSERT INTO nodes (id, host, pid, version, pools, started_at, last_checkin_at, \
+                       checkin_interval_ms, clock_offset_ms, state) \
+                     VALUES ('{id}', 'h', 1, '0', '{pools}', 0, 0, 1000, 0, 'active')"
+                ),
+            )
+            .await
+            .unwrap();
+        }
+        let before = h.store.malformed_rows();
+        let nodes: Vec<String> = h
+            .client
+            .nodes()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.node.id)
+            .collect();
+        assert_eq!(nodes, ["n-good"], "{b}");
+        assert!(h.store.malformed_rows() > before, "{b}: counted");
+
+        // A calendar broken after a trigger named it: left out of the
+        // listing, and the trigger goes to error with the reason.
+        let days: cosched::schedule::calendar::CalendarDef =
+            serde_json::from_str(r#"{"name": "days", "dates": []}"#).unwrap();
+        h.client.set_calendar(&days).await.unwrap();
+        let mut def = once(0, None);
+        def.calendars = vec!["days".into()];
+        let job = h
+            .client
+            .create_job(&noop_job("j"), Some(&def))
+            .await
+            .unwrap();
+        support::exec(
+            &h.db,
+            "UPDATE calendars SET definition = 'nope' WHERE name = 'days'",
+        )
+        .await
+        .unwrap();
+        assert!(h.client.calendars().await.unwrap().is_empty(), "{b}");
+        let pass = h.step_and_settle().await;
+        assert_eq!((pass.leased, pass.started), (1, 0), "{b}");
+        let t = trigger_row(&h, job.id).await;
+        assert_eq!(t.state, "error", "{b}");
+        assert!(
+            t.error
+                .as_deref()
+                .is_some_and(|e| e.contains("calendar `days` cannot be used: definition")),
+            "{b}: {:?}",
+            t.error
         );
     }
 }

@@ -14,6 +14,7 @@ use cosched::executor::{Executor, ExecutorConfig};
 use cosched::scheduler::{Pass, Scheduler, SchedulerConfig};
 use cosched::store::Store;
 use cosched::{Client, JobRegistry, ManualClock};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
@@ -21,6 +22,7 @@ use tokio::sync::broadcast;
 pub struct TestDb {
     pub url: String,
     pub backend: &'static str,
+    conn: tokio::sync::OnceCell<DatabaseConnection>,
     _dir: Option<TempDir>,
     _pg: Option<pg::PgDatabase>,
 }
@@ -30,9 +32,16 @@ impl TestDb {
         TestDb {
             url,
             backend: "postgres",
+            conn: Default::default(),
             _dir: None,
             _pg: Some(db),
         }
+    }
+
+    /// The test's own connection to this database (see [`sql`]), opened
+    /// on first use.
+    pub async fn sql(&self) -> &DatabaseConnection {
+        self.conn.get_or_init(|| sql(&self.url)).await
     }
 }
 
@@ -43,6 +52,7 @@ pub fn sqlite() -> TestDb {
     TestDb {
         url,
         backend: "sqlite",
+        conn: Default::default(),
         _dir: Some(dir),
         _pg: None,
     }
@@ -66,6 +76,26 @@ pub async fn migrated_client(url: &str) -> Client {
     Client::connect(url).await.expect("client")
 }
 
+/// A sea-orm connection of the test's own to the database at `url`, to look
+/// at tables and to write rows with plain SQL as any producer may (the
+/// store keeps its connection to itself). On SQLite it waits for the
+/// store's writes instead of failing.
+pub async fn sql(url: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url.to_string());
+    options.sqlx_logging(false).max_connections(2);
+    options.map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_secs(10)));
+    Database::connect(options)
+        .await
+        .expect("test SQL connection")
+}
+
+/// Runs one statement on `db`; returns the rows it changed.
+pub async fn exec(db: &DatabaseConnection, sql: &str) -> Result<u64, sea_orm::DbErr> {
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .map(|r| r.rows_affected())
+}
+
 /// 2026-03-02T10:00:00Z, a Monday: where manual clocks start.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
@@ -74,6 +104,8 @@ pub fn t0() -> DateTime<Utc> {
 /// A node's parts, driven by hand: `step()` is one scheduler pass.
 pub struct Harness {
     pub store: Store,
+    /// The test's own connection to the same database.
+    pub db: DatabaseConnection,
     pub clock: Arc<ManualClock>,
     pub events: Events,
     pub executor: Executor,
@@ -126,6 +158,7 @@ impl Harness {
         );
         let client = Client::new(store.clone(), clock.clone(), registry);
         Harness {
+            db: sql(url).await,
             store,
             clock,
             events,

@@ -2,22 +2,25 @@
 //! over SQL alone.
 //!
 //! A [`Client`] needs no running node: what it writes waits in the
-//! database, and a node started later fires it. The CLI and any embedding
-//! program use it; other languages write the same rows with plain SQL.
+//! database, and a node started later fires it. The CLI, the HTTP API and
+//! any embedding program use it; other languages write the same rows with
+//! plain SQL. It speaks [`crate::model`] types, and [`views`] gives their
+//! JSON shapes, shared by `--json` and the HTTP API.
+
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use entity::{fires, jobs, triggers};
 use serde_json::Value;
 
 use crate::clock::{Clock, SystemClock};
-use crate::definition::{JobDef, TriggerDef};
 use crate::jobs::JobRegistry;
+use crate::model::{Calendar, Fire, Job, JobDef, JobSummary, NodeSummary, Trigger, TriggerDef};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::CalendarDef;
-use crate::store::{FireFilter, JobRow, Store, StoreError};
+use crate::store::{FireFilter, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -70,7 +73,7 @@ impl Client {
         &self,
         def: &JobDef,
         trigger: Option<&TriggerDef>,
-    ) -> Result<jobs::Model, ClientError> {
+    ) -> Result<Job, ClientError> {
         let kind = self.registry.get(&def.kind).ok_or_else(|| {
             ClientError::Invalid(format!(
                 "unknown job kind `{}`: expected one of {}",
@@ -96,7 +99,7 @@ impl Client {
         job: &str,
         at: DateTime<Utc>,
         data: Option<Value>,
-    ) -> Result<triggers::Model, ClientError> {
+    ) -> Result<Trigger, ClientError> {
         let mut def = TriggerDef::new(ScheduleSpec::Once { at });
         def.data = data;
         Ok(self
@@ -111,7 +114,7 @@ impl Client {
         job: &str,
         delay: Duration,
         data: Option<Value>,
-    ) -> Result<triggers::Model, ClientError> {
+    ) -> Result<Trigger, ClientError> {
         let delay = chrono::Duration::from_std(delay)
             .map_err(|_| ClientError::Invalid("delay too long".into()))?;
         self.schedule_at(job, self.clock.now() + delay, data).await
@@ -122,7 +125,7 @@ impl Client {
         &self,
         job: &str,
         data: Option<Value>,
-    ) -> Result<triggers::Model, ClientError> {
+    ) -> Result<Trigger, ClientError> {
         self.schedule_at(job, self.clock.now(), data).await
     }
 
@@ -197,16 +200,8 @@ impl Client {
     /// Creates or replaces an exclusion calendar through the API (a
     /// calendar declared in the file cannot be replaced here). Triggers
     /// name calendars in their `calendars` list.
-    pub async fn set_calendar(
-        &self,
-        def: &CalendarDef,
-    ) -> Result<entity::calendars::Model, ClientError> {
-        let json = serde_json::to_string(def)
-            .map_err(|e| ClientError::Invalid(format!("calendar `{}`: {e}", def.name)))?;
-        Ok(self
-            .store
-            .calendar_upsert(&json, self.clock.now_ms())
-            .await?)
+    pub async fn set_calendar(&self, def: &CalendarDef) -> Result<Calendar, ClientError> {
+        Ok(self.store.calendar_upsert(def, self.clock.now_ms()).await?)
     }
 
     /// Deletes an API calendar; triggers still naming it go to `error`.
@@ -215,47 +210,40 @@ impl Client {
     }
 
     /// Every calendar, from the file and from the API.
-    pub async fn calendars(&self) -> Result<Vec<entity::calendars::Model>, ClientError> {
+    pub async fn calendars(&self) -> Result<Vec<Calendar>, ClientError> {
         Ok(self.store.calendars_list().await?)
     }
 
-    /// Deletes a job with its triggers and history.
+    /// Deletes a job created through the API, with its triggers and
+    /// history. A job declared in the configuration file is refused
+    /// ([`StoreError::DeclaredInFile`]): remove it from the file.
     pub async fn delete_job(&self, job: &str) -> Result<(), ClientError> {
         Ok(self.store.job_delete(job).await?)
     }
 
-    /// Every job with its triggers and next fire.
-    pub async fn jobs(&self) -> Result<Vec<JobRow>, ClientError> {
+    /// Every job with its triggers and next fire (rows that do not decode
+    /// are left out, logged and counted).
+    pub async fn jobs(&self) -> Result<Vec<JobSummary>, ClientError> {
         Ok(self.store.jobs_list().await?)
     }
 
     /// One job with its triggers and next fire.
-    pub async fn job(&self, name: &str) -> Result<JobRow, ClientError> {
-        self.jobs()
-            .await?
-            .into_iter()
-            .find(|j| j.job.name == name)
-            .ok_or_else(|| {
-                StoreError::NotFound {
-                    what: "job",
-                    name: name.to_string(),
-                }
-                .into()
-            })
+    pub async fn job(&self, name: &str) -> Result<JobSummary, ClientError> {
+        Ok(self.store.job_summary(name).await?)
     }
 
     /// One fire by id.
-    pub async fn fire(&self, id: i64) -> Result<Option<fires::Model>, ClientError> {
+    pub async fn fire(&self, id: i64) -> Result<Option<Fire>, ClientError> {
         Ok(self.store.fire_by_id(id).await?)
     }
 
     /// Every node of the cluster, with its running fires.
-    pub async fn nodes(&self) -> Result<Vec<crate::store::NodeRow>, ClientError> {
+    pub async fn nodes(&self) -> Result<Vec<NodeSummary>, ClientError> {
         Ok(self.store.nodes_list().await?)
     }
 
     /// Fires, newest first.
-    pub async fn fires(&self, filter: &FireFilter) -> Result<Vec<fires::Model>, ClientError> {
+    pub async fn fires(&self, filter: &FireFilter) -> Result<Vec<Fire>, ClientError> {
         Ok(self.store.fires_list(filter).await?)
     }
 }

@@ -1,18 +1,17 @@
-//! What a job and its trigger are, as declared in TOML or through the API.
+//! Jobs: what to run and how. [`JobDef`] is a job as declared (file or
+//! API), before it is stored; [`Job`] is a stored job as every layer reads
+//! it; [`JobSummary`] is a job with its triggers, for listings.
 //!
-//! These are validated values: the config loader and the [`Client`] build
-//! them, the store persists them. Nothing here does I/O.
-//!
-//! [`Client`]: crate::Client
+//! Instants are UTC milliseconds since the epoch, as the store keeps them
+//! and as the [`Clock`](crate::clock::Clock)'s `now_ms` gives them.
 
 use std::time::Duration;
 
-use chrono::Duration as TimeDelta;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::schedule::ScheduleSpec;
-use crate::schedule::misfire::MisfirePolicy;
+use super::enums::{JobSource, OverlapPolicy};
+use super::trigger::{Trigger, TriggerDef};
 
 /// The pool a job runs in when it names none.
 pub const DEFAULT_POOL: &str = "default";
@@ -57,64 +56,49 @@ impl JobDef {
     }
 }
 
-/// A trigger: when a job fires.
+/// A stored job (a `jobs` row, decoded).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TriggerDef {
-    pub spec: ScheduleSpec,
-    pub misfire: MisfirePolicy,
-    /// None: the scheduler's `misfire_threshold`.
-    pub misfire_threshold: Option<TimeDelta>,
-    /// Names of the exclusion calendars applied to this trigger.
-    pub calendars: Vec<String>,
-    /// None: the job's priority.
-    pub priority: Option<i32>,
-    /// Data merged over the job's data for this trigger's fires.
-    pub data: Option<Value>,
+pub struct Job {
+    pub id: i64,
+    pub name: String,
+    /// A job kind name from the registry (`command`, `noop`, or a plugin's).
+    pub kind: String,
+    /// The kind's own settings, as JSON.
+    pub settings: Value,
+    /// Free-form data handed to every fire of the job.
+    pub data: Value,
+    pub pool: String,
+    pub group: Option<String>,
+    pub overlap: OverlapPolicy,
+    pub timeout: Option<Duration>,
+    pub priority: i32,
+    pub retry: RetryPolicy,
+    pub requests_recovery: bool,
+    pub paused: bool,
+    pub source: JobSource,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
-impl TriggerDef {
-    pub fn new(spec: ScheduleSpec) -> Self {
-        Self {
-            spec,
-            misfire: MisfirePolicy::Smart,
-            misfire_threshold: None,
-            calendars: Vec::new(),
-            priority: None,
-            data: None,
-        }
-    }
+/// A job with its triggers (by id) and its earliest next fire, for listings.
+#[derive(Debug, Clone)]
+pub struct JobSummary {
+    pub job: Job,
+    /// The earliest next fire among its waiting triggers.
+    pub next_fire_at: Option<i64>,
+    pub triggers: Vec<Trigger>,
 }
 
-/// What happens when a fire comes due while the job's previous fire still runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OverlapPolicy {
-    #[default]
-    Allow,
-    Skip,
-    Queue,
-    Replace,
-}
-
-impl OverlapPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OverlapPolicy::Allow => "allow",
-            OverlapPolicy::Skip => "skip",
-            OverlapPolicy::Queue => "queue",
-            OverlapPolicy::Replace => "replace",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "allow" => OverlapPolicy::Allow,
-            "skip" => OverlapPolicy::Skip,
-            "queue" => OverlapPolicy::Queue,
-            "replace" => OverlapPolicy::Replace,
-            _ => return None,
-        })
-    }
+/// A job as declared in the configuration file, with the hashes of its
+/// declaration: a reconcile leaves a job whose hashes did not change as it is.
+#[derive(Debug, Clone)]
+pub struct ConfigJob {
+    pub job: JobDef,
+    pub trigger: Option<TriggerDef>,
+    /// Hash of everything declared about the job but its schedule.
+    pub job_hash: String,
+    /// Hash of the schedule declaration.
+    pub trigger_hash: Option<String>,
 }
 
 /// How a failed fire is retried: attempt n+1 waits

@@ -1,0 +1,38 @@
+//! Fires: one row per attempt of one scheduled fire, with its outcome.
+
+use serde_json::Value;
+
+use super::enums::FireStatus;
+
+/// A stored fire attempt (a `fires` row, decoded). Instants are UTC
+/// milliseconds since the epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fire {
+    pub id: i64,
+    /// None once the trigger is deleted (the history stays).
+    pub trigger_id: Option<i64>,
+    pub job_id: i64,
+    pub job_name: String,
+    /// The instant the fire was scheduled for.
+    pub scheduled_at: i64,
+    /// When a queued attempt may start.
+    pub due_at: i64,
+    /// The (planned, then actual) start.
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// The node that runs or ran it.
+    pub node_id: Option<String>,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The record is completed only by its node with this fence.
+    pub fence: i64,
+    pub status: FireStatus,
+    /// A new attempt after its node died.
+    pub recovery: bool,
+    /// Why it was queued or skipped.
+    pub reason: Option<String>,
+    pub error: Option<String>,
+    pub output: Option<String>,
+    /// The data the fire runs with (job data merged with trigger data).
+    pub data: Option<Value>,
+}
