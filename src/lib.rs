@@ -8,6 +8,7 @@
 //! # Layout
 //!
 //! - [`config`]: the TOML file → validated, typed settings and jobs.
+//! - [`declare`]: one declaration type and one validator for every door.
 //! - [`definition`]: jobs and triggers as declared (file or API).
 //! - [`schedule`]: pure time math: cron, DST, intervals, misfires.
 //! - [`store`]: the only door to SQL (SQLite and PostgreSQL).
@@ -26,6 +27,7 @@ pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod declare;
 pub mod definition;
 pub mod events;
 pub mod executor;

@@ -1,0 +1,155 @@
+//! The job half of the validator: kind and settings, pool, policies.
+
+use serde_json::Value;
+
+use super::error::Issues;
+use super::{JobDecl, RetryDecl, ValidationContext, hint, ranges};
+use crate::definition::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy};
+
+/// The job of `decl`, or None when a field is wrong (each problem is in
+/// `issues`).
+pub(super) fn job_def(
+    decl: &JobDecl,
+    ctx: &ValidationContext<'_>,
+    issues: &mut Issues,
+) -> Option<JobDef> {
+    let before = issues.len();
+    let name = decl.name.trim().to_string();
+    if name.is_empty() {
+        issues.push("name", "a job `name` must not be empty");
+    }
+    no_nul(issues, "name", &name);
+    let settings = decl
+        .settings
+        .clone()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    match ctx.registry.get(&decl.kind) {
+        None => {
+            let names: Vec<&str> = ctx.registry.names().collect();
+            issues.push(
+                "kind",
+                format!(
+                    "unknown job kind `{}`: {}expected one of {}",
+                    decl.kind,
+                    hint::as_prefix(&decl.kind, names.iter().copied()),
+                    names.join(", ")
+                ),
+            );
+        }
+        Some(kind) => {
+            if let Err(e) = kind.validate(&settings) {
+                issues.push("settings", format!("job `{name}` ({}): {e}", decl.kind));
+            }
+        }
+    }
+    let pool = decl
+        .pool
+        .clone()
+        .unwrap_or_else(|| DEFAULT_POOL.to_string());
+    if pool.trim().is_empty() {
+        issues.push("pool", "`pool` must not be empty");
+    }
+    no_nul(issues, "pool", &pool);
+    if let Some(group) = &decl.group {
+        no_nul(issues, "group", group);
+    }
+    let overlap = match &decl.overlap {
+        None => OverlapPolicy::Allow,
+        Some(o) => OverlapPolicy::parse(o).unwrap_or_else(|| {
+            let names = ["allow", "skip", "queue", "replace"];
+            issues.push(
+                "overlap",
+                format!(
+                    "unknown overlap policy `{o}`: {}expected allow, skip, queue or replace",
+                    hint::as_prefix(o, names)
+                ),
+            );
+            OverlapPolicy::Allow
+        }),
+    };
+    let timeout = decl
+        .timeout
+        .as_deref()
+        .and_then(|t| issues.check("timeout", ranges::duration(t, "timeout", ranges::PERIOD)));
+    let priority = match decl.priority {
+        None => 0,
+        Some(p) => issues
+            .check(
+                "priority",
+                ranges::whole_as(p, "priority", ranges::PRIORITY),
+            )
+            .unwrap_or(0),
+    };
+    let retry = decl
+        .retry
+        .as_ref()
+        .map_or_else(RetryPolicy::default, |r| retry_policy(r, issues));
+    if issues.len() > before {
+        return None;
+    }
+    Some(JobDef {
+        name,
+        kind: decl.kind.clone(),
+        settings,
+        data: decl
+            .data
+            .clone()
+            .unwrap_or_else(|| Value::Object(Default::default())),
+        pool,
+        group: decl.group.clone(),
+        overlap,
+        timeout,
+        priority,
+        retry,
+        requests_recovery: decl.requests_recovery.unwrap_or(false),
+        paused: decl.paused.unwrap_or(false),
+    })
+}
+
+/// Refuses a NUL character, which no database column can hold.
+pub(super) fn no_nul(issues: &mut Issues, path: &str, text: &str) {
+    if text.contains('\0') {
+        issues.push(path, format!("`{path}` must not contain a NUL character"));
+    }
+}
+
+fn retry_policy(r: &RetryDecl, issues: &mut Issues) -> RetryPolicy {
+    let mut retry = RetryPolicy::default();
+    let key = "retry.max_attempts";
+    if let Some(n) = r.max_attempts
+        && let Some(n) = issues.check(key, ranges::whole_as(n, key, ranges::MAX_ATTEMPTS))
+    {
+        retry.max_attempts = n;
+    }
+    for (key, text, slot) in [
+        ("retry.backoff", &r.backoff, &mut retry.backoff),
+        ("retry.max_backoff", &r.max_backoff, &mut retry.max_backoff),
+    ] {
+        if let Some(text) = text
+            && let Some(d) = issues.check(key, ranges::duration(text, key, ranges::DELAY))
+        {
+            *slot = d;
+        }
+    }
+    if let Some(f) = r.factor {
+        if f >= 1.0 && f.is_finite() {
+            retry.factor = f;
+        } else {
+            issues.push(
+                "retry.factor",
+                format!("`retry.factor` = {f}: must be a number of 1.0 or more"),
+            );
+        }
+    }
+    if let Some(j) = r.jitter {
+        if (0.0..=1.0).contains(&j) {
+            retry.jitter = j;
+        } else {
+            issues.push(
+                "retry.jitter",
+                format!("`retry.jitter` = {j}: must be a fraction from 0.0 to 1.0"),
+            );
+        }
+    }
+    retry
+}
