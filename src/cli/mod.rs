@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::client::{Client, ClientError};
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::config::{self, Config, ConfigError, Settings};
+use crate::declare::hint;
 use crate::jobs::JobRegistry;
 use crate::node::{Node, NodeError};
 use crate::schedule::calendar::{CalendarSet, next_allowed};
@@ -299,6 +300,7 @@ impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Store(e) => e.into(),
+            ClientError::Validation(e) => CliError::Usage(e.to_string()),
             ClientError::Invalid(m) => CliError::Usage(m),
         }
     }
@@ -604,9 +606,7 @@ fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError> {
         ))
     })?;
     let tz: Tz = args.tz.parse().map_err(|_| {
-        let hint = config::nearest(&args.tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()))
-            .map(|n| format!("; did you mean `{n}`?"))
-            .unwrap_or_default();
+        let hint = hint::as_suffix(&args.tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()));
         CliError::Usage(format!("unknown time zone `{}`{hint}", args.tz))
     })?;
     let dst = DstOptions {

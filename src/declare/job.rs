@@ -15,44 +15,17 @@ pub(super) fn job_def(
 ) -> Option<JobDef> {
     let before = issues.len();
     let name = decl.name.trim().to_string();
-    if name.is_empty() {
-        issues.push("name", "a job `name` must not be empty");
-    }
-    no_nul(issues, "name", &name);
+    self::name(&name, issues);
     let settings = decl
         .settings
         .clone()
         .unwrap_or_else(|| Value::Object(Default::default()));
-    match ctx.registry.get(&decl.kind) {
-        None => {
-            let names: Vec<&str> = ctx.registry.names().collect();
-            issues.push(
-                "kind",
-                format!(
-                    "unknown job kind `{}`: {}expected one of {}",
-                    decl.kind,
-                    hint::as_prefix(&decl.kind, names.iter().copied()),
-                    names.join(", ")
-                ),
-            );
-        }
-        Some(kind) => {
-            if let Err(e) = kind.validate(&settings) {
-                issues.push("settings", format!("job `{name}` ({}): {e}", decl.kind));
-            }
-        }
-    }
+    kind_and_settings(&decl.kind, &name, &settings, ctx, issues);
     let pool = decl
         .pool
         .clone()
         .unwrap_or_else(|| DEFAULT_POOL.to_string());
-    if pool.trim().is_empty() {
-        issues.push("pool", "`pool` must not be empty");
-    }
-    no_nul(issues, "pool", &pool);
-    if let Some(group) = &decl.group {
-        no_nul(issues, "group", group);
-    }
+    pool_and_group(&pool, decl.group.as_deref(), issues);
     let overlap = match &decl.overlap {
         None => OverlapPolicy::Allow,
         Some(o) => OverlapPolicy::parse(o).unwrap_or_else(|| {
@@ -106,6 +79,51 @@ pub(super) fn job_def(
     })
 }
 
+/// The kind must be registered, and accept the settings.
+pub(super) fn kind_and_settings(
+    kind: &str,
+    name: &str,
+    settings: &Value,
+    ctx: &ValidationContext<'_>,
+    issues: &mut Issues,
+) {
+    match ctx.registry.get(kind) {
+        None => {
+            let names: Vec<&str> = ctx.registry.names().collect();
+            issues.push(
+                "kind",
+                format!(
+                    "unknown job kind `{kind}`: {}expected one of {}",
+                    hint::as_prefix(kind, names.iter().copied()),
+                    names.join(", ")
+                ),
+            );
+        }
+        Some(k) => {
+            if let Err(e) = k.validate(settings) {
+                issues.push("settings", format!("job `{name}` ({kind}): {e}"));
+            }
+        }
+    }
+}
+
+pub(super) fn name(name: &str, issues: &mut Issues) {
+    if name.trim().is_empty() {
+        issues.push("name", "a job `name` must not be empty");
+    }
+    no_nul(issues, "name", name);
+}
+
+pub(super) fn pool_and_group(pool: &str, group: Option<&str>, issues: &mut Issues) {
+    if pool.trim().is_empty() {
+        issues.push("pool", "`pool` must not be empty");
+    }
+    no_nul(issues, "pool", pool);
+    if let Some(group) = group {
+        no_nul(issues, "group", group);
+    }
+}
+
 /// Refuses a NUL character, which no database column can hold.
 pub(super) fn no_nul(issues: &mut Issues, path: &str, text: &str) {
     if text.contains('\0') {
@@ -131,25 +149,35 @@ fn retry_policy(r: &RetryDecl, issues: &mut Issues) -> RetryPolicy {
             *slot = d;
         }
     }
-    if let Some(f) = r.factor {
-        if f >= 1.0 && f.is_finite() {
-            retry.factor = f;
-        } else {
-            issues.push(
-                "retry.factor",
-                format!("`retry.factor` = {f}: must be a number of 1.0 or more"),
-            );
-        }
+    if let Some(f) = r.factor
+        && let Some(f) = issues.check("retry.factor", factor(f))
+    {
+        retry.factor = f;
     }
-    if let Some(j) = r.jitter {
-        if (0.0..=1.0).contains(&j) {
-            retry.jitter = j;
-        } else {
-            issues.push(
-                "retry.jitter",
-                format!("`retry.jitter` = {j}: must be a fraction from 0.0 to 1.0"),
-            );
-        }
+    if let Some(j) = r.jitter
+        && let Some(j) = issues.check("retry.jitter", jitter(j))
+    {
+        retry.jitter = j;
     }
     retry
+}
+
+pub(super) fn factor(f: f64) -> Result<f64, String> {
+    if f >= 1.0 && f.is_finite() {
+        Ok(f)
+    } else {
+        Err(format!(
+            "`retry.factor` = {f}: must be a number of 1.0 or more"
+        ))
+    }
+}
+
+pub(super) fn jitter(j: f64) -> Result<f64, String> {
+    if (0.0..=1.0).contains(&j) {
+        Ok(j)
+    } else {
+        Err(format!(
+            "`retry.jitter` = {j}: must be a fraction from 0.0 to 1.0"
+        ))
+    }
 }

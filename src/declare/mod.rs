@@ -38,10 +38,12 @@ pub mod hint;
 mod job;
 pub mod ranges;
 mod schedule;
+mod typed;
 
 pub use decl::{CalendarIntervalDecl, DailyDecl, JobDecl, RetryDecl, ScheduleDecl};
 pub use error::{FieldIssue, ValidationError};
 pub use schedule::{parse_time_of_day, parse_timezone};
+pub use typed::check_defs;
 
 use chrono_tz::Tz;
 

@@ -98,6 +98,15 @@ pub fn duration(text: &str, key: &str, range: DurationRange) -> Result<Duration,
             "`{key}` = \"{text}\" is not a duration ({e}): expected e.g. \"30s\", \"5m\", \"1h 30m\""
         )
     })?;
+    in_range(d, &format!("`{key}` = \"{text}\""), range)
+}
+
+/// Checks a duration given as a value rather than as text.
+pub fn check_duration(d: Duration, key: &str, range: DurationRange) -> Result<Duration, String> {
+    in_range(d, &format!("`{key}` = {}", show(d)), range)
+}
+
+fn in_range(d: Duration, written: &str, range: DurationRange) -> Result<Duration, String> {
     if d < range.min || d > range.max {
         let what = if d < range.min {
             if d.is_zero() {
@@ -109,7 +118,7 @@ pub fn duration(text: &str, key: &str, range: DurationRange) -> Result<Duration,
             format!("is longer than {}", show(range.max))
         };
         return Err(format!(
-            "`{key}` = \"{text}\" {what}: expected from {} to {}",
+            "{written} {what}: expected from {} to {}",
             show(range.min),
             show(range.max)
         ));

@@ -243,23 +243,25 @@ fn cron_spec(
     };
     let (expr, tz) = (expr?, tz?);
     let dst = DstOptions { gap, fold };
-    // From just before the earliest instant: an expression that matches
-    // nothing up to the last cron year never fires for anyone.
-    let from = DateTime::<Utc>::UNIX_EPOCH - chrono::Duration::milliseconds(1);
-    if CronSchedule::new(expr.clone(), tz, dst)
-        .next_after(from)
-        .is_none()
-    {
-        issues.push(
-            "schedule.cron",
-            format!(
-                "the cron expression \"{src}\" never fires: no instant from 1970 to {MAX_YEAR} matches it"
-            ),
-        );
+    if let Err(e) = fires_at_all(&expr, tz, dst) {
+        issues.push("schedule.cron", e);
         return None;
     }
     dialect?;
     Some(ScheduleSpec::Cron { expr, tz, dst })
+}
+
+/// An expression that matches nothing from 1970 to the last cron year
+/// never fires for anyone: refused rather than stored complete at birth.
+pub(super) fn fires_at_all(expr: &CronExpr, tz: Tz, dst: DstOptions) -> Result<(), String> {
+    let from = DateTime::<Utc>::UNIX_EPOCH - chrono::Duration::milliseconds(1);
+    match CronSchedule::new(expr.clone(), tz, dst).next_after(from) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "the cron expression \"{}\" never fires: no instant from 1970 to {MAX_YEAR} matches it",
+            expr.source()
+        )),
+    }
 }
 
 fn every_spec(s: &ScheduleDecl, issues: &mut Issues) -> Option<ScheduleSpec> {
@@ -445,19 +447,23 @@ fn misfire(s: &ScheduleDecl, kind: TriggerKind, issues: &mut Issues) -> MisfireP
     let Some(v) = &s.misfire else {
         return MisfirePolicy::Smart;
     };
-    let policy = match parse_misfire(v) {
-        Ok(p) if p.applies_to(kind) => Ok(p),
-        Ok(p) => Err(format!(
-            "misfire policy `{}` does not apply to a {} trigger: expected one of {}",
-            p.as_str(),
-            kind.as_str(),
-            MisfirePolicy::names_for(kind).join(", ")
-        )),
-        Err(e) => Err(e),
-    };
+    let policy = parse_misfire(v).and_then(|p| applies(p, kind));
     issues
         .check("schedule.misfire", policy)
         .unwrap_or(MisfirePolicy::Smart)
+}
+
+/// The policy, if it is defined for triggers of `kind`.
+pub(super) fn applies(p: MisfirePolicy, kind: TriggerKind) -> Result<MisfirePolicy, String> {
+    if p.applies_to(kind) {
+        return Ok(p);
+    }
+    Err(format!(
+        "misfire policy `{}` does not apply to a {} trigger: expected one of {}",
+        p.as_str(),
+        kind.as_str(),
+        MisfirePolicy::names_for(kind).join(", ")
+    ))
 }
 
 fn parse_misfire(v: &Value) -> Result<MisfirePolicy, String> {
@@ -487,6 +493,12 @@ fn calendars(s: &ScheduleDecl, ctx: &ValidationContext<'_>, issues: &mut Issues)
     let Some(list) = &s.calendars else {
         return Vec::new();
     };
+    known_calendars(list, ctx, issues);
+    list.clone()
+}
+
+/// Each name must be a calendar of the context.
+pub(super) fn known_calendars(list: &[String], ctx: &ValidationContext<'_>, issues: &mut Issues) {
     for (i, name) in list.iter().enumerate() {
         if !ctx.calendars.iter().any(|c| c == name) {
             issues.push(
@@ -499,5 +511,4 @@ fn calendars(s: &ScheduleDecl, ctx: &ValidationContext<'_>, issues: &mut Issues)
             );
         }
     }
-    list.clone()
 }

@@ -17,7 +17,7 @@ fn command_job(name: &str, settings: serde_json::Value) -> JobDef {
 }
 
 async fn run_once(h: &mut Harness, job: &JobDef) -> entity::fires::Model {
-    h.client.create_job(job, None).await.unwrap();
+    h.client.create_job_def(job, None).await.unwrap();
     h.client.trigger_now(&job.name, None).await.unwrap();
     assert_eq!(h.step_and_settle().await.started, 1);
     fires_of(h, &job.name).await.pop().unwrap()
