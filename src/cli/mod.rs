@@ -158,8 +158,8 @@ pub enum Command {
         /// Only fires with this status.
         #[arg(long, value_parser = parse_status)]
         status: Option<FireStatus>,
-        /// At most this many.
-        #[arg(long, default_value_t = 50)]
+        /// At most this many (1 to 10000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
         limit: u64,
         #[command(flatten)]
         db: DatabaseArgs,
@@ -215,8 +215,9 @@ pub struct NextArgs {
     /// IANA time zone the expression is read in.
     #[arg(long, default_value = "UTC")]
     pub tz: String,
-    /// How many fire times.
-    #[arg(short = 'n', long = "count", default_value_t = 5)]
+    /// How many fire times (1 to 10000).
+    #[arg(short = 'n', long = "count", default_value_t = 5,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub count: usize,
     /// Start after this instant (RFC 3339), default now.
     #[arg(long)]
@@ -646,6 +647,19 @@ fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError> {
         };
         at = fire.at;
         fires.push(fire);
+    }
+    if fires.is_empty() {
+        // Nothing to print is not a preview: say why, as a failure.
+        return Err(CliError::Runtime(format!(
+            "`{}` never fires after {}{}",
+            args.expression,
+            from.to_rfc3339(),
+            if calendars.is_empty() {
+                ""
+            } else {
+                " outside the calendars given"
+            }
+        )));
     }
     output::next(&fires, tz, args.json);
     Ok(())

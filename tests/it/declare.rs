@@ -453,3 +453,41 @@ async fn the_api_creates_every_schedule_the_file_accepts_and_stores_the_same_tri
         node.stop().await;
     }
 }
+
+#[test]
+fn the_command_line_refuses_the_same_ranges() {
+    let db = crate::support::sqlite();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["next", "0 0 0 30 2 ?"], 1, "`0 0 0 30 2 ?` never fires"),
+        (
+            &["next", "0 0 * * * ?", "-n", "10001"],
+            2,
+            "not in 1..=10000",
+        ),
+        (
+            &[
+                "fires",
+                "--limit",
+                "9223372036854775808",
+                "--database",
+                &db.url,
+            ],
+            2,
+            "not in 1..=10000",
+        ),
+        (
+            &["schedule", "x", "--in", "300000y", "--database", &db.url],
+            2,
+            "`in` = 300000years is longer than 100years",
+        ),
+    ];
+    for (args, code, text) in cases {
+        let out = crate::config::cosched(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(*code), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(text),
+            "{args:?}: expected `{text}` in {stderr}"
+        );
+    }
+}
