@@ -7,6 +7,14 @@
 //! Precedence for settings that can also come from elsewhere: command line
 //! > environment > file > default ([`Settings::resolve`]).
 //!
+//! This module owns the file's shape only: its serde types (`raw`),
+//! offsets to `file:line:column` (`spans`), `[scheduler]` (`settings`),
+//! `[http]` (`http`), `[[calendar]]` (`calendars`), and `[[job]]`
+//! (`jobs`), which turns each table into a
+//! [`JobDecl`](crate::declare::JobDecl) and runs the one validator of
+//! [`crate::declare`] that the HTTP API and the `Client` run too; `hash`
+//! keeps the declaration hashes reconcile compares.
+//!
 //! # Schedules of a `[[job]]`
 //!
 //! At most one of (none: the job fires only on demand):
