@@ -26,13 +26,9 @@ use crate::clock::{Clock, from_ms};
 use crate::events::{Events, SchedulerEvent};
 use crate::jobs::{FireContext, JobOutcome, JobRegistry, RetryDirective};
 use crate::model::FireStatus;
+use crate::model::MAX_RECORDED_TEXT;
 use crate::model::{Fire, Job};
 use crate::store::{FireCompletion, Store};
-
-/// Bytes of output and of error text kept in a fire record: room for a
-/// `command` fire's two streams at their largest `max_output` (1 MiB each)
-/// with their notes, so a job kind's own bounded record is never cut again.
-pub const MAX_RECORDED_TEXT: usize = 2 * 1024 * 1024 + 4096;
 
 /// What the executor needs, fixed at start.
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@
 //! - [`model`]: the domain types every layer speaks: jobs, triggers,
 //!   fires, nodes, calendars and their closed sets of states and policies.
 //! - [`closed_enum`]: the one macro behind every closed set of names.
+//! - [`declare`]: one declaration type and one validator for every door.
 //! - [`schedule`]: pure time math: cron, DST, intervals, misfires.
 //! - [`store`]: the only door to SQL (SQLite and PostgreSQL).
 //! - [`scheduler`]: the loop: wait, lease, record, hand over.
@@ -31,6 +32,7 @@ pub mod clock;
 pub mod closed_enum;
 pub mod cluster;
 pub mod config;
+pub mod declare;
 pub mod events;
 pub mod executor;
 pub mod hostname;

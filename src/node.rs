@@ -164,7 +164,8 @@ impl Node {
                 addr: listener.local_addr(),
                 listener: Mutex::new(Some(listener)),
                 api: http::Api {
-                    client: Client::new(store.clone(), clock.clone(), api_registry),
+                    client: Client::new(store.clone(), clock.clone(), api_registry)
+                        .with_default_timezone(settings.scheduler.timezone),
                     node_id: settings.node_id.clone(),
                     executor: executor.clone(),
                     events: events.clone(),

@@ -20,7 +20,7 @@
 //! let dir = std::env::temp_dir().join("my-app-test.db");
 //! let url = format!("sqlite://{}", dir.display());
 //! let mut node = TestNode::builder(&url).registry(registry).start().await?;
-//! node.client.create_job(&JobDef::new("report", "my-kind"), None).await?;
+//! node.client.create_job_def(&JobDef::new("report", "my-kind"), None).await?;
 //! node.client.trigger_now("report", None).await?;
 //! let pass = node.step().await?;          // leases and starts the fire
 //! assert_eq!(pass.started, 1);

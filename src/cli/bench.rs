@@ -198,7 +198,7 @@ pub async fn measure(args: &BenchArgs) -> Result<BenchReport, CliError> {
     let client = Client::new(store.clone(), clock.clone(), JobRegistry::with_builtins());
     let mut def = JobDef::new(&name, "noop");
     def.pool = name.clone();
-    let job = client.create_job(&def, None).await?;
+    let job = client.create_job_def(&def, None).await?;
     let outcome = drive(args, &store, &job, &clock).await;
     let tally = match &outcome {
         Ok(_) => store.bench_tally(job.id).await,

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::client::{Client, ClientError};
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::config::{self, Config, ConfigError, Settings};
+use crate::declare::hint;
 use crate::jobs::JobRegistry;
 use crate::model::FireStatus;
 use crate::node::{Node, NodeError};
@@ -171,7 +172,7 @@ pub enum Command {
         /// Only fires with this status.
         #[arg(long, value_parser = parse_status)]
         status: Option<FireStatus>,
-        /// At most this many.
+        /// At most this many (1 to 10000).
         #[arg(long, default_value_t = 50,
               value_parser = clap::value_parser!(u64).range(1..=MAX_LIST_LIMIT))]
         limit: u64,
@@ -241,7 +242,7 @@ pub struct NextArgs {
     /// IANA time zone the expression is read in.
     #[arg(long, default_value = "UTC")]
     pub tz: String,
-    /// How many fire times.
+    /// How many fire times (1 to 10000).
     #[arg(short = 'n', long = "count", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=MAX_PREVIEW_COUNT))]
     pub count: u64,
@@ -331,6 +332,7 @@ impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Store(e) => e.into(),
+            ClientError::Validation(e) => CliError::Usage(e.to_string()),
             ClientError::Invalid(m) => CliError::Usage(m),
         }
     }
@@ -649,9 +651,7 @@ fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError> {
         ))
     })?;
     let tz: Tz = args.tz.parse().map_err(|_| {
-        let hint = config::nearest(&args.tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()))
-            .map(|n| format!("; did you mean `{n}`?"))
-            .unwrap_or_default();
+        let hint = hint::as_suffix(&args.tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()));
         CliError::Usage(format!("unknown time zone `{}`{hint}", args.tz))
     })?;
     let dst = DstOptions {
@@ -691,6 +691,19 @@ fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError> {
         };
         at = fire.at;
         fires.push(fire);
+    }
+    if fires.is_empty() {
+        // Nothing to print is not a preview: say why, as a failure.
+        return Err(CliError::Runtime(format!(
+            "`{}` never fires after {}{}",
+            args.expression,
+            from.to_rfc3339(),
+            if calendars.is_empty() {
+                ""
+            } else {
+                " outside the calendars given"
+            }
+        )));
     }
     output::next(&fires, tz, args.json);
     Ok(())

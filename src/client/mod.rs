@@ -13,9 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde_json::Value;
 
 use crate::clock::{Clock, SystemClock};
+use crate::declare::{self, Door, JobDecl, ValidationContext, ValidationError, ranges};
 use crate::jobs::JobRegistry;
 use crate::model::{Calendar, Fire, Job, JobDef, JobSummary, NodeSummary, Trigger, TriggerDef};
 use crate::schedule::ScheduleSpec;
@@ -26,6 +28,9 @@ use crate::store::{FireFilter, Store, StoreError};
 pub enum ClientError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A declaration with bad fields, each with its JSON path.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -36,6 +41,7 @@ pub struct Client {
     store: Store,
     clock: Arc<dyn Clock>,
     registry: JobRegistry,
+    default_timezone: Tz,
 }
 
 impl Client {
@@ -60,32 +66,78 @@ impl Client {
             store,
             clock,
             registry,
+            default_timezone: Tz::UTC,
         }
+    }
+
+    /// The zone of a declared schedule that names none (default: UTC; a
+    /// node's client uses `[scheduler] timezone`).
+    pub fn with_default_timezone(mut self, tz: Tz) -> Client {
+        self.default_timezone = tz;
+        self
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    /// Creates a job (and its trigger) through the API. The file never
-    /// touches API jobs.
-    pub async fn create_job(
+    /// Creates a job (and its trigger) from a declaration, after the same
+    /// validation as the file and the HTTP API: every problem comes back
+    /// at once as [`ClientError::Validation`], and nothing is written. The
+    /// file never touches API jobs.
+    pub async fn create_job(&self, decl: &JobDecl) -> Result<Job, ClientError> {
+        let names_calendars = decl
+            .schedule
+            .as_ref()
+            .is_some_and(|s| s.calendars.as_ref().is_some_and(|c| !c.is_empty()));
+        let calendars: Vec<String> = if names_calendars {
+            self.store
+                .calendars_list()
+                .await?
+                .into_iter()
+                .map(|c| c.name)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let validated = declare::validate(
+            decl,
+            &ValidationContext {
+                registry: &self.registry,
+                default_timezone: self.default_timezone,
+                calendars: &calendars,
+                door: Door::Api,
+            },
+        )?;
+        Ok(self
+            .store
+            .job_create(
+                &validated.job,
+                validated.trigger.as_ref(),
+                self.clock.now_ms(),
+            )
+            .await?)
+    }
+
+    /// Creates a job from typed definitions (built in Rust rather than
+    /// declared), checked against the same rules and ranges as
+    /// [`create_job`](Self::create_job); a calendar it names must exist
+    /// (the store refuses the insert otherwise).
+    pub async fn create_job_def(
         &self,
         def: &JobDef,
         trigger: Option<&TriggerDef>,
     ) -> Result<Job, ClientError> {
-        let kind = self.registry.get(&def.kind).ok_or_else(|| {
-            ClientError::Invalid(format!(
-                "unknown job kind `{}`: expected one of {}",
-                def.kind,
-                self.registry.names().collect::<Vec<_>>().join(", ")
-            ))
-        })?;
-        kind.validate(&def.settings)
-            .map_err(|e| ClientError::Invalid(format!("job `{}`: {e}", def.name)))?;
-        if def.name.trim().is_empty() {
-            return Err(ClientError::Invalid("a job name must not be empty".into()));
-        }
+        declare::check_defs(
+            def,
+            trigger,
+            &ValidationContext {
+                registry: &self.registry,
+                default_timezone: self.default_timezone,
+                calendars: &[],
+                door: Door::Api,
+            },
+        )?;
         Ok(self
             .store
             .job_create(def, trigger, self.clock.now_ms())
@@ -100,6 +152,8 @@ impl Client {
         at: DateTime<Utc>,
         data: Option<Value>,
     ) -> Result<Trigger, ClientError> {
+        let at = ranges::check_instant(at, "at")
+            .map_err(|e| ClientError::Validation(ValidationError::one("at", e)))?;
         let mut def = TriggerDef::new(ScheduleSpec::Once { at });
         def.data = data;
         Ok(self
@@ -115,9 +169,9 @@ impl Client {
         delay: Duration,
         data: Option<Value>,
     ) -> Result<Trigger, ClientError> {
-        let delay = chrono::Duration::from_std(delay)
-            .map_err(|_| ClientError::Invalid("delay too long".into()))?;
-        self.schedule_at(job, self.clock.now() + delay, data).await
+        let at = ranges::after(self.clock.now(), delay, "in")
+            .map_err(|e| ClientError::Validation(ValidationError::one("in", e)))?;
+        self.schedule_at(job, at, data).await
     }
 
     /// Fires `job` now (a one-off due at once).

@@ -43,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientError};
 use crate::clock::Clock;
+use crate::declare::{FieldIssue, ValidationError};
 use crate::events::Events;
 use crate::executor::Executor;
 use crate::store::StoreError;
@@ -162,12 +163,15 @@ impl Server {
 
 // ---- errors ------------------------------------------------------------------
 
-/// An error response: `{"error": ..., "hint": ...}` with its status.
+/// An error response: `{"error": ..., "hint": ...}` with its status; a
+/// body that fails validation also gets `"issues": [{"path", "message"}]`,
+/// one per bad field, `error` joining their messages with "; ".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
     pub error: String,
     pub hint: String,
+    pub issues: Vec<FieldIssue>,
 }
 
 impl ApiError {
@@ -176,7 +180,15 @@ impl ApiError {
             status,
             error: error.into(),
             hint: hint.into(),
+            issues: Vec::new(),
         }
+    }
+
+    /// A 400 listing every bad field of a body.
+    pub fn invalid(e: ValidationError, hint: impl Into<String>) -> Self {
+        let mut err = Self::bad_request(e.to_string(), hint);
+        err.issues = e.issues;
+        err
     }
 
     pub fn bad_request(error: impl Into<String>, hint: impl Into<String>) -> Self {
@@ -194,7 +206,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": self.error, "hint": self.hint});
+        let mut body = json!({"error": self.error, "hint": self.hint});
+        if !self.issues.is_empty() {
+            body["issues"] = json!(self.issues);
+        }
         (self.status, axum::Json(body)).into_response()
     }
 }
@@ -247,6 +262,9 @@ impl From<ClientError> for ApiError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Store(e) => e.into(),
+            ClientError::Validation(e) => {
+                ApiError::invalid(e, "fix these fields and send the request again")
+            }
             ClientError::Invalid(m) => {
                 ApiError::bad_request(m, "fix the request body and send it again")
             }

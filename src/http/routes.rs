@@ -6,7 +6,7 @@
 //! | `GET /metrics` | Prometheus text (see [`super::metrics`]) |
 //! | `GET /jobs` | every job ([`job_json`]) |
 //! | `GET /jobs/{name}` | one job with its ten most recent fires |
-//! | `POST /jobs` | create an API job ([`NewJob`]): 201 |
+//! | `POST /jobs` | create an API job ([`JobDecl`]): 201 |
 //! | `DELETE /jobs/{name}` | delete an API job with its history |
 //! | `POST /jobs/{name}/trigger` | fire now: `{"data"?}`: 201 |
 //! | `POST /jobs/{name}/schedule` | a one-off: `{"at" \| "in", "data"?}`: 201 |
@@ -37,13 +37,9 @@ use super::metrics::Gauges;
 use super::{ApiError, AppState, JsonBody, QueryParams};
 use crate::client::views::{calendar_json, fire_json, job_json, node_json};
 use crate::clock::from_ms;
-use crate::model::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy, TriggerDef};
+use crate::declare::{JobDecl, ValidationError, hint, ranges};
 use crate::model::{Fire, FireStatus, Trigger};
-use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::CalendarDef;
-use crate::schedule::cron::{CronExpr, Dialect};
-use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
-use crate::schedule::misfire::MisfirePolicy;
 use crate::store::FireFilter;
 
 /// How many fires `GET /fires` returns when `limit` is not given, and at most.
@@ -243,12 +239,7 @@ async fn schedule_job(
                 .await?
         }
         (None, Some(delay)) => {
-            let delay = humantime::parse_duration(&delay).map_err(|e| {
-                ApiError::bad_request(
-                    format!("`in` = \"{delay}\" is not a duration ({e})"),
-                    "give a duration such as \"10m\" or \"1h 30m\"",
-                )
-            })?;
+            let delay = duration(&delay, "in")?;
             client.schedule_in(&name, delay, body.data).await?
         }
         _ => {
@@ -318,392 +309,54 @@ async fn resume_group(State(s): State<AppState>, Path(group): Path<String>) -> R
 
 // ---- creating a job ----------------------------------------------------------
 
-/// The body of `POST /jobs`. Only `name` and `kind` are required; the rest
-/// defaults as in the configuration file.
-///
-/// ```json
-/// {"name": "report", "kind": "command", "settings": {"command": ["make", "report"]},
-///  "data": {"to": "ops"}, "schedule": {"cron": "0 0 6 * * ?", "timezone": "Europe/Berlin"},
-///  "timeout": "10m", "overlap": "skip", "retry": {"max_attempts": 3, "backoff": "30s"}}
-/// ```
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewJob {
-    pub name: String,
-    pub kind: String,
-    /// The kind's settings (for `command`: `command`, `shell`, `env`, …).
-    pub settings: Option<Value>,
-    pub data: Option<Value>,
-    /// None: the job runs only on demand.
-    pub schedule: Option<NewSchedule>,
-    pub pool: Option<String>,
-    pub group: Option<String>,
-    /// `allow` (default), `skip`, `queue` or `replace`.
-    pub overlap: Option<String>,
-    /// A duration, e.g. `"10m"`.
-    pub timeout: Option<String>,
-    pub priority: Option<i32>,
-    pub retry: Option<NewRetry>,
-    #[serde(default)]
-    pub requests_recovery: bool,
-    #[serde(default)]
-    pub paused: bool,
-}
-
-/// One of `cron` (with `timezone`, `dialect`, `dst_gap`, `dst_fold`),
-/// `every` (with `start`, `end`, `repeat`) or `at`; and the trigger's
-/// `misfire` policy (a name or `{"catch_up": N}`), `misfire_threshold` and
-/// exclusion `calendars`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewSchedule {
-    pub cron: Option<String>,
-    pub dialect: Option<String>,
-    pub timezone: Option<String>,
-    pub dst_gap: Option<String>,
-    pub dst_fold: Option<String>,
-    pub every: Option<String>,
-    pub start: Option<String>,
-    pub end: Option<String>,
-    pub repeat: Option<u32>,
-    pub at: Option<String>,
-    pub misfire: Option<Value>,
-    pub misfire_threshold: Option<String>,
-    #[serde(default)]
-    pub calendars: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewRetry {
-    pub max_attempts: Option<u32>,
-    pub backoff: Option<String>,
-    pub factor: Option<f64>,
-    pub max_backoff: Option<String>,
-    pub jitter: Option<f64>,
-}
-
+/// `POST /jobs`: the body is a [`JobDecl`] (only `name` and `kind` are
+/// required); it goes through [`Client::create_job`](crate::Client::create_job),
+/// so it meets exactly the file's rules.
 async fn create_job(
     State(s): State<AppState>,
-    JsonBody(body): JsonBody<NewJob>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, Json)> {
-    let mut problems = Vec::new();
-    let known_calendars = match body.schedule.as_ref() {
-        Some(sc) if !sc.calendars.is_empty() => s
-            .api
-            .client
-            .calendars()
-            .await?
-            .into_iter()
-            .map(|c| c.name)
-            .collect(),
-        _ => Vec::new(),
-    };
-    let def = job_def(&body, &mut problems);
-    let trigger = body
-        .schedule
-        .as_ref()
-        .and_then(|sc| trigger_def(sc, s.api.default_timezone, &known_calendars, &mut problems));
-    if !problems.is_empty() {
-        return Err(ApiError::bad_request(
-            problems.join("; "),
-            "fix these fields and send the job again",
-        ));
-    }
-    s.api.client.create_job(&def, trigger.as_ref()).await?;
-    let row = s.api.client.job(&def.name).await?;
+    let decl = job_decl(body)?;
+    s.api.client.create_job(&decl).await?;
+    let row = s.api.client.job(decl.name.trim()).await?;
     Ok((StatusCode::CREATED, axum::Json(job_json(&row))))
 }
 
-fn duration(text: &str, key: &str, problems: &mut Vec<String>) -> Option<Duration> {
-    match humantime::parse_duration(text) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            problems.push(format!(
-                "`{key}` = \"{text}\" is not a duration ({e}): expected e.g. \"30s\", \"5m\", \"1h 30m\""
-            ));
-            None
-        }
-    }
-}
-
-fn instant(text: &str, key: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            ApiError::bad_request(
-                format!("`{key}` = \"{text}\" is not an instant ({e})"),
-                "give RFC 3339 with an offset, e.g. 2026-12-01T09:00:00Z",
-            )
-        })
-}
-
-fn job_def(body: &NewJob, problems: &mut Vec<String>) -> JobDef {
-    let mut def = JobDef::new(body.name.trim(), body.kind.clone());
-    if let Some(settings) = &body.settings {
-        def.settings = settings.clone();
-    }
-    if let Some(data) = &body.data {
-        def.data = data.clone();
-    }
-    def.pool = body
-        .pool
-        .clone()
-        .unwrap_or_else(|| DEFAULT_POOL.to_string());
-    if def.pool.trim().is_empty() {
-        problems.push("`pool` must not be empty".into());
-    }
-    def.group = body.group.clone();
-    if let Some(o) = &body.overlap {
-        match o.parse::<OverlapPolicy>() {
-            Ok(p) => def.overlap = p,
-            Err(e) => problems.push(e.to_string()),
-        }
-    }
-    if let Some(t) = &body.timeout {
-        def.timeout = duration(t, "timeout", problems);
-        if def.timeout.is_some_and(|t| t.is_zero()) {
-            problems.push("`timeout` must be longer than zero".into());
-        }
-    }
-    def.priority = body.priority.unwrap_or(0);
-    if let Some(r) = &body.retry {
-        let mut retry = RetryPolicy::default();
-        if let Some(n) = r.max_attempts {
-            if n >= 1 {
-                retry.max_attempts = n;
-            } else {
-                problems.push("`retry.max_attempts` must be 1 or more".into());
-            }
-        }
-        if let Some(d) = r
-            .backoff
-            .as_deref()
-            .and_then(|b| duration(b, "retry.backoff", problems))
-        {
-            retry.backoff = d;
-        }
-        if let Some(d) = r
-            .max_backoff
-            .as_deref()
-            .and_then(|b| duration(b, "retry.max_backoff", problems))
-        {
-            retry.max_backoff = d;
-        }
-        if let Some(f) = r.factor {
-            if f >= 1.0 && f.is_finite() {
-                retry.factor = f;
-            } else {
-                problems.push("`retry.factor` must be a number of 1.0 or more".into());
-            }
-        }
-        if let Some(j) = r.jitter {
-            if (0.0..=1.0).contains(&j) {
-                retry.jitter = j;
-            } else {
-                problems.push("`retry.jitter` must be a fraction from 0.0 to 1.0".into());
-            }
-        }
-        def.retry = retry;
-    }
-    def.requests_recovery = body.requests_recovery;
-    def.paused = body.paused;
-    def
-}
-
-fn trigger_def(
-    sc: &NewSchedule,
-    default_tz: Tz,
-    known_calendars: &[String],
-    problems: &mut Vec<String>,
-) -> Option<TriggerDef> {
-    let before = problems.len();
-    let given: Vec<&str> = [
-        sc.cron.as_ref().map(|_| "cron"),
-        sc.every.as_ref().map(|_| "every"),
-        sc.at.as_ref().map(|_| "at"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let kind = match given.as_slice() {
-        [one] => *one,
-        [] => {
-            problems.push(
-                "`schedule` needs one of `cron`, `every` or `at` (leave `schedule` out for a job run on demand)"
-                    .into(),
-            );
-            return None;
-        }
-        many => {
-            problems.push(format!(
-                "a schedule has one of `cron`, `every` or `at`, found {}",
-                many.join(" and ")
-            ));
-            return None;
-        }
-    };
-    let scoped: [(&str, bool, &[&str]); 7] = [
-        ("dialect", sc.dialect.is_some(), &["cron"]),
-        ("timezone", sc.timezone.is_some(), &["cron"]),
-        ("dst_gap", sc.dst_gap.is_some(), &["cron"]),
-        ("dst_fold", sc.dst_fold.is_some(), &["cron"]),
-        ("start", sc.start.is_some(), &["every"]),
-        ("end", sc.end.is_some(), &["every"]),
-        ("repeat", sc.repeat.is_some(), &["every"]),
-    ];
-    for (key, present, allowed) in scoped {
-        if present && !allowed.contains(&kind) {
-            problems.push(format!(
-                "`{key}` applies to a `{}` schedule, and this one is `{kind}`",
-                allowed.join("` or `")
-            ));
-        }
-    }
-    let instant_of = |v: &Option<String>, key: &str, problems: &mut Vec<String>| {
-        v.as_deref().and_then(|t| {
-            instant(t, key)
-                .map_err(|e| problems.push(format!("{}: {}", e.error, e.hint)))
-                .ok()
-        })
-    };
-    let spec = match kind {
-        "cron" => {
-            let dialect = match sc.dialect.as_deref().map(str::parse::<Dialect>) {
-                None => Some(Dialect::Quartz),
-                Some(Ok(d)) => Some(d),
-                Some(Err(e)) => {
-                    problems.push(e.into());
-                    None
-                }
-            };
-            let tz = match sc.timezone.as_deref() {
-                None => Some(default_tz),
-                Some(name) => name
-                    .parse::<Tz>()
-                    .map_err(|_| {
-                        let hint = crate::config::nearest(
-                            name,
-                            chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()),
-                        )
-                        .map(|n| format!("; did you mean `{n}`?"))
-                        .unwrap_or_default();
-                        problems.push(format!(
-                            "unknown time zone `{name}`: expected an IANA name such as \"Europe/Berlin\"{hint}"
-                        ));
-                    })
-                    .ok(),
-            };
-            let gap = sc.dst_gap.as_deref().and_then(|g| {
-                g.parse::<GapPolicy>()
-                    .map_err(|e| problems.push(e.into()))
-                    .ok()
-            });
-            let fold = sc.dst_fold.as_deref().and_then(|f| {
-                f.parse::<FoldPolicy>()
-                    .map_err(|e| problems.push(e.into()))
-                    .ok()
-            });
-            let src = sc.cron.as_deref().unwrap_or_default();
-            let expr = dialect.and_then(|d| {
-                CronExpr::parse(src, d)
-                    .map_err(|e| problems.push(format!("invalid cron expression \"{src}\": {e}")))
-                    .ok()
-            });
-            ScheduleSpec::Cron {
-                expr: expr?,
-                tz: tz?,
-                dst: DstOptions { gap, fold },
-            }
-        }
-        "every" => {
-            let every = sc
-                .every
-                .as_deref()
-                .and_then(|e| duration(e, "every", problems));
-            if every.is_some_and(|e| e.is_zero()) {
-                problems.push("`every` must be longer than zero".into());
-            }
-            let every = every.and_then(|e| chrono::Duration::from_std(e).ok());
-            let start = instant_of(&sc.start, "start", problems);
-            let end = instant_of(&sc.end, "end", problems);
-            if let (Some(s), Some(e)) = (start, end)
-                && e < s
-            {
-                problems.push("`end` is before `start`".into());
-            }
-            ScheduleSpec::Interval {
-                every: every?,
-                start,
-                end,
-                repeat: sc.repeat,
-            }
-        }
-        _ => ScheduleSpec::Once {
-            at: instant_of(&sc.at, "at", problems)?,
-        },
-    };
-    let trigger_kind = spec.kind();
-    let misfire = match &sc.misfire {
-        None => MisfirePolicy::Smart,
-        Some(v) => match misfire_policy(v) {
-            Ok(p) if p.applies_to(trigger_kind) => p,
-            Ok(p) => {
-                problems.push(format!(
-                    "misfire policy `{}` does not apply to a {} trigger: expected one of {}",
-                    p.as_str(),
-                    trigger_kind.as_str(),
-                    MisfirePolicy::names_for(trigger_kind).join(", ")
-                ));
-                MisfirePolicy::Smart
-            }
-            Err(e) => {
-                problems.push(e);
-                MisfirePolicy::Smart
-            }
-        },
-    };
-    let misfire_threshold = sc
-        .misfire_threshold
-        .as_deref()
-        .and_then(|t| duration(t, "misfire_threshold", problems))
-        .and_then(|d| chrono::Duration::from_std(d).ok());
-    for name in &sc.calendars {
-        if !known_calendars.contains(name) {
-            let hint = crate::config::nearest(name, known_calendars.iter().map(String::as_str))
-                .map(|n| format!("; did you mean `{n}`?"))
-                .unwrap_or_default();
-            problems.push(format!(
-                "unknown calendar `{name}`: create it first with PUT /calendars/{name}{hint}"
-            ));
-        }
-    }
-    if problems.len() > before {
-        return None;
-    }
-    Some(TriggerDef {
-        spec,
-        misfire,
-        misfire_threshold,
-        calendars: sc.calendars.clone(),
-        priority: None,
-        data: None,
+/// The body as a declaration; a field of the wrong shape (an unknown key,
+/// a string for a number) is a 400 naming its path.
+fn job_decl(body: Value) -> Result<JobDecl> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let message = match hint::unknown_field(&inner, "field") {
+            Some(explained) => explained,
+            None if path == "." => inner,
+            None => format!("`{path}`: {inner}"),
+        };
+        let path = if path == "." { String::new() } else { path };
+        ApiError::invalid(
+            ValidationError::one(path, message),
+            "fix these fields and send the job again",
+        )
     })
 }
 
-/// `"do_nothing"` or `{"catch_up": 10}`.
-fn misfire_policy(v: &Value) -> Result<MisfirePolicy, String> {
-    match v {
-        Value::String(s) if s == "catch_up" => {
-            Err(r#"`catch_up` takes a cap: "misfire": {"catch_up": 10}"#.to_string())
-        }
-        Value::String(s) => s.parse(),
-        Value::Object(m) => match (m.len(), m.get("catch_up").and_then(Value::as_u64)) {
-            (1, Some(n)) if (1..=10_000).contains(&n) => Ok(MisfirePolicy::CatchUp(n as u32)),
-            _ => Err(r#"expected "misfire": {"catch_up": N} with N from 1 to 10000"#.to_string()),
-        },
-        _ => Err(r#"`misfire` must be a policy name or {"catch_up": N}"#.to_string()),
-    }
+fn duration(text: &str, key: &str) -> Result<Duration> {
+    ranges::duration(text, key, ranges::DELAY).map_err(|e| {
+        ApiError::invalid(
+            ValidationError::one(key, e),
+            "give a duration such as \"10m\" or \"1h 30m\"",
+        )
+    })
+}
+
+fn instant(text: &str, key: &str) -> Result<DateTime<Utc>> {
+    ranges::instant(text, key).map_err(|e| {
+        ApiError::invalid(
+            ValidationError::one(key, e),
+            "give RFC 3339 with an offset, e.g. 2026-12-01T09:00:00Z",
+        )
+    })
 }
 
 // ---- fires -----------------------------------------------------------------

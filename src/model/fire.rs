@@ -36,3 +36,8 @@ pub struct Fire {
     /// The data the fire runs with (job data merged with trigger data).
     pub data: Option<Value>,
 }
+
+/// Bytes of output and of error text kept in a fire record: room for a
+/// `command` fire's two streams at their largest `max_output` (1 MiB each)
+/// with their notes, so a job kind's own bounded record is never cut again.
+pub const MAX_RECORDED_TEXT: usize = 2 * 1024 * 1024 + 4096;

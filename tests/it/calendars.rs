@@ -234,14 +234,14 @@ async fn api_calendars_changed_or_deleted_after_scheduling() {
         });
         trigger.calendars = vec!["api-days".to_string()];
         h.client
-            .create_job(&JobDef::new("api-job", "noop"), Some(&trigger))
+            .create_job_def(&JobDef::new("api-job", "noop"), Some(&trigger))
             .await
             .expect("job");
         // Naming a calendar that does not exist is refused at once.
         trigger.calendars = vec!["nope".to_string()];
         let err = h
             .client
-            .create_job(&JobDef::new("api-job-2", "noop"), Some(&trigger))
+            .create_job_def(&JobDef::new("api-job-2", "noop"), Some(&trigger))
             .await
             .expect_err("unknown calendar");
         assert!(
@@ -304,7 +304,7 @@ async fn a_calendar_set_through_the_client_excludes_fires_of_an_api_job() {
         });
         trigger.calendars = vec!["weekends".into()];
         h.client
-            .create_job(&JobDef::new("noon", "noop"), Some(&trigger))
+            .create_job_def(&JobDef::new("noon", "noop"), Some(&trigger))
             .await
             .unwrap();
         // 2026-03-06 is a Friday: Friday fires, the weekend is skipped.

@@ -73,7 +73,7 @@ fn a_real_node_fires_every_second_and_a_one_off_scheduled_before_it_started() {
     rt.block_on(async {
         let client = crate::support::migrated_client(&db.url).await;
         client
-            .create_job(&JobDef::new("api-job", "noop"), None)
+            .create_job_def(&JobDef::new("api-job", "noop"), None)
             .await
             .unwrap();
     });
@@ -267,7 +267,7 @@ fn jobs_lists_pauses_resumes_and_triggers() {
     rt.block_on(async {
         let client = crate::support::migrated_client(&db.url).await;
         client
-            .create_job(&JobDef::new("j", "noop"), None)
+            .create_job_def(&JobDef::new("j", "noop"), None)
             .await
             .unwrap();
     });

@@ -425,7 +425,7 @@ async fn three_nodes_fire_every_instant_exactly_once_and_all_take_part() {
     for i in 0..5 {
         let name = format!("tick-{i}");
         let job = client
-            .create_job(&noop_job(&name), Some(&every_second()))
+            .create_job_def(&noop_job(&name), Some(&every_second()))
             .await
             .expect("create cron job");
         let trigger = db.triggers_of(job.id).await.remove(0);
@@ -433,7 +433,7 @@ async fn three_nodes_fire_every_instant_exactly_once_and_all_take_part() {
         ticks.push((name, job.id, first));
     }
     let oneoff = client
-        .create_job(&noop_job("oneoff"), None)
+        .create_job_def(&noop_job("oneoff"), None)
         .await
         .expect("create one-off job");
     const ONE_OFFS: usize = 2000;
@@ -586,12 +586,12 @@ async fn a_killed_node_is_declared_dead_and_its_fires_recovered_or_abandoned() {
     let pid = victim.pid();
     let recoverable = shell_job("recoverable", &recoverable_script("sleep 30"), true, pid);
     client
-        .create_job(&recoverable, None)
+        .create_job_def(&recoverable, None)
         .await
         .expect("create job");
     let unrecoverable = shell_job("unrecoverable", "sleep 30", false, pid);
     client
-        .create_job(&unrecoverable, None)
+        .create_job_def(&unrecoverable, None)
         .await
         .expect("create job");
     client.trigger_now("recoverable", None).await.unwrap();
@@ -687,12 +687,12 @@ async fn a_frozen_node_declared_dead_completes_nothing_and_exits_when_thawed() {
     let pid = frozen.pid();
     let recoverable = shell_job("recoverable", &recoverable_script("sleep 1"), true, pid);
     client
-        .create_job(&recoverable, None)
+        .create_job_def(&recoverable, None)
         .await
         .expect("create job");
     let unrecoverable = shell_job("unrecoverable", "sleep 1", false, pid);
     client
-        .create_job(&unrecoverable, None)
+        .create_job_def(&unrecoverable, None)
         .await
         .expect("create job");
     client.trigger_now("recoverable", None).await.unwrap();
@@ -809,7 +809,7 @@ async fn nodes_survive_a_database_restart_and_misfires_follow_the_policy() {
     let mut trigger = every_second();
     trigger.misfire_threshold = Some(chrono::Duration::seconds(1));
     let tick = client
-        .create_job(&noop_job("tick"), Some(&trigger))
+        .create_job_def(&noop_job("tick"), Some(&trigger))
         .await
         .expect("create cron job");
     let first = db.triggers_of(tick.id).await[0]
@@ -1049,7 +1049,7 @@ async fn nodes_with_skewed_clocks_measure_their_offset_and_fire_on_database_time
     for id in ["fast", "slow"] {
         let mut job = JobDef::new(format!("on-{id}"), "stamp");
         job.pool = id.to_string();
-        client.create_job(&job, None).await.expect("create job");
+        client.create_job_def(&job, None).await.expect("create job");
         client
             .schedule_in(&format!("on-{id}"), Duration::from_secs(3), None)
             .await

@@ -19,7 +19,7 @@ fn command_job(name: &str, settings: serde_json::Value) -> JobDef {
 }
 
 async fn run_once(h: &mut Harness, job: &JobDef) -> cosched::model::Fire {
-    h.client.create_job(job, None).await.unwrap();
+    h.client.create_job_def(job, None).await.unwrap();
     h.client.trigger_now(&job.name, None).await.unwrap();
     assert_eq!(h.step_and_settle().await.started, 1);
     fires_of(h, &job.name).await.pop().unwrap()
@@ -283,7 +283,7 @@ async fn the_largest_max_output_of_both_streams_is_recorded_whole() {
         too_big.settings["max_output"] = json!(MIB + 1);
         let e = h
             .client
-            .create_job(&too_big, None)
+            .create_job_def(&too_big, None)
             .await
             .unwrap_err()
             .to_string();
@@ -364,7 +364,7 @@ async fn settings_that_can_never_work_are_refused_when_the_job_is_created() {
         let job = command_job(&format!("bad-{i}"), settings);
         let e = h
             .client
-            .create_job(&job, None)
+            .create_job_def(&job, None)
             .await
             .unwrap_err()
             .to_string();
@@ -421,7 +421,7 @@ async fn a_fire_that_cannot_start_names_the_real_cause() {
         "gone-workdir",
         json!({"command": ["true"], "workdir": workdir}),
     );
-    h.client.create_job(&gone, None).await.unwrap();
+    h.client.create_job_def(&gone, None).await.unwrap();
     // Valid when declared, removed before the fire.
     std::fs::remove_dir(&workdir).unwrap();
     let not_exec = dir.path().join("script.sh");
@@ -434,7 +434,7 @@ async fn a_fire_that_cannot_start_names_the_real_cause() {
         command_job("not-executable", json!({"command": [not_exec]})),
     ];
     for job in &jobs {
-        h.client.create_job(job, None).await.unwrap();
+        h.client.create_job_def(job, None).await.unwrap();
     }
     for name in ["gone-workdir", "not-in-path", "not-executable"] {
         h.client.trigger_now(name, None).await.unwrap();
@@ -462,7 +462,7 @@ async fn a_fire_that_cannot_start_names_the_real_cause() {
 async fn the_node_environment_reaches_a_job_only_when_it_asks() {
     let db = sqlite();
     let dir = tempfile::tempdir().unwrap();
-    let client = cosched::Client::connect(&db.url).await.unwrap();
+    let client = crate::support::migrated_client(&db.url).await;
     let script = "echo \"url=${DATABASE_URL-unset} pw=${PGPASSWORD-unset} extra=${EXTRA_MARKER-unset} home=${HOME-unset}\"";
     let jobs = [
         ("env-default", json!(false)),
@@ -474,7 +474,7 @@ async fn the_node_environment_reaches_a_job_only_when_it_asks() {
             name,
             json!({"command": ["sh", "-c", script], "inherit_env": inherit}),
         );
-        client.create_job(&job, None).await.unwrap();
+        client.create_job_def(&job, None).await.unwrap();
         client.trigger_now(name, None).await.unwrap();
     }
     let config = dir.path().join("node.toml");

@@ -23,14 +23,14 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 /// One HTTP answer.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub body: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
     }
@@ -120,11 +120,11 @@ fn parse(raw: &[u8]) -> Reply {
     }
 }
 
-async fn get(addr: SocketAddr, path: &str) -> Reply {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Reply {
     send(addr, "GET", path, None).await
 }
 
-async fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
+pub(crate) async fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
     send(
         addr,
         "POST",
@@ -173,14 +173,14 @@ where
 }
 
 /// A node running with the HTTP API on a free loopback port.
-struct Running {
+pub(crate) struct Running {
     node: Node,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     task: JoinHandle<ShutdownReport>,
 }
 
 impl Running {
-    async fn start(url: &str, extra_toml: &str) -> Running {
+    pub async fn start(url: &str, extra_toml: &str) -> Running {
         let toml = format!(
             "[scheduler]\nnode_id = \"http-node\"\nshutdown_grace = \"1s\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{extra_toml}"
         );
@@ -199,7 +199,7 @@ impl Running {
         Running { node, addr, task }
     }
 
-    async fn stop(self) -> ShutdownReport {
+    pub async fn stop(self) -> ShutdownReport {
         self.node.stop_token().cancel();
         tokio::time::timeout(DEADLINE, self.task)
             .await

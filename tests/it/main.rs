@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod command;
 mod config;
+mod declare;
 mod http;
 mod layout;
 mod policies;

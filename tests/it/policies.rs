@@ -38,7 +38,7 @@ async fn gate_job(h: &Harness, overlap: OverlapPolicy) {
     let mut job = JobDef::new("g", "gate");
     job.overlap = overlap;
     h.client
-        .create_job(&job, Some(&cron_trigger("*/10 * * * * ?")))
+        .create_job_def(&job, Some(&cron_trigger("*/10 * * * * ?")))
         .await
         .unwrap();
 }
@@ -164,7 +164,7 @@ async fn overlap_is_enforced_across_two_nodes_over_one_database() {
     let mut b = Harness::with(&db.url, "node-b", 4, gated(&gate)).await;
     let mut job = JobDef::new("g", "gate");
     job.overlap = OverlapPolicy::Queue;
-    a.client.create_job(&job, None).await.unwrap();
+    a.client.create_job_def(&job, None).await.unwrap();
     a.client.trigger_now("g", None).await.unwrap();
     assert_eq!(a.step().await.started, 1, "node a runs the first fire");
     b.client.trigger_now("g", None).await.unwrap();
@@ -217,7 +217,7 @@ async fn a_failing_fire_is_retried_with_backoff_as_new_attempts_of_the_same_fire
         max_backoff: Duration::from_secs(3600),
         jitter: 0.0,
     };
-    h.client.create_job(&job, None).await.unwrap();
+    h.client.create_job_def(&job, None).await.unwrap();
     h.client.trigger_now("flaky", None).await.unwrap();
     assert_eq!(h.step_and_settle().await.started, 1);
     h.advance(9);
@@ -268,7 +268,7 @@ async fn a_timed_out_fire_follows_the_retry_policy() {
         jitter: 0.0,
         ..RetryPolicy::default()
     };
-    h.client.create_job(&job, None).await.unwrap();
+    h.client.create_job_def(&job, None).await.unwrap();
     h.client.trigger_now("slow", None).await.unwrap();
     h.step_and_settle().await;
     h.advance(1);
@@ -305,7 +305,7 @@ async fn a_job_can_fail_without_retry_whatever_the_policy() {
     let mut h = Harness::with(&db.url, "node-a", 4, registry).await;
     let mut job = JobDef::new("f", "fatal");
     job.retry.max_attempts = 5;
-    h.client.create_job(&job, None).await.unwrap();
+    h.client.create_job_def(&job, None).await.unwrap();
     h.client.trigger_now("f", None).await.unwrap();
     h.step_and_settle().await;
     h.advance(3600);
@@ -322,15 +322,15 @@ async fn pausing_a_trigger_a_group_or_the_whole_scheduler() {
     let mut b = JobDef::new("b", "noop");
     b.group = Some("reports".into());
     h.client
-        .create_job(&a, Some(&cron_trigger("*/10 * * * * ?")))
+        .create_job_def(&a, Some(&cron_trigger("*/10 * * * * ?")))
         .await
         .unwrap();
     h.client
-        .create_job(&b, Some(&cron_trigger("*/10 * * * * ?")))
+        .create_job_def(&b, Some(&cron_trigger("*/10 * * * * ?")))
         .await
         .unwrap();
     h.client
-        .create_job(
+        .create_job_def(
             &JobDef::new("c", "noop"),
             Some(&cron_trigger("*/10 * * * * ?")),
         )
@@ -390,7 +390,7 @@ async fn a_fire_cancelled_through_the_api_stops_on_its_node() {
     let gate = Arc::new(Semaphore::new(0));
     let mut h = Harness::with(&db.url, "node-a", 4, gated(&gate)).await;
     h.client
-        .create_job(&JobDef::new("g", "gate"), None)
+        .create_job_def(&JobDef::new("g", "gate"), None)
         .await
         .unwrap();
     h.client.trigger_now("g", None).await.unwrap();
@@ -414,7 +414,7 @@ async fn overlap_skip_holds_across_two_nodes_on_every_backend() {
         let b = Harness::with(&db.url, "node-b", 4, gated(&gate)).await;
         let mut job = JobDef::new("g", "gate");
         job.overlap = OverlapPolicy::Skip;
-        a.client.create_job(&job, None).await.unwrap();
+        a.client.create_job_def(&job, None).await.unwrap();
         a.client.trigger_now("g", None).await.unwrap();
         assert_eq!(a.step().await.started, 1, "{}", db.backend);
         b.client.trigger_now("g", None).await.unwrap();

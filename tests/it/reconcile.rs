@@ -29,7 +29,7 @@ async fn reconcile_creates_updates_keeps_and_removes_config_jobs_only() {
     let db = sqlite();
     let mut h = Harness::new(&db.url).await;
     h.client
-        .create_job(&JobDef::new("from-api", "noop"), None)
+        .create_job_def(&JobDef::new("from-api", "noop"), None)
         .await
         .unwrap();
     let api_before = h.client.job("from-api").await.unwrap().job;
@@ -105,7 +105,7 @@ async fn a_file_may_not_redefine_an_api_job() {
     let db = sqlite();
     let h = Harness::new(&db.url).await;
     h.client
-        .create_job(&JobDef::new("mine", "noop"), None)
+        .create_job_def(&JobDef::new("mine", "noop"), None)
         .await
         .unwrap();
     let cfg = config::parse(&job("mine", ""), "jobs.toml", &JobRegistry::with_builtins()).unwrap();

@@ -50,9 +50,9 @@ async fn a_dead_node_is_declared_once_and_its_fires_recovered_by_policy() {
         cb.register().await.unwrap();
         let mut keep = JobDef::new("keep", "gate");
         keep.requests_recovery = true;
-        a.client.create_job(&keep, None).await.unwrap();
+        a.client.create_job_def(&keep, None).await.unwrap();
         a.client
-            .create_job(&JobDef::new("drop", "gate"), None)
+            .create_job_def(&JobDef::new("drop", "gate"), None)
             .await
             .unwrap();
         a.client.trigger_now("keep", None).await.unwrap();
@@ -216,7 +216,7 @@ async fn a_restarted_node_recovers_what_its_previous_run_left_running() {
         cluster(&a).register().await.unwrap();
         let mut job = JobDef::new("keep", "gate");
         job.requests_recovery = true;
-        a.client.create_job(&job, None).await.unwrap();
+        a.client.create_job_def(&job, None).await.unwrap();
         a.client.trigger_now("keep", None).await.unwrap();
         assert_eq!(a.step().await.started, 1);
         // The process dies (nothing completes the fire) and starts again

@@ -63,7 +63,7 @@ async fn every_second_cron_fires_once_per_scheduled_second() {
     let db = sqlite();
     let mut h = Harness::new(&db.url).await;
     h.client
-        .create_job(
+        .create_job_def(
             &JobDef::new("tick", "noop"),
             Some(&cron_trigger("* * * * * ?")),
         )
@@ -102,7 +102,7 @@ async fn one_off_scheduled_while_no_node_runs_fires_once_later() {
     let db = sqlite();
     let mut h = Harness::new(&db.url).await;
     h.client
-        .create_job(&JobDef::new("report", "noop"), None)
+        .create_job_def(&JobDef::new("report", "noop"), None)
         .await
         .unwrap();
     let trigger = h
@@ -140,7 +140,7 @@ async fn a_pass_leases_no_more_than_the_free_slots() {
     registry.register(Arc::new(Gate(gate.clone())));
     let mut h = Harness::with(&db.url, "node-a", 2, registry).await;
     h.client
-        .create_job(&JobDef::new("slow", "gate"), None)
+        .create_job_def(&JobDef::new("slow", "gate"), None)
         .await
         .unwrap();
     for _ in 0..5 {
@@ -170,8 +170,8 @@ async fn higher_priority_fires_first_when_slots_are_short() {
     low.priority = 1;
     let mut high = JobDef::new("high", "noop");
     high.priority = 5;
-    h.client.create_job(&low, None).await.unwrap();
-    h.client.create_job(&high, None).await.unwrap();
+    h.client.create_job_def(&low, None).await.unwrap();
+    h.client.create_job_def(&high, None).await.unwrap();
     h.client
         .schedule_at("low", t0() - TimeDelta::seconds(5), None)
         .await
@@ -193,7 +193,7 @@ async fn a_paused_job_does_not_fire_and_resumes_on_schedule() {
     let db = sqlite();
     let mut h = Harness::new(&db.url).await;
     h.client
-        .create_job(
+        .create_job_def(
             &JobDef::new("tick", "noop"),
             Some(&cron_trigger("*/10 * * * * ?")),
         )
@@ -229,7 +229,7 @@ async fn after_an_outage_a_cron_trigger_fires_once_and_records_what_it_skipped()
     let db = sqlite();
     let mut h = Harness::new(&db.url).await;
     h.client
-        .create_job(
+        .create_job_def(
             &JobDef::new("tick", "noop"),
             Some(&cron_trigger("* * * * * ?")),
         )
@@ -277,7 +277,7 @@ async fn a_malformed_trigger_row_goes_to_error_and_the_pass_goes_on() {
     let mut h = Harness::new(&db.url).await;
     let job = h
         .client
-        .create_job(&JobDef::new("ok", "noop"), None)
+        .create_job_def(&JobDef::new("ok", "noop"), None)
         .await
         .unwrap();
     h.client.trigger_now("ok", None).await.unwrap();
@@ -319,7 +319,7 @@ async fn an_unknown_job_kind_fails_the_fire_with_a_clear_error() {
     let mut h = Harness::new(&db.url).await;
     let job = h
         .client
-        .create_job(&JobDef::new("alien", "noop"), None)
+        .create_job_def(&JobDef::new("alien", "noop"), None)
         .await
         .unwrap();
     h.db.execute_unprepared(&format!(
@@ -346,11 +346,11 @@ async fn on_time_fires_go_before_misfired_ones_of_the_same_priority() {
     let db = sqlite();
     let mut h = Harness::with(&db.url, "node-a", 1, JobRegistry::with_builtins()).await;
     h.client
-        .create_job(&JobDef::new("late", "noop"), None)
+        .create_job_def(&JobDef::new("late", "noop"), None)
         .await
         .unwrap();
     h.client
-        .create_job(&JobDef::new("on-time", "noop"), None)
+        .create_job_def(&JobDef::new("on-time", "noop"), None)
         .await
         .unwrap();
     h.client
@@ -378,7 +378,7 @@ async fn a_one_off_inserted_with_the_readme_plain_sql_fires() {
     let db = sqlite();
     let mut h = Harness::new(&db.url).await;
     h.client
-        .create_job(&JobDef::new("cleanup", "noop"), None)
+        .create_job_def(&JobDef::new("cleanup", "noop"), None)
         .await
         .unwrap();
     let readme = include_str!("../../README.md");

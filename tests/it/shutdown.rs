@@ -22,7 +22,7 @@ async fn shutdown_lets_running_fires_finish_within_the_grace_period() {
     registry.register(Arc::new(Gate(gate.clone())));
     let h = Harness::with(&db.url, "node-a", 4, registry).await;
     h.client
-        .create_job(&JobDef::new("slow", "gate"), None)
+        .create_job_def(&JobDef::new("slow", "gate"), None)
         .await
         .unwrap();
     h.client.trigger_now("slow", None).await.unwrap();
@@ -50,7 +50,7 @@ async fn shutdown_cancels_and_records_fires_still_running_after_the_grace_period
     registry.register(Arc::new(Gate(gate.clone())));
     let h = Harness::with(&db.url, "node-a", 4, registry).await;
     h.client
-        .create_job(&JobDef::new("stuck", "gate"), None)
+        .create_job_def(&JobDef::new("stuck", "gate"), None)
         .await
         .unwrap();
     h.client.trigger_now("stuck", None).await.unwrap();
@@ -85,7 +85,7 @@ async fn a_node_stops_leasing_cancels_a_stuck_command_and_releases_its_leases() 
     );
     let mut job = JobDef::new("sleeper", "command");
     job.settings = json!({"command": ["sleep", "300"]});
-    client.create_job(&job, None).await.unwrap();
+    client.create_job_def(&job, None).await.unwrap();
     let mut events = node.events().subscribe();
     let stop = node.stop_token();
     let running = tokio::spawn({

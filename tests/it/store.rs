@@ -1184,8 +1184,8 @@ async fn two_concurrent_creates_of_one_name_give_one_job_and_one_conflict() {
             let def = noop_job(&name);
             let schedule = every(60);
             let (x, y) = tokio::join!(
-                a.create_job(&def, Some(&schedule)),
-                other.create_job(&def, Some(&schedule))
+                a.create_job_def(&def, Some(&schedule)),
+                other.create_job_def(&def, Some(&schedule))
             );
             let (ok, err) = match (x, y) {
                 (Ok(job), Err(e)) | (Err(e), Ok(job)) => (job, e),
@@ -1309,7 +1309,7 @@ async fn two_jobs(db: &TestDb) -> support::Harness {
     let h = support::Harness::new(&db.url).await;
     for name in ["good", "bad"] {
         h.client
-            .create_job(&noop_job(name), Some(&once(0, None)))
+            .create_job_def(&noop_job(name), Some(&once(0, None)))
             .await
             .unwrap();
     }
@@ -1412,7 +1412,7 @@ async fn a_queued_fire_that_does_not_decode_fails_with_the_reason() {
     for db in support::backends().await {
         let b = db.backend;
         let mut h = support::Harness::new(&db.url).await;
-        let job = h.client.create_job(&noop_job("j"), None).await.unwrap();
+        let job = h.client.create_job_def(&noop_job("j"), None).await.unwrap();
         for data in ["'{}'", "'not json'"] {
             support::exec(
                 &h.db,
@@ -1491,7 +1491,7 @@ async fn node_and_calendar_rows_that_do_not_decode_are_left_out_of_listings() {
         def.calendars = vec!["days".into()];
         let job = h
             .client
-            .create_job(&noop_job("j"), Some(&def))
+            .create_job_def(&noop_job("j"), Some(&def))
             .await
             .unwrap();
         support::exec(

@@ -57,7 +57,7 @@ async fn an_embedder_steps_its_own_job_kind_through_time() {
             .await
             .expect_err("unknown job");
         node.client
-            .create_job(&JobDef::new("mine", "recorder"), None)
+            .create_job_def(&JobDef::new("mine", "recorder"), None)
             .await
             .expect("create");
         node.client

@@ -20,7 +20,7 @@ pub const MAX_RECORDED_OUTPUT: usize = 2 * MAX_OUTPUT_LIMIT + 1024;
 
 // The executor cuts every record at its own limit; a command's record must
 // fit under it whole, or stderr would be cut off again.
-const _: () = assert!(MAX_RECORDED_OUTPUT <= crate::executor::MAX_RECORDED_TEXT);
+const _: () = assert!(MAX_RECORDED_OUTPUT <= crate::model::MAX_RECORDED_TEXT);
 
 /// The longest stderr line quoted in a failed fire's error.
 const MAX_ERROR_LINE: usize = 512;

@@ -1,0 +1,197 @@
+//! The `[scheduler]` table: a node's own settings, their defaults and
+//! ranges, and their resolution against the command line and environment.
+//!
+//! Ranges (see [`crate::declare::ranges`]): `poll_interval` 10 ms to 1
+//! day; `checkin_interval` and `lease` 1 ms to 1 day; `shutdown_grace` 0
+//! to 1 day; `misfire_threshold` 1 ms to 100 years (it is every trigger's
+//! default threshold, so it takes the same range); `max_concurrent` 1 to
+//! 10 000; `dead_after_checkins` 2 to 1000 (with a check-in of at most a
+//! day, the time to declare a node dead stays far inside an `i64` of
+//! milliseconds).
+
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use toml::Spanned;
+
+use super::raw::RawScheduler;
+use super::spans::Checker;
+use crate::declare::{parse_timezone, ranges};
+use crate::model::DEFAULT_POOL;
+use crate::store::DEFAULT_DATABASE_URL;
+
+/// Defaults, in one place.
+pub mod defaults {
+    use std::time::Duration;
+    pub const MAX_CONCURRENT: usize = 16;
+    pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+    pub const MISFIRE_THRESHOLD: Duration = Duration::from_secs(60);
+    pub const LEASE: Duration = Duration::from_secs(30);
+    pub const CHECKIN_INTERVAL: Duration = Duration::from_secs(5);
+    pub const DEAD_AFTER_CHECKINS: u32 = 4;
+    pub const MAX_BATCH: usize = 256;
+}
+
+/// The `[scheduler]` table, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulerSettings {
+    pub database: Option<String>,
+    pub node_id: Option<String>,
+    pub max_concurrent: usize,
+    pub poll_interval: Duration,
+    pub shutdown_grace: Duration,
+    pub timezone: Tz,
+    pub misfire_threshold: Duration,
+    pub pools: Vec<String>,
+    pub lease: Duration,
+    pub checkin_interval: Duration,
+    pub dead_after_checkins: u32,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            database: None,
+            node_id: None,
+            max_concurrent: defaults::MAX_CONCURRENT,
+            poll_interval: defaults::POLL_INTERVAL,
+            shutdown_grace: defaults::SHUTDOWN_GRACE,
+            timezone: Tz::UTC,
+            misfire_threshold: defaults::MISFIRE_THRESHOLD,
+            pools: vec![DEFAULT_POOL.to_string()],
+            lease: defaults::LEASE,
+            checkin_interval: defaults::CHECKIN_INTERVAL,
+            dead_after_checkins: defaults::DEAD_AFTER_CHECKINS,
+        }
+    }
+}
+
+/// What a node runs with, after every source of settings is resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub node_id: String,
+    pub scheduler: SchedulerSettings,
+}
+
+impl Settings {
+    /// Resolves the database (`--database`/`DATABASE_URL` > file >
+    /// default) and the node id (file > `host-pid`).
+    pub fn resolve(cli_database: Option<String>, config: &super::Config) -> Settings {
+        let database_url = cli_database
+            .or_else(|| config.scheduler.database.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let node_id =
+            config.scheduler.node_id.clone().unwrap_or_else(|| {
+                format!("{}-{}", crate::hostname::hostname(), std::process::id())
+            });
+        Settings {
+            database_url,
+            node_id,
+            scheduler: config.scheduler.clone(),
+        }
+    }
+}
+
+fn duration_in(
+    c: &mut Checker<'_>,
+    v: &Option<Spanned<String>>,
+    key: &str,
+    range: ranges::DurationRange,
+    slot: &mut Duration,
+) {
+    if let Some(v) = v
+        && let Some(d) = c.check(v.span(), ranges::duration(v.get_ref(), key, range))
+    {
+        *slot = d;
+    }
+}
+
+fn whole_in<T: TryFrom<i64>>(
+    c: &mut Checker<'_>,
+    v: &Option<Spanned<i64>>,
+    key: &str,
+    range: (i64, i64),
+    slot: &mut T,
+) {
+    if let Some(v) = v
+        && let Some(n) = c.check(v.span(), ranges::whole_as(*v.get_ref(), key, range))
+    {
+        *slot = n;
+    }
+}
+
+pub(super) fn scheduler_settings(
+    c: &mut Checker<'_>,
+    raw: Option<&RawScheduler>,
+) -> SchedulerSettings {
+    let mut s = SchedulerSettings::default();
+    let Some(raw) = raw else { return s };
+    s.database = raw.database.clone();
+    s.node_id = raw.node_id.as_ref().map(|n| n.get_ref().clone());
+    if let Some(n) = &raw.node_id
+        && n.get_ref().trim().is_empty()
+    {
+        c.at(n.span(), "`node_id` must not be empty");
+    }
+    whole_in(
+        c,
+        &raw.max_concurrent,
+        "max_concurrent",
+        ranges::MAX_CONCURRENT,
+        &mut s.max_concurrent,
+    );
+    duration_in(
+        c,
+        &raw.poll_interval,
+        "poll_interval",
+        ranges::POLL_INTERVAL,
+        &mut s.poll_interval,
+    );
+    duration_in(
+        c,
+        &raw.shutdown_grace,
+        "shutdown_grace",
+        ranges::SHUTDOWN_GRACE,
+        &mut s.shutdown_grace,
+    );
+    if let Some(t) = &raw.timezone
+        && let Some(tz) = c.check(t.span(), parse_timezone(t.get_ref()))
+    {
+        s.timezone = tz;
+    }
+    duration_in(
+        c,
+        &raw.misfire_threshold,
+        "misfire_threshold",
+        ranges::SCHEDULER_MISFIRE_THRESHOLD,
+        &mut s.misfire_threshold,
+    );
+    if let Some(p) = &raw.pools {
+        if p.get_ref().is_empty() || p.get_ref().iter().any(|n| n.trim().is_empty()) {
+            c.at(
+                p.span(),
+                "`pools` must list at least one non-empty pool name",
+            );
+        } else {
+            s.pools = p.get_ref().clone();
+        }
+    }
+    duration_in(c, &raw.lease, "lease", ranges::NODE_TIMING, &mut s.lease);
+    duration_in(
+        c,
+        &raw.checkin_interval,
+        "checkin_interval",
+        ranges::NODE_TIMING,
+        &mut s.checkin_interval,
+    );
+    whole_in(
+        c,
+        &raw.dead_after_checkins,
+        "dead_after_checkins",
+        ranges::DEAD_AFTER_CHECKINS,
+        &mut s.dead_after_checkins,
+    );
+    s
+}
