@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::client::{Client, ClientError};
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::config::{self, Config, ConfigError, Settings};
+use crate::http::tokens::{self, Role};
 use crate::jobs::JobRegistry;
 use crate::node::{Node, NodeError};
 use crate::schedule::calendar::{CalendarSet, next_allowed};
@@ -167,6 +168,31 @@ pub enum Command {
     },
     /// Measure fires per second and lateness on a database (burst or steady load).
     Bench(bench::BenchArgs),
+    /// Tokens for the HTTP API's `[http] tokens`.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Print a fresh random token (first line) and the `[http] tokens`
+    /// entry that accepts it, with only its SHA-256 digest (second line).
+    New {
+        /// read (every GET), operate (read + trigger, schedule, pause,
+        /// resume, cancel, standby) or admin (operate + create and delete
+        /// jobs and calendars).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The token's name in the audit log (default: the role).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "expected read, operate or admin".to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +316,8 @@ impl From<NodeError> for CliError {
     fn from(e: NodeError) -> Self {
         match e {
             NodeError::Store(e) => e.into(),
+            // The configuration cannot be served as written: exit 2.
+            e @ NodeError::Http(_) => CliError::Usage(e.to_string()),
             e @ NodeError::Listen { .. } => CliError::Runtime(e.to_string()),
         }
     }
@@ -323,6 +351,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Token {
+            action: TokenAction::New { role, name },
+        } => new_token(role, name),
         Command::Migrate { db } => {
             let (settings, _) = resolve(&db, &registry)?;
             let store = Store::connect(&settings.database_url).await?;
@@ -520,6 +551,27 @@ async fn serve(db: DatabaseArgs, registry: JobRegistry) -> Result<(), CliError> 
                 .into(),
         ));
     }
+    Ok(())
+}
+
+/// `cosched token new`: the secret on the first line, the entry to paste
+/// on the second.
+fn new_token(role: Role, name: Option<String>) -> Result<(), CliError> {
+    let name = name.unwrap_or_else(|| role.as_str().to_string());
+    if name.trim().is_empty() {
+        return Err(CliError::Usage("--name must not be empty".into()));
+    }
+    let (secret, digest) = tokens::generate()
+        .map_err(|e| CliError::Runtime(format!("cannot read the OS random generator: {e}")))?;
+    println!("{secret}");
+    println!(
+        "{{ name = {}, role = \"{role}\", hash = \"{digest}\" }}",
+        toml::Value::String(name.trim().to_string())
+    );
+    eprintln!(
+        "Give the first line to the client (`Authorization: Bearer <token>`); paste the second \
+         into `[http] tokens`. The token is not stored anywhere else."
+    );
     Ok(())
 }
 
