@@ -71,6 +71,12 @@ use self::tokens::{TokenError, TokenSet};
 /// their connections.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 
+/// How many connections the kernel holds for the API before it accepts
+/// them (capped by `net.core.somaxconn`): room for a burst, and for the
+/// connections that wait while every slot is busy. They cost the process
+/// no file descriptor until accepted.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
 /// A bound socket, not serving yet.
 #[derive(Debug)]
 pub struct Listener {
@@ -79,9 +85,17 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Binds `addr` (port 0: any free port).
+    /// Binds `addr` (port 0: any free port), with a listen backlog of
+    /// [`LISTEN_BACKLOG`].
     pub async fn bind(addr: SocketAddr) -> io::Result<Listener> {
-        let inner = tokio::net::TcpListener::bind(addr).await?;
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let inner = socket.listen(LISTEN_BACKLOG)?;
         let addr = inner.local_addr()?;
         Ok(Listener { inner, addr })
     }
