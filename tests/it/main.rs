@@ -11,6 +11,8 @@ mod cluster;
 mod command;
 mod config;
 mod http;
+mod http_limits;
+mod http_security;
 mod policies;
 mod reconcile;
 mod recovery;
