@@ -234,13 +234,13 @@ pub(crate) async fn authorize(
     response
 }
 
-/// Answers 401 for a caller without a token in an API with tokens, so that
+/// The 401 for a caller without a token in an API with tokens, so that
 /// unknown routes and methods tell an anonymous caller nothing.
-pub(crate) fn signed_in(caller: &Caller) -> Result<(), Response> {
-    if caller.role.is_none() {
-        return Err(unauthorized("this API needs a token"));
-    }
-    Ok(())
+pub(crate) fn refuse_anonymous(caller: &Caller) -> Option<Response> {
+    caller
+        .role
+        .is_none()
+        .then(|| unauthorized("this API needs a token"))
 }
 
 #[cfg(test)]

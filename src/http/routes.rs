@@ -173,15 +173,15 @@ pub(crate) fn router(state: AppState) -> Router {
     // Unknown routes and methods tell a caller without a token nothing.
     router
         .fallback(|caller: Caller| async move {
-            match auth::signed_in(&caller) {
-                Ok(()) => unknown_route().await.into_response(),
-                Err(refused) => refused,
+            match auth::refuse_anonymous(&caller) {
+                Some(refused) => refused,
+                None => unknown_route().await.into_response(),
             }
         })
         .method_not_allowed_fallback(|caller: Caller| async move {
-            match auth::signed_in(&caller) {
-                Ok(()) => wrong_method().await.into_response(),
-                Err(refused) => refused,
+            match auth::refuse_anonymous(&caller) {
+                Some(refused) => refused,
+                None => wrong_method().await.into_response(),
             }
         })
         .with_state(state)

@@ -846,3 +846,34 @@ fn the_secured_example_serves_tokens_from_env_file_and_hash_and_audits_changes()
         "{audit:?}"
     );
 }
+
+#[test]
+fn token_new_prints_a_fresh_secret_and_the_entry_that_accepts_it() {
+    use cosched::http::tokens::TokenSource;
+
+    let out = cosched(&["token", "new", "--role", "operate", "--name", "deploy"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8");
+    let mut lines = stdout.lines();
+    let secret = lines.next().expect("the secret");
+    let entry = lines.next().expect("the entry");
+    assert!(
+        secret.len() >= 64 && secret.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{secret}"
+    );
+    assert!(!entry.contains(secret), "the entry holds only the digest");
+    let toml = format!("[http]\nlisten = \"0.0.0.0:0\"\ntokens = [{entry}]\n");
+    let config = config::parse(&toml, "jobs.toml", &JobRegistry::with_builtins())
+        .expect("the printed entry is valid");
+    let token = &config.http.tokens[0];
+    assert_eq!((token.name.as_str(), token.role), ("deploy", Role::Operate));
+    assert_eq!(token.source, TokenSource::Hash(TokenDigest::of(secret)));
+
+    let again = cosched(&["token", "new", "--role", "admin"]);
+    let again = String::from_utf8(again.stdout).expect("UTF-8");
+    assert_ne!(again.lines().next(), Some(secret), "every token is new");
+    assert!(again.contains("name = \"admin\""), "{again}");
+    let bad = cosched(&["token", "new", "--role", "root"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("read, operate or admin"));
+}
