@@ -1,4 +1,5 @@
-//! The routes and their handlers.
+//! The routes and their handlers. [`ROUTES`] is the one table the router
+//! is built from, each route with the [`Access`] it requires.
 //!
 //! | route | does |
 //! |---|---|
