@@ -538,11 +538,14 @@ async fn client(db: &DatabaseArgs, registry: &JobRegistry) -> Result<Client, Cli
 
 async fn serve(db: DatabaseArgs, registry: JobRegistry) -> Result<(), CliError> {
     let (settings, config) = resolve(&db, &registry)?;
+    // Before the node starts serving, so that a signal at any instant takes
+    // the orderly path instead of the default action (an abrupt exit).
+    let shutdown = shutdown_signal();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (node, report) = Node::start(settings, &config, registry, clock).await?;
     tracing::info!(created = ?report.created, updated = ?report.updated, removed = ?report.removed,
         unchanged = report.unchanged.len(), "configuration reconciled");
-    let report = node.run(shutdown_signal()).await;
+    let report = node.run(shutdown).await;
     if report.declared_dead {
         return Err(CliError::Runtime(
             "this node was declared dead by a peer after missing its check-ins, and stopped; \
@@ -575,21 +578,27 @@ fn new_token(role: Role, name: Option<String>) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Resolves at the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Resolves at the first SIGINT or SIGTERM; the handlers are installed
+/// when this is called, not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            _ = wait(interrupt) => {}
+            _ = wait(terminate) => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+        tracing::info!("shutdown requested");
     }
-    tracing::info!("shutdown requested");
 }
 
 async fn jobs(client: &Client, action: JobsAction, json: bool) -> Result<(), CliError> {
