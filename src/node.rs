@@ -62,6 +62,7 @@ struct HttpPart {
     addr: SocketAddr,
     listener: Mutex<Option<http::Listener>>,
     api: http::Api,
+    protection: http::Protection,
 }
 
 /// Why a node could not start.
@@ -69,6 +70,10 @@ struct HttpPart {
 pub enum NodeError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The `[http]` table cannot be served as it is (a token's secret is
+    /// missing, an open API on a non-loopback address).
+    #[error(transparent)]
+    Http(#[from] http::ProtectionError),
     /// The `[http] listen` address could not be bound.
     #[error("cannot listen on {addr} for the HTTP API ([http] listen): {source}")]
     Listen {
@@ -103,7 +108,12 @@ impl Node {
         registry: JobRegistry,
         clock: Arc<dyn Clock>,
     ) -> Result<(Node, ReconcileReport), NodeError> {
-        // First, so a taken port fails the start before anything is written.
+        // First, so a missing token secret or a taken port fails the start
+        // before anything is written.
+        let protection = match config.http.listen {
+            Some(_) => Some(http::Protection::from_settings(&config.http)?),
+            None => None,
+        };
         let listener = match config.http.listen {
             Some(addr) => Some(
                 http::Listener::bind(addr)
@@ -159,8 +169,9 @@ impl Node {
             executor.clone(),
             events.clone(),
         );
-        let http = listener.map(|listener| {
+        let http = listener.zip(protection).map(|(listener, protection)| {
             Arc::new(HttpPart {
+                protection,
                 addr: listener.local_addr(),
                 listener: Mutex::new(Some(listener)),
                 api: http::Api {
@@ -225,7 +236,11 @@ impl Node {
         let http_server = self.http.as_ref().and_then(|h| {
             // The lock is only held here, and nothing panics while holding it.
             let listener = h.listener.lock().ok()?.take()?;
-            Some(http::Server::start(listener, h.api.clone()))
+            Some(http::Server::start(
+                listener,
+                h.api.clone(),
+                h.protection.clone(),
+            ))
         });
         let scheduler_stop = self.stop.child_token();
         let cluster_stop = CancellationToken::new();

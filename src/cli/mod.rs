@@ -19,6 +19,7 @@ use crate::client::{Client, ClientError};
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::config::{self, Config, ConfigError, Settings};
 use crate::declare::hint;
+use crate::http::tokens::{self, Role};
 use crate::jobs::JobRegistry;
 use crate::model::FireStatus;
 use crate::node::{Node, NodeError};
@@ -190,6 +191,31 @@ pub enum Command {
     },
     /// Print the manual page (roff): `cosched man | man -l -`.
     Man,
+    /// Tokens for the HTTP API's `[http] tokens`.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Print a fresh random token (first line) and the `[http] tokens`
+    /// entry that accepts it, with only its SHA-256 digest (second line).
+    New {
+        /// read (every GET), operate (read + trigger, schedule, pause,
+        /// resume, cancel, standby) or admin (operate + create and delete
+        /// jobs and calendars).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The token's name in the audit log (default: the role).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "expected read, operate or admin".to_string())
 }
 
 /// The most rows `--limit` may ask for in one listing.
@@ -323,6 +349,8 @@ impl From<NodeError> for CliError {
     fn from(e: NodeError) -> Self {
         match e {
             NodeError::Store(e) => e.into(),
+            // The configuration cannot be served as written: exit 2.
+            e @ NodeError::Http(_) => CliError::Usage(e.to_string()),
             e @ NodeError::Listen { .. } => CliError::Runtime(e.to_string()),
         }
     }
@@ -357,6 +385,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Token {
+            action: TokenAction::New { role, name },
+        } => new_token(role, name),
         Command::Migrate { db } => {
             let (settings, _) = resolve(&db, &registry)?;
             let store = Store::connect(&settings.database_url).await?;
@@ -554,11 +585,14 @@ async fn client(db: &DatabaseArgs, registry: &JobRegistry) -> Result<Client, Cli
 
 async fn serve(db: DatabaseArgs, registry: JobRegistry) -> Result<(), CliError> {
     let (settings, config) = resolve(&db, &registry)?;
+    // Before the node starts serving, so that a signal at any instant takes
+    // the orderly path instead of the default action (an abrupt exit).
+    let shutdown = shutdown_signal();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (node, report) = Node::start(settings, &config, registry, clock).await?;
     tracing::info!(created = ?report.created, updated = ?report.updated, removed = ?report.removed,
         unchanged = report.unchanged.len(), "configuration reconciled");
-    let report = node.run(shutdown_signal()).await;
+    let report = node.run(shutdown).await;
     if report.declared_dead {
         return Err(CliError::Runtime(
             "this node was declared dead by a peer after missing its check-ins, and stopped; \
@@ -570,21 +604,48 @@ async fn serve(db: DatabaseArgs, registry: JobRegistry) -> Result<(), CliError> 
     Ok(())
 }
 
-/// Resolves at the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+/// `cosched token new`: the secret on the first line, the entry to paste
+/// on the second.
+fn new_token(role: Role, name: Option<String>) -> Result<(), CliError> {
+    let name = name.unwrap_or_else(|| role.as_str().to_string());
+    if name.trim().is_empty() {
+        return Err(CliError::Usage("--name must not be empty".into()));
     }
-    tracing::info!("shutdown requested");
+    let (secret, digest) = tokens::generate()
+        .map_err(|e| CliError::Runtime(format!("cannot read the OS random generator: {e}")))?;
+    println!("{secret}");
+    println!(
+        "{{ name = {}, role = \"{role}\", hash = \"{digest}\" }}",
+        toml::Value::String(name.trim().to_string())
+    );
+    eprintln!(
+        "Give the first line to the client (`Authorization: Bearer <token>`); paste the second \
+         into `[http] tokens`. The token is not stored anywhere else."
+    );
+    Ok(())
+}
+
+/// Resolves at the first SIGINT or SIGTERM; the handlers are installed
+/// when this is called, not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = wait(interrupt) => {}
+            _ = wait(terminate) => {}
+        }
+        tracing::info!("shutdown requested");
+    }
 }
 
 async fn jobs(client: &Client, action: JobsAction, json: bool) -> Result<(), CliError> {

@@ -13,18 +13,30 @@
 //! ([`job_json`](crate::cli::job_json), [`fire_json`](crate::cli::fire_json),
 //! …), so the two always agree. The routes are listed in [`routes`].
 //!
-//! Errors are `{"error": "...", "hint": "..."}` with 400 (bad input), 404
-//! (no such job, trigger, fire, calendar or route), 405, 409 (conflicts with
-//! the current state), 413, 415 (a body that is not `application/json`),
-//! 503 (the database does not answer) or 500.
+//! Errors are `{"error": "...", "hint": "..."}` with 400 (bad input), 401
+//! (no token, or a wrong one), 403 (a role too small, a foreign `Origin`,
+//! a `command` job without `api_command_jobs`), 404 (no such job, trigger,
+//! fire, calendar or route), 405, 409 (conflicts with the current state),
+//! 413, 415 (a POST, PUT or DELETE not sent as `application/json`), 421 (a
+//! `Host` this API does not answer to), 503 (the database does not answer,
+//! or the request timed out) or 500.
 //!
-//! There is no authentication: listen on a loopback address, or put the
-//! API behind a proxy that authenticates.
+//! The API can start programs, so it is closed by default. Every request
+//! passes, outermost first: the [audit] log, the [browser
+//! defences](guard), [token authentication](auth), then the route's
+//! access rule from the route table ([`routes::ROUTES`]). Connections are
+//! served by [`serve`], with the bounds of [`limits`].
 
+pub mod audit;
+pub mod auth;
+pub mod guard;
+pub mod limits;
 pub mod metrics;
 pub mod routes;
+mod serve;
+pub mod tokens;
+mod watchdog;
 
-use std::future::IntoFuture as _;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,8 +44,9 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
@@ -43,16 +56,27 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientError};
 use crate::clock::Clock;
+use crate::config::HttpSettings;
 use crate::declare::{FieldIssue, ValidationError};
 use crate::events::Events;
 use crate::executor::Executor;
 use crate::store::StoreError;
 
+use self::auth::Security;
+use self::guard::{AllowedHosts, HostEntry};
+use self::limits::ConnLimits;
 use self::metrics::Metrics;
+use self::tokens::{TokenError, TokenSet};
 
 /// How long a stopping server waits for requests in flight before it drops
 /// their connections.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How many connections the kernel holds for the API before it accepts
+/// them (capped by `net.core.somaxconn`): room for a burst, and for the
+/// connections that wait while every slot is busy. They cost the process
+/// no file descriptor until accepted.
+pub const LISTEN_BACKLOG: u32 = 1024;
 
 /// A bound socket, not serving yet.
 #[derive(Debug)]
@@ -62,9 +86,17 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Binds `addr` (port 0: any free port).
+    /// Binds `addr` (port 0: any free port), with a listen backlog of
+    /// [`LISTEN_BACKLOG`].
     pub async fn bind(addr: SocketAddr) -> io::Result<Listener> {
-        let inner = tokio::net::TcpListener::bind(addr).await?;
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let inner = socket.listen(LISTEN_BACKLOG)?;
         let addr = inner.local_addr()?;
         Ok(Listener { inner, addr })
     }
@@ -89,11 +121,56 @@ pub struct Api {
     pub max_concurrent: usize,
 }
 
+/// How an API is guarded: who may call it, which hosts it answers to, and
+/// the bounds of its connections. Built from `[http]` when the node starts.
+#[derive(Debug, Clone, Default)]
+pub struct Protection {
+    pub security: Security,
+    /// The `[http] hosts` entries, besides the listen address.
+    pub hosts: Vec<HostEntry>,
+    pub limits: ConnLimits,
+}
+
+/// Why the API cannot be served as configured (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtectionError {
+    /// A token's secret could not be read.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Tokens(Vec<TokenError>),
+    /// A non-loopback listen with no tokens and no opt-out.
+    #[error("[http] {0}")]
+    Exposed(String),
+}
+
+impl Protection {
+    /// Reads the tokens' secrets (from the environment and files) and
+    /// checks, once more, that an open API listens only on loopback.
+    pub fn from_settings(http: &HttpSettings) -> Result<Protection, ProtectionError> {
+        let tokens = TokenSet::resolve(&http.tokens).map_err(ProtectionError::Tokens)?;
+        if let Some(listen) = http.listen
+            && let Some(problem) =
+                auth::exposure_problem(listen, !tokens.is_empty(), http.allow_unauthenticated)
+        {
+            return Err(ProtectionError::Exposed(problem));
+        }
+        Ok(Protection {
+            security: Security {
+                tokens,
+                metrics_public: http.metrics_public,
+                api_command_jobs: http.api_command_jobs,
+            },
+            hosts: http.hosts.clone(),
+            limits: http.limits,
+        })
+    }
+}
+
 /// The state every handler sees.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub api: Api,
     pub metrics: Arc<Metrics>,
+    pub security: Arc<Security>,
 }
 
 /// A serving API: the server and the metrics collector.
@@ -109,7 +186,7 @@ impl Server {
     /// Starts serving on `listener`. The metrics collector subscribes to
     /// the node's events before this returns, so it misses nothing the
     /// node does afterwards.
-    pub fn start(listener: Listener, api: Api) -> Server {
+    pub fn start(listener: Listener, api: Api, protection: Protection) -> Server {
         let stop = CancellationToken::new();
         let metrics = Arc::new(Metrics::new());
         let collector = tokio::spawn(metrics::collect(
@@ -119,13 +196,25 @@ impl Server {
             stop.clone(),
         ));
         let addr = listener.addr;
-        let app = routes::router(AppState { api, metrics });
-        let server = tokio::spawn(
-            axum::serve(listener.inner, app)
-                .with_graceful_shutdown(stop.clone().cancelled_owned())
-                .into_future(),
-        );
-        tracing::info!(%addr, "HTTP API listening");
+        let security = Arc::new(protection.security);
+        auth::warn_if_unauthenticated(&security, addr);
+        let hosts = Arc::new(AllowedHosts::new(addr, protection.hosts));
+        // The last layer added runs first: audit, browser defences, tokens.
+        let app = routes::router(AppState {
+            api,
+            metrics,
+            security: security.clone(),
+        })
+        .layer(from_fn_with_state(security.clone(), auth::authenticate))
+        .layer(from_fn_with_state(hosts, guard::browser_defences))
+        .layer(from_fn(audit::audit));
+        let server = tokio::spawn(serve::serve(
+            listener.inner,
+            app,
+            protection.limits,
+            stop.clone(),
+        ));
+        tracing::info!(%addr, tokens = !security.is_open(), "HTTP API listening");
         Server {
             stop,
             server,
@@ -275,9 +364,10 @@ impl From<ClientError> for ApiError {
 // ---- extractors --------------------------------------------------------------
 
 /// A JSON request body; an empty body reads as `{}`, so routes whose
-/// fields are all optional take no body at all. A non-empty body must be
-/// sent as `Content-Type: application/json`, which also keeps a browser
-/// form on another site from posting to the API.
+/// fields are all optional take no body at all. Every body, an empty one
+/// too, must be sent as `Content-Type: application/json`, which a page on
+/// another site cannot do without a preflight this API never grants
+/// ([`guard`] refuses it before any handler too).
 #[derive(Debug)]
 pub(crate) struct JsonBody<T>(pub T);
 
@@ -289,23 +379,19 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !guard::is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the request is not sent as JSON",
+                "send it with `Content-Type: application/json`, even with no body \
+                 (curl: --json '{...}')",
+            ));
+        }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::new(e.status(), e.body_text(), "send a smaller body"))?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
-        } else if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "the request body is not JSON",
-                "send it with `Content-Type: application/json` (curl: --json '{...}')",
-            ));
         } else {
             &bytes
         };

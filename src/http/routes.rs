@@ -1,4 +1,5 @@
-//! The routes and their handlers.
+//! The routes and their handlers. [`ROUTES`] is the one table the router
+//! is built from, each route with the [`Access`] it requires.
 //!
 //! | route | does |
 //! |---|---|
@@ -26,14 +27,17 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::{self, Access, Caller};
 use super::metrics::Gauges;
+use super::tokens::Role;
 use super::{ApiError, AppState, JsonBody, QueryParams};
 use crate::client::views::{calendar_json, fire_json, job_json, node_json};
 use crate::clock::from_ms;
@@ -52,32 +56,132 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 type Json = axum::Json<Value>;
 
+/// A method of the route table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// One route: its method and path, who may call it, and its handler.
+#[derive(Debug)]
+pub struct Route {
+    pub verb: Verb,
+    pub path: &'static str,
+    pub access: Access,
+    handler: fn(MethodFilter) -> MethodRouter<AppState>,
+}
+
+const fn route(
+    verb: Verb,
+    path: &'static str,
+    access: Access,
+    handler: fn(MethodFilter) -> MethodRouter<AppState>,
+) -> Route {
+    Route {
+        verb,
+        path,
+        access,
+        handler,
+    }
+}
+
+const READ: Access = Access::Role(Role::Read);
+const OPERATE: Access = Access::Role(Role::Operate);
+const ADMIN: Access = Access::Role(Role::Admin);
+
+/// Every route of the API with its access rule: the router is built from
+/// this table alone, so no route can exist without a rule.
+pub static ROUTES: &[Route] = &[
+    route(Verb::Get, "/healthz", Access::Health, |m| on(m, healthz)),
+    route(Verb::Get, "/metrics", Access::Metrics, |m| on(m, metrics)),
+    route(Verb::Get, "/jobs", READ, |m| on(m, jobs)),
+    route(Verb::Post, "/jobs", ADMIN, |m| on(m, create_job)),
+    route(Verb::Get, "/jobs/{name}", READ, |m| on(m, job)),
+    route(Verb::Delete, "/jobs/{name}", ADMIN, |m| on(m, delete_job)),
+    route(Verb::Post, "/jobs/{name}/trigger", OPERATE, |m| {
+        on(m, trigger_job)
+    }),
+    route(Verb::Post, "/jobs/{name}/schedule", OPERATE, |m| {
+        on(m, schedule_job)
+    }),
+    route(Verb::Post, "/jobs/{name}/pause", OPERATE, |m| {
+        on(m, pause_job)
+    }),
+    route(Verb::Post, "/jobs/{name}/resume", OPERATE, |m| {
+        on(m, resume_job)
+    }),
+    route(Verb::Post, "/triggers/{id}/pause", OPERATE, |m| {
+        on(m, pause_trigger)
+    }),
+    route(Verb::Post, "/triggers/{id}/resume", OPERATE, |m| {
+        on(m, resume_trigger)
+    }),
+    route(Verb::Post, "/groups/{group}/pause", OPERATE, |m| {
+        on(m, pause_group)
+    }),
+    route(Verb::Post, "/groups/{group}/resume", OPERATE, |m| {
+        on(m, resume_group)
+    }),
+    route(Verb::Get, "/standby", READ, |m| on(m, standby)),
+    route(Verb::Post, "/standby", OPERATE, |m| on(m, set_standby)),
+    route(Verb::Get, "/fires", READ, |m| on(m, fires)),
+    route(Verb::Get, "/fires/{id}", READ, |m| on(m, fire)),
+    route(Verb::Post, "/fires/{id}/cancel", OPERATE, |m| {
+        on(m, cancel_fire)
+    }),
+    route(Verb::Get, "/nodes", READ, |m| on(m, nodes)),
+    route(Verb::Get, "/calendars", READ, |m| on(m, calendars)),
+    route(Verb::Put, "/calendars/{name}", ADMIN, |m| {
+        on(m, put_calendar)
+    }),
+    route(Verb::Delete, "/calendars/{name}", ADMIN, |m| {
+        on(m, delete_calendar)
+    }),
+];
+
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/jobs", get(jobs).post(create_job))
-        .route("/jobs/{name}", get(job).delete(delete_job))
-        .route("/jobs/{name}/trigger", post(trigger_job))
-        .route("/jobs/{name}/schedule", post(schedule_job))
-        .route("/jobs/{name}/pause", post(pause_job))
-        .route("/jobs/{name}/resume", post(resume_job))
-        .route("/triggers/{id}/pause", post(pause_trigger))
-        .route("/triggers/{id}/resume", post(resume_trigger))
-        .route("/groups/{group}/pause", post(pause_group))
-        .route("/groups/{group}/resume", post(resume_group))
-        .route("/standby", get(standby).post(set_standby))
-        .route("/fires", get(fires))
-        .route("/fires/{id}", get(fire))
-        .route("/fires/{id}/cancel", post(cancel_fire))
-        .route("/nodes", get(nodes))
-        .route("/calendars", get(calendars))
-        .route(
-            "/calendars/{name}",
-            put(put_calendar).delete(delete_calendar),
-        )
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(wrong_method)
+    let mut router = Router::new();
+    for r in ROUTES {
+        let rule = from_fn_with_state((state.security.clone(), r.access, r.path), auth::authorize);
+        router = router.route(r.path, (r.handler)(r.verb.filter()).route_layer(rule));
+    }
+    // Unknown routes and methods tell a caller without a token nothing.
+    router
+        .fallback(|caller: Caller| async move {
+            match auth::refuse_anonymous(&caller) {
+                Some(refused) => refused,
+                None => unknown_route().await.into_response(),
+            }
+        })
+        .method_not_allowed_fallback(|caller: Caller| async move {
+            match auth::refuse_anonymous(&caller) {
+                Some(refused) => refused,
+                None => wrong_method().await.into_response(),
+            }
+        })
         .with_state(state)
 }
 
@@ -317,6 +421,7 @@ async fn create_job(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, Json)> {
     let decl = job_decl(body)?;
+    s.security.allow_job_kind(&decl.kind)?;
     s.api.client.create_job(&decl).await?;
     let row = s.api.client.job(decl.name.trim()).await?;
     Ok((StatusCode::CREATED, axum::Json(job_json(&row))))

@@ -19,13 +19,13 @@ use tokio::task::JoinHandle;
 
 use crate::support::{backends, sqlite};
 
-const DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// One HTTP answer.
 #[derive(Debug)]
 pub(crate) struct Reply {
     pub status: u16,
-    headers: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
@@ -35,7 +35,7 @@ impl Reply {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -43,7 +43,7 @@ impl Reply {
     }
 
     /// Asserts the status and the error shape, and returns the message.
-    fn error(&self, status: u16) -> String {
+    pub fn error(&self, status: u16) -> String {
         assert_eq!(self.status, status, "{}", self.body);
         let v = self.json();
         let error = v["error"].as_str().expect("an `error` string").to_string();
@@ -57,13 +57,28 @@ impl Reply {
 
 /// Sends one request (`Connection: close`) and reads the whole answer.
 async fn send(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &str)>) -> Reply {
+    send_with(addr, method, path, &[("Host", &addr.to_string())], body).await
+}
+
+/// Sends one request with these headers (give `Host` yourself) and reads
+/// the whole answer.
+pub(crate) async fn send_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &str)>,
+) -> Reply {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         let (content_type, body) = body.unwrap_or(("", ""));
         let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
         );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
         if !content_type.is_empty() {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
@@ -80,7 +95,7 @@ async fn send(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &s
     parse(&raw)
 }
 
-fn parse(raw: &[u8]) -> Reply {
+pub(crate) fn parse(raw: &[u8]) -> Reply {
     let text = String::from_utf8_lossy(raw);
     let (head, rest) = text.split_once("\r\n\r\n").expect("a header block");
     let mut lines = head.split("\r\n");
@@ -134,9 +149,9 @@ pub(crate) async fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
     .await
 }
 
-/// A POST without a body.
+/// A POST without a body (sent as JSON, as every POST must be).
 async fn post_empty(addr: SocketAddr, path: &str) -> Reply {
-    send(addr, "POST", path, None).await
+    send(addr, "POST", path, Some(("application/json", ""))).await
 }
 
 async fn put(addr: SocketAddr, path: &str, body: Value) -> Reply {
@@ -150,11 +165,11 @@ async fn put(addr: SocketAddr, path: &str, body: Value) -> Reply {
 }
 
 async fn delete(addr: SocketAddr, path: &str) -> Reply {
-    send(addr, "DELETE", path, None).await
+    send(addr, "DELETE", path, Some(("application/json", ""))).await
 }
 
 /// Polls `check` until it gives a value, for at most [`DEADLINE`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -174,15 +189,20 @@ where
 
 /// A node running with the HTTP API on a free loopback port.
 pub(crate) struct Running {
-    node: Node,
+    pub node: Node,
     pub addr: SocketAddr,
     task: JoinHandle<ShutdownReport>,
 }
 
 impl Running {
     pub async fn start(url: &str, extra_toml: &str) -> Running {
+        Running::start_with(url, "", extra_toml).await
+    }
+
+    /// With more keys of `[http]` (`http_keys`), then `extra_toml`.
+    pub async fn start_with(url: &str, http_keys: &str, extra_toml: &str) -> Running {
         let toml = format!(
-            "[scheduler]\nnode_id = \"http-node\"\nshutdown_grace = \"1s\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{extra_toml}"
+            "[scheduler]\nnode_id = \"http-node\"\nshutdown_grace = \"1s\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n{http_keys}\n\n{extra_toml}"
         );
         let registry = JobRegistry::with_builtins();
         let config = config::parse(&toml, "http.toml", &registry).expect("valid config");
@@ -320,7 +340,8 @@ async fn a_job_created_and_triggered_over_http_fires() {
 #[tokio::test]
 async fn errors_are_json_with_a_status_and_a_hint() {
     let db = sqlite();
-    let node = Running::start(&db.url, "").await;
+    // Command jobs allowed, to see their settings refused as bad input.
+    let node = Running::start_with(&db.url, "api_command_jobs = true", "").await;
     let addr = node.addr;
     let created = post(addr, "/jobs", json!({"name": "j", "kind": "noop"})).await;
     assert_eq!(created.status, 201);
@@ -613,7 +634,7 @@ async fn pause_resume_schedule_standby_calendars_and_nodes() {
 #[tokio::test]
 async fn a_running_fire_is_cancelled_over_http() {
     let db = sqlite();
-    let node = Running::start(&db.url, "").await;
+    let node = Running::start_with(&db.url, "api_command_jobs = true", "").await;
     let addr = node.addr;
     let created = post(
         addr,

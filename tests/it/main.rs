@@ -12,6 +12,8 @@ mod command;
 mod config;
 mod declare;
 mod http;
+mod http_limits;
+mod http_security;
 mod layout;
 mod policies;
 mod reconcile;
