@@ -5,6 +5,8 @@
 //! skip is printed. Run: `cargo bench --bench cron`; for a quick look add
 //! `-- --measurement-time 1 --warm-up-time 0.5`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::str::FromStr;
 

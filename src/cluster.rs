@@ -85,7 +85,7 @@ impl<C: Clock> Cluster<C> {
             store,
             clock,
             events,
-            host: crate::hostname::hostname(),
+            host: crate::os::hostname(),
             healthy_checkins: std::sync::atomic::AtomicU32::new(0),
             last_checkin: Mutex::new(None),
         }

@@ -27,6 +27,7 @@ use crate::events::{Events, SchedulerEvent};
 use crate::jobs::{FireContext, JobOutcome, JobRegistry, RetryDirective};
 use crate::model::FireStatus;
 use crate::model::MAX_RECORDED_TEXT;
+use crate::model::Printable;
 use crate::model::{Fire, Job};
 use crate::store::{FireCompletion, Store};
 
@@ -394,18 +395,18 @@ impl Inner {
             Err(_) => false,
         };
         if recorded && let Some(at) = retry_at {
-            tracing::info!(fire = fire.id, job = %job.name, attempt = fire.attempt + 1,
+            tracing::info!(fire = fire.id, job = %Printable(&job.name), attempt = fire.attempt + 1,
                 retry_at = %from_ms(at), "retry queued");
         }
         if !recorded {
-            tracing::warn!(fire = fire.id, job = %job.name, %status,
+            tracing::warn!(fire = fire.id, job = %Printable(&job.name), %status,
                 "fire outcome not recorded: the fire is no longer ours (recovered or cancelled elsewhere)");
         }
         match status {
             FireStatus::Succeeded => {
-                tracing::debug!(fire = fire.id, job = %job.name, "fire succeeded")
+                tracing::debug!(fire = fire.id, job = %Printable(&job.name), "fire succeeded")
             }
-            _ => tracing::warn!(fire = fire.id, job = %job.name, %status,
+            _ => tracing::warn!(fire = fire.id, job = %Printable(&job.name), %status,
                 error = error.as_deref().unwrap_or(""), "fire did not succeed"),
         }
         self.events.emit(SchedulerEvent::Completed {

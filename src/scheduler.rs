@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, from_ms};
 use crate::events::{Events, SchedulerEvent};
 use crate::executor::Executor;
+use crate::model::Printable;
 use crate::model::{Fire, Job, Trigger};
 use crate::schedule::calendar::{CalendarSet, next_allowed};
 use crate::schedule::misfire::{self, DueTrigger, FirePlan};
@@ -271,7 +272,7 @@ impl Scheduler {
             job: job.name.clone(),
             scheduled_at_ms: fire.scheduled_at,
         });
-        tracing::debug!(fire = fire.id, job = %job.name, attempt = fire.attempt,
+        tracing::debug!(fire = fire.id, job = %Printable(&job.name), attempt = fire.attempt,
             scheduled_at = %from_ms(fire.scheduled_at), "firing");
         self.executor.start(fire, job.clone());
         pass.started += 1;
@@ -294,7 +295,7 @@ impl Scheduler {
         let (scheduled_ms, set) = match evaluated {
             Ok(v) => v,
             Err(message) => {
-                tracing::error!(trigger = trigger.id, job = %job.name, %message, "trigger cannot be evaluated; set to error");
+                tracing::error!(trigger = trigger.id, job = %Printable(&job.name), %message, "trigger cannot be evaluated; set to error");
                 self.store
                     .trigger_set_error(
                         trigger,
@@ -332,7 +333,7 @@ impl Scheduler {
         let plan = skip_excluded(plan, &set);
         let plan = limit_fires(plan, spec.fire_limit(due.repeat_count), due.times_fired);
         if plan.misfired {
-            tracing::info!(trigger = trigger.id, job = %job.name, scheduled_at = %due.scheduled_at,
+            tracing::info!(trigger = trigger.id, job = %Printable(&job.name), scheduled_at = %due.scheduled_at,
                 policy = %policy, "misfired");
         }
         let data = merged_data(&job.data, trigger.data.as_ref());

@@ -5,6 +5,7 @@
 
 pub mod bench;
 mod output;
+mod producer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::client::{Client, ClientError};
-use crate::clock::{Clock, SystemClock, from_ms};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config, ConfigError, Settings};
 use crate::declare::hint;
 use crate::http::tokens::{self, Role};
@@ -407,117 +408,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             data,
             db,
             json,
-        } => {
-            let client = client(&db, &registry).await?;
-            let data = parse_data(data.as_deref())?;
-            let trigger = match (at, in_) {
-                (Some(at), _) => {
-                    client
-                        .schedule_at(&job, parse_instant(&at, "--at")?, data)
-                        .await?
-                }
-                (None, Some(delay)) => {
-                    client
-                        .schedule_in(&job, parse_duration(&delay, "--in")?, data)
-                        .await?
-                }
-                (None, None) => {
-                    return Err(CliError::Usage("give --at INSTANT or --in DURATION".into()));
-                }
-            };
-            let at = trigger.next_fire_at.map(from_ms);
-            if json {
-                println!(
-                    "{}",
-                    json!({"trigger_id": trigger.id, "job": job, "fire_at": at.map(|t| t.to_rfc3339())})
-                );
-            } else {
-                println!(
-                    "scheduled {job} at {} (trigger {})",
-                    output::instant(at),
-                    trigger.id
-                );
-            }
-            Ok(())
-        }
+        } => producer::schedule(&db, &registry, &job, at, in_, data, json).await,
         Command::Triggers { action, db } => {
-            let client = client(&db, &registry).await?;
-            let (pause, target) = match action {
-                PauseAction::Pause { target } => (true, target),
-                PauseAction::Resume { target } => (false, target),
-            };
-            let id: i64 = target.parse().map_err(|_| {
-                CliError::Usage(format!("`{target}` is not a trigger id (a number)"))
-            })?;
-            let changed = if pause {
-                client.pause_trigger(id).await?
-            } else {
-                client.resume_trigger(id).await?
-            };
-            let what = if pause { "paused" } else { "resumed" };
-            println!("trigger {id}: {}", if changed { what } else { "unchanged" });
-            Ok(())
+            producer::pause_trigger(&client(&db, &registry).await?, action).await
         }
         Command::Group { action, db } => {
-            let client = client(&db, &registry).await?;
-            let (changed, what, group) = match action {
-                PauseAction::Pause { target } => {
-                    (client.pause_group(&target).await?, "paused", target)
-                }
-                PauseAction::Resume { target } => {
-                    (client.resume_group(&target).await?, "resumed", target)
-                }
-            };
-            println!(
-                "group {group}: {what} {} job(s) {}",
-                changed.len(),
-                changed.join(", ")
-            );
-            Ok(())
+            producer::pause_group(&client(&db, &registry).await?, action).await
         }
         Command::Standby { state, db } => {
-            let client = client(&db, &registry).await?;
-            match state.as_str() {
-                "on" => client.set_standby(true).await?,
-                "off" => client.set_standby(false).await?,
-                _ => {}
-            }
-            let on = client.is_standby().await?;
-            println!(
-                "standby: {}",
-                if on { "on (no fire starts)" } else { "off" }
-            );
-            Ok(())
+            producer::standby(&client(&db, &registry).await?, &state).await
         }
         Command::Calendars { action, db, json } => {
             let client = client(&db, &registry).await?;
-            match action.unwrap_or(CalendarsAction::List) {
-                CalendarsAction::List => {
-                    let rows = client.calendars().await?;
-                    if json {
-                        println!("{}", Value::Array(rows.iter().map(calendar_json).collect()));
-                    } else {
-                        for c in rows {
-                            let definition = serde_json::to_string(&c.definition)
-                                .map_err(|e| CliError::Runtime(e.to_string()))?;
-                            println!("{}  ({})  {definition}", c.name, c.source);
-                        }
-                    }
-                }
-                CalendarsAction::Set { definition } => {
-                    let def: crate::schedule::calendar::CalendarDef =
-                        serde_json::from_str(&definition).map_err(|e| {
-                            CliError::Usage(format!("invalid calendar definition: {e}"))
-                        })?;
-                    let row = client.set_calendar(&def).await?;
-                    println!("calendar {}: saved", row.name);
-                }
-                CalendarsAction::Delete { name } => {
-                    client.delete_calendar(&name).await?;
-                    println!("calendar {name}: deleted");
-                }
-            }
-            Ok(())
+            producer::calendars(&client, action.unwrap_or(CalendarsAction::List), json).await
         }
         Command::Nodes { db, json } => {
             let client = client(&db, &registry).await?;
@@ -526,15 +429,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Cancel { fire_id, db } => {
-            let client = client(&db, &registry).await?;
-            if client.cancel_fire(fire_id).await? {
-                println!("fire {fire_id}: cancelled");
-                Ok(())
-            } else {
-                Err(CliError::Usage(format!(
-                    "fire {fire_id} is not running or queued"
-                )))
-            }
+            producer::cancel(&client(&db, &registry).await?, fire_id).await
         }
         Command::Fires {
             job,

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::client::views::{fire_json, job_json, node_json, schedule_text};
 use crate::clock::from_ms;
+pub use crate::model::printable;
 use crate::model::{Fire, JobSource, JobSummary, NodeState, NodeSummary};
 use crate::schedule::cron::CronFire;
 
@@ -19,7 +20,14 @@ fn ms(t: Option<i64>) -> String {
 }
 
 /// Prints rows under a header, each column as wide as its widest cell.
+/// Cells are user text (names, errors): control characters are escaped
+/// so that a name cannot forge a line or drive the terminal.
 fn table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c).into_owned()).collect())
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -89,11 +97,17 @@ pub fn job_detail(row: &JobSummary, fires: &[Fire], as_json: bool) {
         return;
     }
     let j = &row.job;
-    println!("job       {}", j.name);
-    println!("kind      {}  {}", j.kind, j.settings);
+    println!("job       {}", printable(&j.name));
+    println!(
+        "kind      {}  {}",
+        j.kind,
+        printable(&j.settings.to_string())
+    );
     println!(
         "pool      {}   overlap {}   priority {}",
-        j.pool, j.overlap, j.priority
+        printable(&j.pool),
+        j.overlap,
+        j.priority
     );
     println!(
         "state     {}   source {}",
@@ -112,7 +126,7 @@ pub fn job_detail(row: &JobSummary, fires: &[Fire], as_json: bool) {
             t.times_fired
         );
         if let Some(e) = &t.error {
-            println!("     error: {e}");
+            println!("     error: {}", printable(e));
         }
     }
     println!("recent fires");

@@ -82,10 +82,11 @@ impl Settings {
         let database_url = cli_database
             .or_else(|| config.scheduler.database.clone())
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-        let node_id =
-            config.scheduler.node_id.clone().unwrap_or_else(|| {
-                format!("{}-{}", crate::hostname::hostname(), std::process::id())
-            });
+        let node_id = config
+            .scheduler
+            .node_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", crate::os::hostname(), std::process::id()));
         Settings {
             database_url,
             node_id,

@@ -69,7 +69,7 @@ impl ConnLimits {
     /// `max_connections`, lowered to a quarter of the soft descriptor limit
     /// when that is smaller (with a warning).
     pub fn effective_max_connections(&self) -> usize {
-        let Some(limit) = descriptor_limit() else {
+        let Some(limit) = crate::os::descriptor_limit() else {
             return self.max_connections;
         };
         let share = usize::try_from((limit / FD_SHARE_DIVISOR).max(1)).unwrap_or(usize::MAX);
@@ -85,18 +85,6 @@ impl ConnLimits {
         }
         self.max_connections
     }
-}
-
-/// The soft `RLIMIT_NOFILE` of this process, if it can be read and is
-/// finite.
-fn descriptor_limit() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we pass and nothing else.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
 }
 
 #[cfg(test)]
@@ -119,7 +107,7 @@ mod tests {
             ..ConnLimits::default()
         };
         let cap = limits.effective_max_connections() as u64;
-        if let Some(limit) = descriptor_limit() {
+        if let Some(limit) = crate::os::descriptor_limit() {
             assert!(cap <= (limit / FD_SHARE_DIVISOR).max(1), "{cap} of {limit}");
         }
         assert!(cap >= 1);

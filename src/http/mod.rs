@@ -34,8 +34,11 @@ pub mod limits;
 pub mod metrics;
 pub mod routes;
 mod serve;
+mod settings;
 pub mod tokens;
 mod watchdog;
+
+pub use settings::HttpSettings;
 
 use std::io;
 use std::net::SocketAddr;
@@ -56,7 +59,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{Client, ClientError};
 use crate::clock::Clock;
-use crate::config::HttpSettings;
 use crate::declare::{FieldIssue, ValidationError};
 use crate::events::Events;
 use crate::executor::Executor;

@@ -13,6 +13,7 @@ mod fire;
 mod job;
 mod node;
 mod overlap;
+mod text;
 mod trigger;
 
 pub use calendar::Calendar;
@@ -21,4 +22,5 @@ pub use fire::{Fire, MAX_RECORDED_TEXT};
 pub use job::{ConfigJob, DEFAULT_POOL, Job, JobDef, JobSummary, RetryPolicy};
 pub use node::{NodeInfo, NodeSummary};
 pub use overlap::{Admission, OverlapGate};
+pub use text::{Printable, printable};
 pub use trigger::{Trigger, TriggerDef};

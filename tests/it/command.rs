@@ -289,7 +289,7 @@ async fn the_largest_max_output_of_both_streams_is_recorded_whole() {
             .to_string();
         assert_eq!(
             e,
-            "job `too-big`: `max_output` must be a number of bytes from 0 to 1048576 (1 MiB), not 1048577"
+            "job `too-big` (command): `max_output` must be a number of bytes from 0 to 1048576 (1 MiB), not 1048577"
         );
         assert!(h.client.job("too-big").await.is_err(), "{}", db.backend);
     }
@@ -368,7 +368,10 @@ async fn settings_that_can_never_work_are_refused_when_the_job_is_created() {
             .await
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with(&format!("job `bad-{i}`: {expected}")), "{e}");
+        assert!(
+            e.starts_with(&format!("job `bad-{i}` (command): {expected}")),
+            "{e}"
+        );
     }
     assert!(h.client.jobs().await.unwrap().is_empty());
 }

@@ -271,7 +271,9 @@ async fn every_mistake_is_refused_by_the_api_with_its_path() {
 }
 
 async fn api_refuses_every_mistake(url: &str) {
-    let node = Running::start(url, "").await;
+    // Command jobs through the API are allowed here, so that a command
+    // settings mistake reaches the validator.
+    let node = Running::start_with(url, "api_command_jobs = true", "").await;
     for case in CASES {
         let reply = post(node.addr, "/jobs", (case.json)()).await;
         assert_eq!(reply.status, 400, "{}: {}", case.name, reply.body);

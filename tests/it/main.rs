@@ -1,6 +1,11 @@
 //! The integration tests: one binary, one module per area. Database tests
 //! run the real migrations on a SQLite file and, where the harness can
 //! start one, on a real PostgreSQL server (see `support::pg`).
+//!
+//! Tests may unwrap (a panic is how a test fails) and signal their own
+//! child processes through libc.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, unsafe_code)]
 
 mod support;
 

@@ -142,7 +142,7 @@ fn spawn_failure(
     error: &io::Error,
 ) -> String {
     let program = program(settings);
-    if error.raw_os_error() == Some(libc::E2BIG) {
+    if crate::os::is_argument_list_too_long(error) {
         let size: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
         return format!(
             "the arguments and environment are too large for the system \
@@ -201,8 +201,7 @@ impl ProcessGroup {
     /// Whether any process is still in the group.
     pub fn has_members(&self) -> bool {
         match self.0 {
-            // SAFETY: kill(2) with signal 0 only checks for existence.
-            Some(pgid) => unsafe { libc::kill(-pgid, 0) == 0 },
+            Some(pgid) => crate::os::process_group_alive(pgid),
             None => false,
         }
     }
@@ -210,14 +209,11 @@ impl ProcessGroup {
     /// SIGKILL to every process in the group; a no-op once it is gone.
     pub fn kill(&mut self) {
         if let Some(pgid) = self.0.take() {
-            // SAFETY: kill(2) with a negative pid signals a process group;
-            // it has no memory effects. The group id is our child's pid,
-            // made a group leader by process_group(0). A group id stays
-            // taken while any member lives, so it names our group until
-            // the last member is gone, and then the signal finds nothing.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
+            // The group id is our child's pid, made a group leader by
+            // process_group(0). A group id stays taken while any member
+            // lives, so it names our group until the last member is gone,
+            // and then the signal finds nothing.
+            crate::os::kill_process_group(pgid);
         }
     }
 }

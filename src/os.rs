@@ -1,0 +1,67 @@
+//! The operating system calls cosched makes through libc: the host name,
+//! the process's descriptor limit, and signals to a job's process group.
+//! The one module allowed `unsafe` code; each block states why it is sound.
+
+#![allow(unsafe_code)]
+
+/// This machine's host name, or `localhost` when it cannot be read.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf, which
+    // lives until the call returns.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The soft `RLIMIT_NOFILE` of this process, if it can be read and is
+/// finite.
+pub fn descriptor_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass and nothing else.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// Whether any process is still in the process group `pgid`.
+pub fn process_group_alive(pgid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks for existence; it has no
+    // memory effects.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+/// SIGKILL to every process of the group `pgid`.
+pub fn kill_process_group(pgid: i32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; it has
+    // no memory effects. The caller passes the group of a child it
+    // started (see `jobs::command::process`).
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+/// Whether an I/O error is "argument list too long" (E2BIG).
+pub fn is_argument_list_too_long(error: &std::io::Error) -> bool {
+    error.raw_os_error() == Some(libc::E2BIG)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_host_has_a_name() {
+        let name = super::hostname();
+        assert!(!name.is_empty());
+        assert!(!name.contains('\0'));
+    }
+
+    #[test]
+    fn the_descriptor_limit_is_read() {
+        assert!(super::descriptor_limit().is_some_and(|n| n > 0));
+    }
+}
