@@ -54,7 +54,6 @@ pub use crate::http::HttpSettings;
 
 pub(super) fn http_settings(c: &mut Checker<'_>, raw: Option<&RawHttp>) -> HttpSettings {
     use crate::http::guard::HostEntry;
-    use crate::http::limits;
 
     let listen = raw.and_then(|r| r.listen.as_ref()).and_then(|l| {
         let text = l.get_ref().trim();
@@ -109,17 +108,24 @@ pub(super) fn http_settings(c: &mut Checker<'_>, raw: Option<&RawHttp>) -> HttpS
             Err(e) => c.at(h.span(), format!("`hosts`: {e}")),
         }
     }
+    settings.limits = conn_limits(c, raw);
+    settings
+}
+
+/// The connection bounds of the table, each checked against its range.
+fn conn_limits(c: &mut Checker<'_>, raw: &RawHttp) -> crate::http::limits::ConnLimits {
+    use crate::http::limits as bounds;
+
+    let mut limits = bounds::ConnLimits::default();
     if let Some(m) = &raw.max_connections {
         match usize::try_from(*m.get_ref()) {
-            Ok(n) if limits::MAX_CONNECTIONS_RANGE.contains(&n) => {
-                settings.limits.max_connections = n
-            }
+            Ok(n) if bounds::MAX_CONNECTIONS_RANGE.contains(&n) => limits.max_connections = n,
             _ => c.at(
                 m.span(),
                 format!(
                     "`max_connections` must be a whole number from {} to {}",
-                    limits::MAX_CONNECTIONS_RANGE.start(),
-                    limits::MAX_CONNECTIONS_RANGE.end()
+                    bounds::MAX_CONNECTIONS_RANGE.start(),
+                    bounds::MAX_CONNECTIONS_RANGE.end()
                 ),
             ),
         }
@@ -128,17 +134,17 @@ pub(super) fn http_settings(c: &mut Checker<'_>, raw: Option<&RawHttp>) -> HttpS
         (
             &raw.header_timeout,
             "header_timeout",
-            limits::HEADER_TIMEOUT_RANGE,
+            bounds::HEADER_TIMEOUT_RANGE,
         ),
         (
             &raw.idle_timeout,
             "idle_timeout",
-            limits::IDLE_TIMEOUT_RANGE,
+            bounds::IDLE_TIMEOUT_RANGE,
         ),
         (
             &raw.request_timeout,
             "request_timeout",
-            limits::REQUEST_TIMEOUT_RANGE,
+            bounds::REQUEST_TIMEOUT_RANGE,
         ),
     ];
     for (value, key, range) in bounded {
@@ -158,12 +164,12 @@ pub(super) fn http_settings(c: &mut Checker<'_>, raw: Option<&RawHttp>) -> HttpS
             continue;
         }
         match key {
-            "header_timeout" => settings.limits.header_timeout = d,
-            "idle_timeout" => settings.limits.idle_timeout = d,
-            _ => settings.limits.request_timeout = d,
+            "header_timeout" => limits.header_timeout = d,
+            "idle_timeout" => limits.idle_timeout = d,
+            _ => limits.request_timeout = d,
         }
     }
-    settings
+    limits
 }
 
 /// Validates `[http] tokens`: names unique and non-empty, a known role,
@@ -172,7 +178,7 @@ fn http_tokens(
     c: &mut Checker<'_>,
     raw: &[Spanned<RawToken>],
 ) -> Vec<crate::http::tokens::TokenSpec> {
-    use crate::http::tokens::{Place, Role, TokenDigest, TokenSource, TokenSpec};
+    use crate::http::tokens::{Place, Role, TokenSpec};
 
     let mut specs = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
@@ -215,62 +221,7 @@ fn http_tokens(
                 None
             }
         };
-        let given: Vec<&str> = [
-            t.hash.as_ref().map(|_| "hash"),
-            t.env.as_ref().map(|_| "env"),
-            t.file.as_ref().map(|_| "file"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let source = match (given.as_slice(), &t.hash, &t.env, &t.file) {
-            (["hash"], Some(h), _, _) => match TokenDigest::parse(h.get_ref().trim()) {
-                Ok(d) => Some(TokenSource::Hash(d)),
-                Err(e) => {
-                    c.at(h.span(), format!("token `{name}`: `hash` = \"{}\" is malformed: {e} (`cosched token new` prints one)", h.get_ref()));
-                    None
-                }
-            },
-            (["env"], _, Some(v), _) => {
-                let var = v.get_ref().trim();
-                let valid = !var.is_empty()
-                    && !var.starts_with(|ch: char| ch.is_ascii_digit())
-                    && var
-                        .chars()
-                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-                if valid {
-                    Some(TokenSource::Env(var.to_string()))
-                } else {
-                    c.at(v.span(), format!("token `{name}`: `env` = \"{var}\" is not an environment variable name: expected letters, digits and `_`, e.g. \"COSCHED_DEPLOY_TOKEN\""));
-                    None
-                }
-            }
-            (["file"], _, _, Some(f)) => {
-                if f.get_ref().trim().is_empty() {
-                    c.at(f.span(), format!("token `{name}`: `file` must be a path"));
-                    None
-                } else {
-                    Some(TokenSource::File(PathBuf::from(f.get_ref().trim())))
-                }
-            }
-            ([], ..) => {
-                c.at(
-                    entry.span(),
-                    format!("token `{name}` has no secret: give exactly one of `hash = \"sha256:...\"`, `env = \"VARIABLE\"` or `file = \"/path\"`"),
-                );
-                None
-            }
-            (many, ..) => {
-                c.at(
-                    entry.span(),
-                    format!(
-                        "token `{name}` gives {}: give exactly one of `hash`, `env` or `file`",
-                        many.join(" and ")
-                    ),
-                );
-                None
-            }
-        };
+        let source = token_source(c, entry, name);
         if let (Some(role), Some(source)) = (role, source) {
             specs.push(TokenSpec {
                 name: name.to_string(),
@@ -285,6 +236,73 @@ fn http_tokens(
         }
     }
     specs
+}
+
+/// Where a token's secret comes from: exactly one of `hash`, `env`, `file`.
+fn token_source(
+    c: &mut Checker<'_>,
+    entry: &Spanned<RawToken>,
+    name: &str,
+) -> Option<crate::http::tokens::TokenSource> {
+    use crate::http::tokens::{TokenDigest, TokenSource};
+
+    let t = entry.get_ref();
+    let given: Vec<&str> = [
+        t.hash.as_ref().map(|_| "hash"),
+        t.env.as_ref().map(|_| "env"),
+        t.file.as_ref().map(|_| "file"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match (given.as_slice(), &t.hash, &t.env, &t.file) {
+        (["hash"], Some(h), _, _) => match TokenDigest::parse(h.get_ref().trim()) {
+            Ok(d) => Some(TokenSource::Hash(d)),
+            Err(e) => {
+                c.at(h.span(), format!("token `{name}`: `hash` = \"{}\" is malformed: {e} (`cosched token new` prints one)", h.get_ref()));
+                None
+            }
+        },
+        (["env"], _, Some(v), _) => {
+            let var = v.get_ref().trim();
+            let valid = !var.is_empty()
+                && !var.starts_with(|ch: char| ch.is_ascii_digit())
+                && var
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            if valid {
+                Some(TokenSource::Env(var.to_string()))
+            } else {
+                c.at(v.span(), format!("token `{name}`: `env` = \"{var}\" is not an environment variable name: expected letters, digits and `_`, e.g. \"COSCHED_DEPLOY_TOKEN\""));
+                None
+            }
+        }
+        (["file"], _, _, Some(f)) => {
+            if f.get_ref().trim().is_empty() {
+                c.at(f.span(), format!("token `{name}`: `file` must be a path"));
+                None
+            } else {
+                Some(TokenSource::File(PathBuf::from(f.get_ref().trim())))
+            }
+        }
+        ([], ..) => {
+            c.at(
+                entry.span(),
+                format!("token `{name}` has no secret: give exactly one of `hash = \"sha256:...\"`, `env = \"VARIABLE\"` or `file = \"/path\"`"),
+            );
+            None
+        }
+        (many, ..) => {
+            c.at(
+                entry.span(),
+                format!(
+                    "token `{name}` gives {}: give exactly one of `hash`, `env` or `file`",
+                    many.join(" and ")
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// A duration key of the table, parsed (its range is checked by the caller).

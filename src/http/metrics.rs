@@ -195,29 +195,41 @@ impl Metrics {
             "cosched_trigger_errors_total {}",
             get(&self.trigger_errors)
         );
+        self.render_load(&mut out, gauges);
+        out
+    }
+
+    /// The node's load (running fires, free slots), the lateness histogram
+    /// and the collector's own losses.
+    fn render_load(&self, out: &mut String, gauges: Gauges) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
+            // Writing to a String cannot fail.
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
         head(
-            &mut out,
+            out,
             "cosched_running_fires",
             "gauge",
             "Fires running on this node.",
         );
         let _ = writeln!(out, "cosched_running_fires {}", gauges.running);
         head(
-            &mut out,
+            out,
             "cosched_free_slots",
             "gauge",
             "Fires this node could start now.",
         );
         let _ = writeln!(out, "cosched_free_slots {}", gauges.free_slots);
         head(
-            &mut out,
+            out,
             "cosched_max_concurrent",
             "gauge",
             "This node's max_concurrent.",
         );
         let _ = writeln!(out, "cosched_max_concurrent {}", gauges.max_concurrent);
         head(
-            &mut out,
+            out,
             "cosched_fire_lateness_seconds",
             "histogram",
             "How late fires started after their scheduled instant.",
@@ -239,7 +251,7 @@ impl Metrics {
             seconds(get(&self.lateness_sum_ms))
         );
         head(
-            &mut out,
+            out,
             "cosched_metrics_events_lost_total",
             "counter",
             "Events the metrics collector fell behind on (not counted above).",
@@ -249,7 +261,6 @@ impl Metrics {
             "cosched_metrics_events_lost_total {}",
             get(&self.events_lost)
         );
-        out
     }
 }
 

@@ -147,28 +147,33 @@ impl JobKind for CommandJob {
                 leftovers_killed,
             },
         );
-        if status.success() {
-            return JobOutcome::Succeeded {
-                output: record.output,
-            };
-        }
-        let how = match (
-            status.code(),
-            std::os::unix::process::ExitStatusExt::signal(&status),
-        ) {
-            (Some(code), _) => format!("exited with status {code}"),
-            (None, Some(sig)) => format!("killed by signal {sig}"),
-            _ => "failed".to_string(),
-        };
-        let error = match record.last_stderr_line {
-            Some(line) => format!("{how}: {line}"),
-            None => how,
-        };
-        JobOutcome::Failed {
-            error,
+        outcome(status, record)
+    }
+}
+
+/// How the fire ended, from the program's exit status and its record.
+fn outcome(status: std::process::ExitStatus, record: output::Record) -> JobOutcome {
+    if status.success() {
+        return JobOutcome::Succeeded {
             output: record.output,
-            retry: RetryDirective::ByPolicy,
-        }
+        };
+    }
+    let how = match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => "failed".to_string(),
+    };
+    let error = match record.last_stderr_line {
+        Some(line) => format!("{how}: {line}"),
+        None => how,
+    };
+    JobOutcome::Failed {
+        error,
+        output: record.output,
+        retry: RetryDirective::ByPolicy,
     }
 }
 
