@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod command;
 mod config;
+mod contract;
 mod http;
 mod policies;
 mod reconcile;
