@@ -16,6 +16,7 @@ mod fires;
 mod jobs;
 mod nodes;
 mod notify;
+mod producer_key;
 mod queue;
 mod reconcile;
 mod triggers;

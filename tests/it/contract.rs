@@ -824,3 +824,72 @@ impl Drop for ServeGuard {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test]
+async fn client_schedule_once_with_a_key_makes_one_trigger_shared_with_the_contract() {
+    for db in backends().await {
+        let mut h = harness(&db).await;
+        create_job(&h, "report", false).await;
+        let at = h.clock.now() + TimeDelta::seconds(10);
+        let first = h
+            .client
+            .schedule_once("report", at, Some(json!({"n": 1})), Some("invoice-9"))
+            .await
+            .unwrap();
+        let again = h
+            .client
+            .schedule_once(
+                "report",
+                at + TimeDelta::hours(1),
+                Some(json!({"n": 2})),
+                Some("invoice-9"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again, first, "{}: the first trigger, unchanged", db.backend);
+        let through_sql =
+            schedule_once(&h, "report", at.timestamp_millis(), None, Some("invoice-9"))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            through_sql, first.id,
+            "the contract sees the Rust client's key"
+        );
+        let columns = trigger_columns(&h.store, first.id).await;
+        assert_eq!(columns["producer_key"].as_deref(), Some("invoice-9"));
+        let unkeyed = h
+            .client
+            .schedule_once("report", at, None, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            trigger_columns(&h.store, unkeyed.id).await["producer_key"],
+            None
+        );
+        let err = h
+            .client
+            .schedule_once("nope", at, None, Some("invoice-9"))
+            .await
+            .expect_err("unknown job");
+        assert!(
+            err.to_string().contains("job `nope` does not exist"),
+            "{err}"
+        );
+        assert_eq!(h.client.job("report").await.unwrap().triggers.len(), 2);
+        h.clock.set(at);
+        assert_eq!(h.step_and_settle().await.started, 2, "{}", db.backend);
+        let fired = fires::Entity::find()
+            .all(h.store.connection())
+            .await
+            .unwrap();
+        let keyed: Vec<_> = fired
+            .iter()
+            .filter(|f| f.trigger_id == Some(first.id))
+            .collect();
+        assert_eq!(keyed.len(), 1, "the keyed one-off fired once");
+        let data: serde_json::Value =
+            serde_json::from_str(keyed[0].data.as_deref().unwrap()).unwrap();
+        assert_eq!(data["n"], 1);
+    }
+}
