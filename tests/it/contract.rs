@@ -50,7 +50,7 @@ fn folder(backend: DbBackend) -> &'static str {
 
 /// The statements of a contract file: comment lines dropped, split at a
 /// `;` that ends a line (the format `contract/README.md` documents).
-fn statements(backend: DbBackend, operation: &str) -> Vec<String> {
+pub(crate) fn statements(backend: DbBackend, operation: &str) -> Vec<String> {
     let path = repo()
         .join("contract")
         .join(folder(backend))
@@ -72,7 +72,7 @@ fn statements(backend: DbBackend, operation: &str) -> Vec<String> {
 /// `:name` parameters rewritten to `$1, $2, …` (one number per distinct
 /// name, in order of first use) with their values, for sqlx on either
 /// backend.
-fn bind(sql: &str, params: &[(&str, Value)]) -> (String, Vec<Value>) {
+pub(crate) fn bind(sql: &str, params: &[(&str, Value)]) -> (String, Vec<Value>) {
     let chars: Vec<char> = sql.chars().collect();
     let mut out = String::new();
     let mut names: Vec<String> = Vec::new();
@@ -300,6 +300,21 @@ fn every_operation_has_one_file_per_backend_and_the_python_client_ships_them() {
             );
         }
     }
+}
+
+#[test]
+fn the_readme_shows_the_sqlite_schedule_once_statement_as_it_is() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme
+        .find("## From any language")
+        .expect("the README section")..];
+    let start = section.find("```sql\n").expect("its SQL block") + "```sql\n".len();
+    let block = &section[start..start + section[start..].find("```").expect("block end")];
+    assert_eq!(
+        vec![block.trim().trim_end_matches(';').to_string()],
+        statements(DbBackend::Sqlite, "schedule_once"),
+        "README.md shows contract/sqlite/schedule_once.sql"
+    );
 }
 
 #[tokio::test]
