@@ -221,12 +221,20 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
         source.close()
         target.close()
         return Database("sqlite", f"sqlite://{path}", path)
-    server: PgServer = request.getfixturevalue("pg")
-    template_name: str = request.getfixturevalue("pg_template")
+    return new_pg_database(request.getfixturevalue("pg"), request.getfixturevalue("pg_template"))
+
+
+def new_pg_database(server: PgServer, template: str) -> Database:
     name = f"t_{next(_numbers)}"
     with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_name}")
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     return Database("postgres", server.url(name))
+
+
+@pytest.fixture
+def pg_db(pg: PgServer, pg_template: str) -> Database:
+    """A fresh PostgreSQL database holding the declared jobs."""
+    return new_pg_database(pg, pg_template)
 
 
 @pytest.fixture

@@ -329,3 +329,29 @@ def test_a_server_stopped_under_the_client_is_reported_and_refused() -> None:
             assert time.monotonic() - started < 6, attempt
     finally:
         server.stop()
+
+
+def test_on_postgres_a_running_node_is_woken_at_once(pg_db: Database, tmp_path: Path) -> None:
+    # A poll a minute apart: a fire within seconds is the NOTIFY's doing.
+    config = tmp_path / "slow-poll.toml"
+    config.write_text('[scheduler]\npoll_interval = "60s"\n\n[[job]]\nname = "report"\nkind = "noop"\n')
+    node = Serve(pg_db.url, config, tmp_path, tmp_path / "serve.log")
+    try:
+        def listening() -> bool:
+            return bool(
+                pg_db.query(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query ILIKE 'LISTEN%%cosched_changes%%'"
+                )
+            )
+
+        deadline = time.monotonic() + 30
+        while not listening():
+            assert time.monotonic() < deadline, f"the node never LISTENed:\n{node.log_tail()}"
+            time.sleep(0.05)
+        client = Client(pg_db.url)
+        fire = client.wait_trigger(client.trigger_now("report"), timeout=10)
+        assert fire.succeeded
+        assert fire.lateness is not None and fire.lateness < timedelta(seconds=5), fire.lateness
+    finally:
+        node.stop()

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 #: The contract version this client speaks.
 CONTRACT_VERSION = 1
@@ -35,7 +35,7 @@ class Statement:
     sql: str
     names: Tuple[str, ...]
 
-    def bind(self, values: Mapping[str, Any]) -> dict:
+    def bind(self, values: Mapping[str, Any]) -> Dict[str, Any]:
         missing = [n for n in self.names if n not in values]
         if missing:
             raise KeyError(f"no value for parameter(s) {', '.join(':' + n for n in missing)}")
