@@ -2,7 +2,7 @@
 from the commit of `cosched_trigger_now` to the job's start, with a real
 `cosched serve`.
 
-    python bench/pickup_latency.py [--fires 200] [--runs 3] [--poll 60s]
+    python bench/pickup_latency.py [--fires 200] [--runs 3] [--poll 60s] [--no-fsync]
 
 It starts a PostgreSQL server of its own with the default durability
 (fsync and synchronous_commit on; see tests/pg_server.py), migrates a
@@ -83,12 +83,17 @@ def main() -> None:
     parser.add_argument("--fires", type=int, default=200, help="one-offs per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--poll", default="60s", help="the node's poll_interval")
+    parser.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="run the server without fsync and synchronous_commit (to see what durable commits cost)",
+    )
     args = parser.parse_args()
     binary = Path(os.environ.get("COSCHED_BIN", REPO / "target" / "debug" / "cosched"))
     if not binary.is_file():
         raise SystemExit(f"{binary} is missing: run `cargo build` or set COSCHED_BIN")
 
-    server = PgServer(durable=True)
+    server = PgServer(durable=not args.no_fsync)
     node = None
     try:
         with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
