@@ -162,6 +162,30 @@ impl Client {
             .await?)
     }
 
+    /// Like [`Client::schedule_at`], with an optional producer key: a
+    /// second call with the same key for the same job (from any producer,
+    /// the SQL contract included) creates nothing and returns the trigger
+    /// the first one created, with its instant and data.
+    pub async fn schedule_once(
+        &self,
+        job: &str,
+        at: DateTime<Utc>,
+        data: Option<Value>,
+        key: Option<&str>,
+    ) -> Result<Trigger, ClientError> {
+        let Some(key) = key else {
+            return self.schedule_at(job, at, data).await;
+        };
+        let at = ranges::check_instant(at, "at")
+            .map_err(|e| ClientError::Validation(ValidationError::one("at", e)))?;
+        let mut def = TriggerDef::new(ScheduleSpec::Once { at });
+        def.data = data;
+        Ok(self
+            .store
+            .trigger_create_keyed(job, &def, key, self.clock.now_ms())
+            .await?)
+    }
+
     /// Schedules a one-off fire of `job` after `delay`.
     pub async fn schedule_in(
         &self,

@@ -25,6 +25,7 @@ mod jobs;
 mod lease;
 mod nodes;
 mod notify;
+mod producer_key;
 mod queue;
 mod reconcile;
 mod record;

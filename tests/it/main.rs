@@ -15,6 +15,7 @@ mod cli;
 mod cluster;
 mod command;
 mod config;
+mod contract;
 mod declare;
 mod http;
 mod http_limits;

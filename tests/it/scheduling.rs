@@ -382,9 +382,32 @@ async fn a_one_off_inserted_with_the_readme_plain_sql_fires() {
         .await
         .unwrap();
     let readme = include_str!("../../README.md");
+    let readme = &readme[readme
+        .find("## From any language")
+        .expect("README has the section")..];
     let start = readme.find("```sql\n").expect("README has the SQL example") + "```sql\n".len();
     let sql = &readme[start..start + readme[start..].find("```").unwrap()];
-    h.db.execute_unprepared(sql).await.unwrap();
+    // The statement as the README shows it, with the values it names.
+    use cosched::Clock;
+    let (sql, values) = crate::contract::bind(
+        sql.trim().trim_end_matches(';'),
+        &[
+            ("job", "cleanup".into()),
+            ("at_ms", 1796083200000_i64.into()),
+            ("data", sea_orm::Value::String(None)),
+            ("key", sea_orm::Value::String(None)),
+            ("now_ms", h.clock.now_ms().into()),
+        ],
+    );
+    let rows =
+        h.db.query_all_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the statement returns the trigger id");
     h.clock.set(
         chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
             .unwrap()

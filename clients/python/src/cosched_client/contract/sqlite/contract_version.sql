@@ -1,0 +1,2 @@
+-- The contract version of this database. Result: one row (version).
+SELECT version FROM cosched_contract;

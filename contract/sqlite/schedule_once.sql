@@ -1,0 +1,19 @@
+-- Schedule a one-off fire of job :job at :at_ms (UTC milliseconds), with
+-- :data (JSON text or NULL) merged over the job's data and an optional
+-- producer :key; :now_ms is the caller's clock (UTC milliseconds).
+-- Result: one row (trigger_id); a :key already used for this job returns
+-- that trigger and changes nothing. No row: the job does not exist.
+-- A paused job gets the one-off too, in state `paused`.
+INSERT INTO triggers (job_id, source, kind, cron_dialect, timezone,
+                      preserve_hour_of_day, skip_day_if_hour_missing,
+                      start_at, repeat_count, data, next_fire_at, times_fired,
+                      misfire_policy, priority, pool, state, fence,
+                      producer_key, created_at, updated_at)
+SELECT id, 'api', 'once', 'quartz', 'UTC', FALSE, FALSE,
+       :at_ms, 0, json(:data), :at_ms, 0,
+       'smart', priority, pool, CASE WHEN paused THEN 'paused' ELSE 'waiting' END, 0,
+       :key, :now_ms, :now_ms
+FROM jobs WHERE name = :job
+ON CONFLICT (job_id, producer_key) WHERE producer_key IS NOT NULL
+DO UPDATE SET producer_key = excluded.producer_key
+RETURNING id AS trigger_id;
