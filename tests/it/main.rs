@@ -11,6 +11,7 @@ mod cluster;
 mod command;
 mod config;
 mod http;
+mod http_job;
 mod layout;
 mod policies;
 mod reconcile;
