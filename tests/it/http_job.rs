@@ -661,3 +661,35 @@ async fn bad_settings_are_refused_by_the_file_and_by_the_client_and_nothing_is_w
     }
     assert!(client.jobs().await.unwrap().is_empty());
 }
+
+/// The commented `http` job of `jobs.toml.example`, uncommented as its
+/// comment says (with `[http]`), is a valid file whose settings ask for
+/// what the node's `/healthz` answers (`"status": "ok"`).
+#[test]
+fn the_example_http_job_is_valid_once_uncommented() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs.toml.example");
+    let example = std::fs::read_to_string(path).unwrap();
+    let start = example
+        .find("# [[job]]\n# name = \"self-check\"")
+        .expect("the http example");
+    let block: String = example[start..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter(|l| !l.starts_with("# #"))
+        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
+        .collect();
+    let text = format!("[http]\nlisten = \"127.0.0.1:8080\"\n\n{block}");
+    let cfg = config::parse(&text, "example.toml", &JobRegistry::with_builtins())
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let job = &cfg
+        .jobs
+        .iter()
+        .find(|j| j.job.name == "self-check")
+        .unwrap()
+        .job;
+    assert_eq!(job.kind, "http");
+    assert_eq!(job.settings["url"], json!("http://127.0.0.1:8080/healthz"));
+    assert_eq!(job.settings["method"], json!("GET"));
+    let re = regex::Regex::new(job.settings["expect_body"].as_str().unwrap()).unwrap();
+    assert!(re.is_match(r#"{"status": "ok", "node": "n", "database": true}"#));
+}
