@@ -1,7 +1,10 @@
 //! `cosched bench`: how fast this scheduler fires on your database.
 //!
 //! A run creates a job of the built-in `noop` kind (so the scheduler is
-//! measured, not process start-up) named `bench-<random>`, in a pool of
+//! measured, not process start-up), or with `--kind http` of the `http`
+//! kind (a POST of the fire's context to `--url`, by default to a server
+//! the bench runs on loopback that answers 204 at once: the kind's own
+//! cost beside `noop`'s), named `bench-<random>`, in a pool of
 //! the same name: the bench nodes fire nothing else, and nodes already
 //! serving the database never fire the bench's triggers. It starts `M`
 //! real [`Node`]s in this process (each with its own id and connection
@@ -78,6 +81,14 @@ pub struct BenchArgs {
     /// Each node's executor slots (`max_concurrent`).
     #[arg(long, default_value_t = 256)]
     pub max_concurrent: usize,
+    /// The bench job's kind: `noop`, or `http` (each fire POSTs its
+    /// context to `--url`).
+    #[arg(long, value_enum, default_value_t = BenchKind::Noop)]
+    pub kind: BenchKind,
+    /// With `--kind http`: the URL every fire requests (default: a server
+    /// the bench runs on 127.0.0.1 that answers 204 at once).
+    #[arg(long)]
+    pub url: Option<String>,
     /// Keep the bench job and its history instead of deleting them.
     #[arg(long)]
     pub keep: bool,
@@ -93,6 +104,14 @@ pub enum Mode {
     Steady,
 }
 
+/// The kind of the bench job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BenchKind {
+    Noop,
+    Http,
+}
+
 fn duration_arg(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e}; expected e.g. 20s or 500ms"))
 }
@@ -103,6 +122,9 @@ pub struct BenchReport {
     pub database: String,
     pub backend: &'static str,
     pub mode: Mode,
+    pub kind: BenchKind,
+    /// The URL of an `http` bench job.
+    pub url: Option<String>,
     pub nodes: usize,
     pub max_concurrent: usize,
     /// The bench job (deleted after the run unless `--keep`).
@@ -196,10 +218,28 @@ pub async fn measure(args: &BenchArgs) -> Result<BenchReport, CliError> {
     }
     let name = format!("bench-{:08x}", rand::random::<u32>());
     let client = Client::new(store.clone(), clock.clone(), JobRegistry::with_builtins());
-    let mut def = JobDef::new(&name, "noop");
+    // The loopback server lives as long as this run (aborted on drop).
+    let (def, server) = match args.kind {
+        BenchKind::Noop => (JobDef::new(&name, "noop"), None),
+        BenchKind::Http => {
+            let (url, server) = match &args.url {
+                Some(url) => (url.clone(), None),
+                None => {
+                    let (url, server) = answer_at_once().await?;
+                    (url, Some(server))
+                }
+            };
+            let mut def = JobDef::new(&name, "http");
+            def.settings = serde_json::json!({ "url": url });
+            (def, server.map(AbortOnDrop))
+        }
+    };
+    let mut def = def;
     def.pool = name.clone();
+    let url = def.settings["url"].as_str().map(str::to_string);
     let job = client.create_job_def(&def, None).await?;
     let outcome = drive(args, &store, &job, &clock).await;
+    drop(server);
     let tally = match &outcome {
         Ok(_) => store.bench_tally(job.id).await,
         Err(_) => Ok(BenchTally::default()),
@@ -211,11 +251,42 @@ pub async fn measure(args: &BenchArgs) -> Result<BenchReport, CliError> {
     }
     let run = outcome?;
     let tally = tally?;
-    Ok(report(args, &store, name, run, tally))
+    let mut report = report(args, &store, name, run, tally);
+    report.url = url;
+    Ok(report)
+}
+
+/// Serves 204 No Content to every request on an ephemeral loopback port.
+async fn answer_at_once() -> Result<(String, JoinHandle<()>), CliError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Runtime(format!("cannot read the bench server's address: {e}")))?;
+    let app = axum::Router::new().fallback(|| async { axum::http::StatusCode::NO_CONTENT });
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "the bench's HTTP server stopped");
+        }
+    });
+    Ok((format!("http://{addr}/"), server))
+}
+
+/// A task stopped when its handle is dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn check(args: &BenchArgs) -> Result<(), CliError> {
     let bad = |m: &str| Err(CliError::Usage(m.to_string()));
+    if args.url.is_some() && args.kind != BenchKind::Http {
+        return bad("--url is for --kind http");
+    }
     if args.nodes == 0 {
         return bad("--nodes must be at least 1");
     }
@@ -413,6 +484,8 @@ fn report(args: &BenchArgs, store: &Store, job: String, run: Run, t: BenchTally)
         database: redact(&args.database),
         backend: store.backend_name(),
         mode: args.mode,
+        kind: args.kind,
+        url: None,
         nodes: args.nodes,
         max_concurrent: args.max_concurrent,
         job,
@@ -478,6 +551,9 @@ fn print_summary(r: &BenchReport) {
         ),
     };
     println!("cosched bench on {} ({})", r.database, r.backend);
+    if let Some(url) = &r.url {
+        println!("  http job: each fire POSTs its context to {url}");
+    }
     println!(
         "  {what}; {} node(s), max_concurrent {}",
         r.nodes, r.max_concurrent

@@ -1,11 +1,12 @@
 //! Job kinds: what a fire runs.
 //!
-//! A kind is a stable string name (`command`, `noop`, or a plugin's own)
+//! A kind is a stable string name (`command`, `http`, `noop`, or a plugin's own)
 //! with an implementation of [`JobKind`]. Names are persisted in
 //! `jobs.kind`, so a kind keeps its name across releases. A Rust program
 //! that embeds cosched registers its own kinds in the [`JobRegistry`].
 
 pub mod command;
+pub mod http;
 pub mod noop;
 mod registry;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::JobKind;
 use super::command::CommandJob;
+use super::http::HttpJob;
 use super::noop::NoopJob;
 
 /// Job kinds by their stable names.
@@ -27,10 +28,13 @@ impl JobRegistry {
         }
     }
 
-    /// The built-in kinds: `command` and `noop`.
+    /// The built-in kinds: `command`, `http` and `noop`. The `http` kind
+    /// builds its HTTP clients on first use, so a registry is cheap to
+    /// make; each registry has its own clients (one per node).
     pub fn with_builtins() -> Self {
         let mut registry = Self::empty();
         registry.register(Arc::new(CommandJob));
+        registry.register(Arc::new(HttpJob::new()));
         registry.register(Arc::new(NoopJob));
         registry
     }

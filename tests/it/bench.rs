@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use cosched::Store;
-use cosched::cli::bench::{BenchArgs, Mode, measure};
+use cosched::cli::bench::{BenchArgs, BenchKind, Mode, measure};
 
 use crate::support::sqlite;
 
@@ -19,6 +19,8 @@ fn burst(url: &str, triggers: u64, nodes: usize) -> BenchArgs {
         lead: Some(Duration::from_millis(500)),
         nodes,
         max_concurrent: 64,
+        kind: BenchKind::Noop,
+        url: None,
         keep: false,
         json: false,
     }
@@ -70,4 +72,21 @@ async fn a_database_with_jobs_from_a_file_is_refused_and_left_untouched() {
     let jobs = store.jobs_list().await.unwrap();
     let names: Vec<&str> = jobs.iter().map(|j| j.job.name.as_str()).collect();
     assert_eq!(names, ["keep-me"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_burst_requests_the_loopback_server_once_per_trigger() {
+    let db = sqlite();
+    let mut args = burst(&db.url, 100, 1);
+    args.kind = BenchKind::Http;
+    let report = measure(&args).await.expect("bench run");
+    assert_eq!((report.lost, report.duplicated), (0, 0), "{report:?}");
+    assert_eq!(report.succeeded, 100, "{report:?}");
+    let url = report.url.as_deref().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let mut noop_with_url = burst(&db.url, 1, 1);
+    noop_with_url.url = Some("http://127.0.0.1:1/".into());
+    let err = measure(&noop_with_url).await.expect_err("refused");
+    assert_eq!(err.to_string(), "--url is for --kind http");
 }

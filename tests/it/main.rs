@@ -18,6 +18,7 @@ mod config;
 mod contract;
 mod declare;
 mod http;
+mod http_job;
 mod http_limits;
 mod http_security;
 mod layout;
