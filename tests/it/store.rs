@@ -1173,7 +1173,7 @@ async fn two_concurrent_creates_of_one_name_give_one_job_and_one_conflict() {
     for db in support::backends().await {
         let b = db.backend;
         // Two producers, each with its own pool.
-        let a = support::Harness::new(&db.url).await.client;
+        let a = support::Harness::new(&db.url).await.client.clone();
         let other = cosched::Client::new(
             connect(&db).await,
             std::sync::Arc::new(cosched::ManualClock::new(t0())),

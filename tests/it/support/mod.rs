@@ -5,18 +5,16 @@
 
 pub mod pg;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use cosched::events::{Events, SchedulerEvent};
-use cosched::executor::{Executor, ExecutorConfig};
-use cosched::scheduler::{Pass, Scheduler, SchedulerConfig};
+use cosched::events::SchedulerEvent;
+use cosched::scheduler::Pass;
 use cosched::store::Store;
-use cosched::{Client, JobRegistry, ManualClock};
+use cosched::testing::TestNode;
+use cosched::{Client, JobRegistry};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use tempfile::TempDir;
-use tokio::sync::broadcast;
 
 /// A database for one test: dropped with the test.
 pub struct TestDb {
@@ -101,18 +99,28 @@ pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
 }
 
-/// A node's parts, driven by hand: `step()` is one scheduler pass.
+/// A node's parts, driven by hand: `step()` is one scheduler pass. It is
+/// the harness cosched ships to embedders ([`cosched::testing::TestNode`]),
+/// with the test's own SQL connection beside it and panics in place of
+/// errors, since a panic is how a test fails.
 pub struct Harness {
-    pub store: Store,
+    node: TestNode,
     /// The test's own connection to the same database.
     pub db: DatabaseConnection,
-    pub clock: Arc<ManualClock>,
-    pub events: Events,
-    pub executor: Executor,
-    pub scheduler: Scheduler,
-    pub client: Client,
-    pub node_id: String,
-    rx: broadcast::Receiver<SchedulerEvent>,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = TestNode;
+
+    fn deref(&self) -> &TestNode {
+        &self.node
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut TestNode {
+        &mut self.node
+    }
 }
 
 impl Harness {
@@ -126,53 +134,24 @@ impl Harness {
         max_concurrent: usize,
         registry: JobRegistry,
     ) -> Harness {
-        let store = Store::connect(url).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let clock = Arc::new(ManualClock::new(t0()));
-        let events = Events::new();
-        let rx = events.subscribe();
-        let executor = Executor::new(
-            ExecutorConfig {
-                node_id: node_id.to_string(),
-                max_concurrent,
-            },
-            registry.clone(),
-            store.clone(),
-            clock.clone(),
-            events.clone(),
-        );
-        let scheduler = Scheduler::new(
-            SchedulerConfig {
-                node_id: node_id.to_string(),
-                pools: vec!["default".to_string()],
-                poll_interval: Duration::from_secs(1),
-                lease: Duration::from_secs(30),
-                max_batch: 256,
-                misfire_threshold: Duration::from_secs(60),
-                lookahead: Duration::ZERO,
-            },
-            store.clone(),
-            clock.clone(),
-            executor.clone(),
-            events.clone(),
-        );
-        let client = Client::new(store.clone(), clock.clone(), registry);
+        let node = TestNode::builder(url)
+            .node_id(node_id)
+            .max_concurrent(max_concurrent)
+            .registry(registry)
+            .start_at(t0())
+            .wait(Duration::from_secs(30))
+            .start()
+            .await
+            .expect("a stepped node");
         Harness {
             db: sql(url).await,
-            store,
-            clock,
-            events,
-            executor,
-            scheduler,
-            client,
-            node_id: node_id.to_string(),
-            rx,
+            node,
         }
     }
 
     /// One scheduler pass at the clock's current instant.
     pub async fn step(&self) -> Pass {
-        self.scheduler.run_once().await.expect("scheduler pass")
+        self.node.step().await.expect("scheduler pass")
     }
 
     pub fn advance(&self, secs: i64) {
@@ -182,25 +161,14 @@ impl Harness {
     /// Waits (up to 30 s of real time) for `n` fires to complete, and
     /// returns their events in completion order.
     pub async fn completions(&mut self, n: usize) -> Vec<SchedulerEvent> {
-        let mut seen = Vec::new();
-        while seen.len() < n {
-            let event = tokio::time::timeout(Duration::from_secs(30), self.rx.recv())
-                .await
-                .unwrap_or_else(|_| panic!("timed out waiting for {n} completions; saw {seen:?}"))
-                .expect("event channel");
-            if matches!(event, SchedulerEvent::Completed { .. }) {
-                seen.push(event);
-            }
-        }
-        seen
+        self.node
+            .completions(n)
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {n} completions: {e}"))
     }
 
     /// Steps once and waits for every fire the step started to complete.
     pub async fn step_and_settle(&mut self) -> Pass {
-        let pass = self.step().await;
-        if pass.started > 0 {
-            self.completions(pass.started).await;
-        }
-        pass
+        self.node.step_and_settle().await.expect("a settled pass")
     }
 }
