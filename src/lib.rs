@@ -22,10 +22,12 @@
 //! - [`node`]: a running node and its shutdown protocol.
 //! - [`cluster`]: check-ins, clock offset, dead nodes and recovery.
 //! - [`clock`]: every "now", injectable; [`events`]: what a node did.
+//! - [`bench`]: the end-to-end benchmark behind `cosched bench`.
 //! - [`cli`]: the command line (the binary is a thin shell around it).
 //! - [`testing`]: a node stepped by hand with a manual clock, for embedders'
 //!   tests of their own job kinds.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;
