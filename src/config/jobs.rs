@@ -5,7 +5,8 @@
 //!
 //! The file differs from the JSON body in its shape only: schedule keys
 //! sit in the job table, and the command kind's settings (`command`,
-//! `shell`, `env`, `workdir`, `max_output`) are keys of the job.
+//! `shell`, `env`, `workdir`, `max_output`, `inherit_env`) are keys of the
+//! job.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -115,6 +116,7 @@ fn settings(
         raw.env.as_ref().map(|v| ("env", v.span())),
         raw.workdir.as_ref().map(|v| ("workdir", v.span())),
         raw.max_output.as_ref().map(|v| ("max_output", v.span())),
+        raw.inherit_env.as_ref().map(|v| ("inherit_env", v.span())),
     ];
     if kind != "command" {
         for (key, key_span) in command_keys.iter().flatten() {
@@ -126,7 +128,7 @@ fn settings(
         return (Some(table_to_json(s.get_ref())), s.span());
     }
     if let Some(s) = &raw.settings {
-        c.at(s.span(), "the command kind takes its settings (command, shell, env, workdir, max_output) as keys of the job, not in `settings`");
+        c.at(s.span(), "the command kind takes its settings (command, shell, env, workdir, max_output, inherit_env) as keys of the job, not in `settings`");
     }
     let mut settings = serde_json::Map::new();
     if let Some(v) = &raw.command {
@@ -144,6 +146,9 @@ fn settings(
     }
     if let Some(v) = &raw.max_output {
         settings.insert("max_output".into(), json!(v.get_ref()));
+    }
+    if let Some(v) = &raw.inherit_env {
+        settings.insert("inherit_env".into(), toml_to_json(v.get_ref()));
     }
     (Some(Value::Object(settings)), span)
 }

@@ -92,6 +92,7 @@ pub(super) struct RawJob {
     pub env: Option<Spanned<toml::Table>>,
     pub workdir: Option<Spanned<String>>,
     pub max_output: Option<Spanned<i64>>,
+    pub inherit_env: Option<Spanned<toml::Value>>,
     // Any other kind's settings.
     pub settings: Option<Spanned<toml::Table>>,
     // Schedule: one of cron, every, at, calendar_interval, daily (none: on demand).

@@ -329,3 +329,27 @@ kind = "noop"
         .collect();
     assert_eq!(hashes, pinned);
 }
+
+#[test]
+fn inherit_env_is_a_command_key_of_the_job() {
+    let config = load(
+        "[[job]]\nname = \"j\"\nkind = \"command\"\ncommand = [\"true\"]\ninherit_env = [\"HOME\"]\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        config.jobs[0].job.settings["inherit_env"],
+        serde_json::json!(["HOME"])
+    );
+    let i = issue(
+        "[[job]]\nname = \"j\"\nkind = \"command\"\ncommand = [\"true\"]\ninherit_env = [\"A=B\"]\n",
+    );
+    assert_eq!(i.line, 4, "{}", i.message);
+    assert!(i.message.contains("inherit_env"), "{}", i.message);
+    let i = issue("[[job]]\nname = \"j\"\nkind = \"noop\"\ninherit_env = true\n");
+    assert_eq!(i.line, 4);
+    assert!(
+        i.message.contains("setting of the command kind"),
+        "{}",
+        i.message
+    );
+}

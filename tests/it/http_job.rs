@@ -657,7 +657,10 @@ async fn bad_settings_are_refused_by_the_file_and_by_the_client_and_nothing_is_w
             .await
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with(&format!("job `bad-{i}`: {expected}")), "{e}");
+        assert!(
+            e.starts_with(&format!("job `bad-{i}` (http): {expected}")),
+            "{e}"
+        );
     }
     assert!(client.jobs().await.unwrap().is_empty());
 }
