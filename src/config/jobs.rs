@@ -5,8 +5,9 @@
 //!
 //! The file differs from the JSON body in its shape only: schedule keys
 //! sit in the job table, and the command kind's settings (`command`,
-//! `shell`, `env`, `workdir`, `max_output`, `inherit_env`) are keys of the
-//! job.
+//! `shell`, `env`, `workdir`, `max_output`, `inherit_env`) and the http
+//! kind's (`url`, `method`, `headers`, …, `jobs::http::KEYS`) are keys of
+//! the job; any other kind takes a `settings` table.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -118,10 +119,35 @@ fn settings(
         raw.max_output.as_ref().map(|v| ("max_output", v.span())),
         raw.inherit_env.as_ref().map(|v| ("inherit_env", v.span())),
     ];
+    let http_keys = http_keys(raw);
     if kind != "command" {
         for (key, key_span) in command_keys.iter().flatten() {
             c.at(key_span.clone(), format!("`{key}` is a setting of the command kind, but this job's kind is `{kind}`: put the kind's settings in a `settings` table"));
         }
+    }
+    if kind != "http" {
+        for (key, v) in &http_keys {
+            c.at(
+                v.span(),
+                format!("`{key}` is a setting of the http kind, but this job's kind is `{kind}`"),
+            );
+        }
+    }
+    if kind == "http" && !http_keys.is_empty() {
+        if let Some(s) = &raw.settings {
+            c.at(s.span(), "the http kind's settings are keys of the job (url, method, …) or a `settings` table, not both");
+        }
+        let mut settings = serde_json::Map::new();
+        for (key, v) in &http_keys {
+            settings.insert((*key).to_string(), toml_to_json(v.get_ref()));
+        }
+        let span = http_keys
+            .iter()
+            .find(|(k, _)| *k == "url")
+            .map_or_else(|| http_keys[0].1.span(), |(_, v)| v.span());
+        return (Some(Value::Object(settings)), span);
+    }
+    if kind != "command" {
         let Some(s) = &raw.settings else {
             return (None, span);
         };
@@ -151,6 +177,32 @@ fn settings(
         settings.insert("inherit_env".into(), toml_to_json(v.get_ref()));
     }
     (Some(Value::Object(settings)), span)
+}
+
+/// The http kind's keys written on the job table, in `jobs::http::KEYS`
+/// order.
+fn http_keys(raw: &RawJob) -> Vec<(&'static str, &Spanned<toml::Value>)> {
+    [
+        ("url", &raw.url),
+        ("method", &raw.method),
+        ("headers", &raw.headers),
+        ("body", &raw.body),
+        ("auth", &raw.auth),
+        ("sign", &raw.sign),
+        ("request_timeout", &raw.request_timeout),
+        ("connect_timeout", &raw.connect_timeout),
+        ("success_codes", &raw.success_codes),
+        ("expect_body", &raw.expect_body),
+        ("retry_on", &raw.retry_on),
+        ("max_response", &raw.max_response),
+        ("follow_redirects", &raw.follow_redirects),
+        ("ca_file", &raw.ca_file),
+        ("client_cert", &raw.client_cert),
+        ("client_key", &raw.client_key),
+    ]
+    .into_iter()
+    .filter_map(|(key, v)| v.as_ref().map(|v| (key, v)))
+    .collect()
 }
 
 /// The schedule keys of the job table, as a [`ScheduleDecl`]; None when

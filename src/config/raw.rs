@@ -93,6 +93,23 @@ pub(super) struct RawJob {
     pub workdir: Option<Spanned<String>>,
     pub max_output: Option<Spanned<i64>>,
     pub inherit_env: Option<Spanned<toml::Value>>,
+    // The http kind's settings, written at job level (`jobs::http::KEYS`).
+    pub url: Option<Spanned<toml::Value>>,
+    pub method: Option<Spanned<toml::Value>>,
+    pub headers: Option<Spanned<toml::Value>>,
+    pub body: Option<Spanned<toml::Value>>,
+    pub auth: Option<Spanned<toml::Value>>,
+    pub sign: Option<Spanned<toml::Value>>,
+    pub request_timeout: Option<Spanned<toml::Value>>,
+    pub connect_timeout: Option<Spanned<toml::Value>>,
+    pub success_codes: Option<Spanned<toml::Value>>,
+    pub expect_body: Option<Spanned<toml::Value>>,
+    pub retry_on: Option<Spanned<toml::Value>>,
+    pub max_response: Option<Spanned<toml::Value>>,
+    pub follow_redirects: Option<Spanned<toml::Value>>,
+    pub ca_file: Option<Spanned<toml::Value>>,
+    pub client_cert: Option<Spanned<toml::Value>>,
+    pub client_key: Option<Spanned<toml::Value>>,
     // Any other kind's settings.
     pub settings: Option<Spanned<toml::Table>>,
     // Schedule: one of cron, every, at, calendar_interval, daily (none: on demand).

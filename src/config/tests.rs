@@ -353,3 +353,41 @@ fn inherit_env_is_a_command_key_of_the_job() {
         i.message
     );
 }
+
+#[test]
+fn the_http_kind_takes_its_settings_as_keys_of_the_job() {
+    let at_job_level = load(
+        "[[job]]\nname = \"j\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/x\"\nmethod = \"GET\"\n\
+         request_timeout = \"5s\"\nsuccess_codes = [200]\n",
+    )
+    .expect("valid");
+    let in_a_table = load(
+        "[[job]]\nname = \"j\"\nkind = \"http\"\nsettings = { url = \"http://127.0.0.1:9/x\", \
+         method = \"GET\", request_timeout = \"5s\", success_codes = [200] }\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        at_job_level.jobs[0].job.settings,
+        in_a_table.jobs[0].job.settings
+    );
+    // Every key of the kind is a key of the job table: on another kind
+    // each is refused as the http kind's, never as an unknown key.
+    for key in crate::jobs::http::KEYS {
+        let i = issue(&format!(
+            "[[job]]\nname = \"j\"\nkind = \"noop\"\n{key} = \"x\"\n"
+        ));
+        assert_eq!(i.line, 4, "{key}: {}", i.message);
+        assert!(
+            i.message.contains("is a setting of the http kind"),
+            "{key}: {}",
+            i.message
+        );
+    }
+    let i = issue(
+        "[[job]]\nname = \"j\"\nkind = \"http\"\nurl = \"http://h/\"\nsettings = { method = \"GET\" }\n",
+    );
+    assert!(i.message.contains("not both"), "{}", i.message);
+    // A bad value is reported at the job's url line.
+    let i = issue("[[job]]\nname = \"j\"\nkind = \"http\"\nurl = \"ftp://h/\"\n");
+    assert_eq!(i.line, 4, "{}", i.message);
+}

@@ -298,7 +298,7 @@ async fn a_server_that_hangs_times_out_and_is_retried() {
     let mut h = Harness::new(&db.url).await;
     let mut job = http_job(
         "hangs",
-        json!({"url": format!("{}/slow", server.base), "timeout": "300ms"}),
+        json!({"url": format!("{}/slow", server.base), "request_timeout": "300ms"}),
     );
     job.retry = retried(2);
     let first = run_once(&mut h, &job).await;
@@ -306,7 +306,7 @@ async fn a_server_that_hangs_times_out_and_is_retried() {
     assert_eq!(fires[0].status, "failed", "{first:?}");
     assert_eq!(
         fires[0].error.as_deref(),
-        Some("no response within 300ms (the http kind's `timeout`)")
+        Some("no response within 300ms (the http kind's `request_timeout`)")
     );
     h.advance(10);
     assert_eq!(h.step_and_settle().await.started, 1);

@@ -134,7 +134,7 @@ impl JobKind for HttpJob {
         match attempt.await {
             Err(_) => JobOutcome::Failed {
                 error: format!(
-                    "no response within {} (the http kind's `timeout`)",
+                    "no response within {} (the http kind's `request_timeout`)",
                     humantime::format_duration(settings.timeout)
                 ),
                 output: None,

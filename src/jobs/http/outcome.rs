@@ -118,7 +118,7 @@ pub struct RetryOn {
     statuses: StatusSet,
     /// No connection, a TLS failure, a connection cut mid-response.
     pub connection: bool,
-    /// No response within the kind's `timeout` (or no connection within
+    /// No response within the kind's `request_timeout` (or no connection within
     /// `connect_timeout`).
     pub timeout: bool,
     /// A success status whose body does not match `expect_body`.

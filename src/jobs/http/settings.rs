@@ -27,7 +27,7 @@ pub const KEYS: [&str; 16] = [
     "body",
     "auth",
     "sign",
-    "timeout",
+    "request_timeout",
     "connect_timeout",
     "success_codes",
     "expect_body",
@@ -171,7 +171,7 @@ impl HttpSettings {
         let auth = map.get("auth").map(parse_auth).transpose()?;
         let headers = parse_headers(map, auth.as_ref(), sign.is_some())?;
         let body = parse_body(map, &method)?;
-        let timeout = parse_duration(map, "timeout")?.unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = parse_duration(map, "request_timeout")?.unwrap_or(DEFAULT_TIMEOUT);
         let connect_timeout =
             parse_duration(map, "connect_timeout")?.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let success_codes = match map.get("success_codes") {
@@ -652,7 +652,7 @@ mod tests {
             e,
             "`method` = \"TRACE\" must be one of GET, POST, PUT, PATCH, DELETE"
         );
-        let e = refused(json!({"url": "http://h/", "timeout": "soon"}));
+        let e = refused(json!({"url": "http://h/", "request_timeout": "soon"}));
         assert!(
             e.starts_with("`timeout` = \"soon\" is not a duration"),
             "{e}"
