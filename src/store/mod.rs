@@ -29,6 +29,7 @@ mod producer_key;
 mod queue;
 mod reconcile;
 mod record;
+mod storable;
 mod triggers;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub use lease::{LeaseParams, LeasedFires, LeasedTriggers};
 pub use nodes::{NodeCheckin, Recovery};
 pub use reconcile::ReconcileReport;
 pub use record::{RecordFire, RecordOutcome};
+pub use storable::{refuse_nul, storable_text};
 
 /// How long a PostgreSQL session may sit idle inside a transaction.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";

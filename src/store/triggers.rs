@@ -108,7 +108,7 @@ impl Store {
                 "UPDATE triggers SET state = 'error', error = $1, lease_owner = NULL, lease_until = NULL, \
                    updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND fence = $5",
                 [
-                    message.into(),
+                    super::storable_text(message).as_ref().into(),
                     now_ms.into(),
                     id.into(),
                     node_id.into(),
