@@ -284,6 +284,7 @@ impl Store {
         paused: bool,
         now_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
+        super::refuse_nul("group", group)?;
         let rows = self
             .db
             .query_all_raw(self.stmt(

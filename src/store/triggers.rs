@@ -21,6 +21,9 @@ pub(super) async fn insert_trigger<C: ConnectionTrait>(
 ) -> Result<triggers::Model, StoreError> {
     let now = from_ms(now_ms);
     let spec = &def.spec;
+    for name in &def.calendars {
+        super::refuse_nul("calendars", name)?;
+    }
     let loaded = load_calendars(store, db, &def.calendars).await?;
     let calendars = loaded
         .set_for(&def.calendars)
