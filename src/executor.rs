@@ -87,7 +87,8 @@ const MAX_COMPLETION_BATCH: usize = 256;
 /// Writes fire outcomes in batches: one transaction (one commit) for every
 /// outcome that arrived while the previous batch was written. Retries with
 /// backoff while the database is unreachable, so a restart loses no
-/// outcome; gives up only when the node's grace period has ended (`work`):
+/// outcome (a refusal of another kind is handled row by row, see
+/// [`write_batch`]); gives up only when the node's grace period has ended (`work`):
 /// those rows stay `running`, and the node's next start (or a peer, if it
 /// never comes back) recovers them.
 async fn write_completions(
@@ -120,31 +121,106 @@ async fn write_completions(
                 (completion, p.retry_at)
             })
             .collect();
-        let mut delay = Duration::from_millis(100);
-        let recorded = loop {
-            match store.fire_complete_batch(&items).await {
-                Ok(recorded) => break recorded,
-                Err(e) => {
-                    tracing::warn!(fires = items.len(), error = %e, retry_in = ?delay,
-                        "cannot record fire outcomes; retrying");
-                    tokio::select! {
-                        _ = work.cancelled() => {
-                            tracing::error!(fires = items.len(),
-                                "shutting down with the database unreachable; the fires stay running until recovered");
-                            break vec![false; items.len()];
-                        }
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
+        let recorded = write_batch(&store, &items, &work).await;
         drop(items);
         for (pending, recorded) in batch.into_iter().zip(recorded) {
             // The fire's task may be gone (aborted); nobody to tell then.
             let _ = pending.recorded.send(recorded);
         }
     }
+}
+
+/// Why a write gave up.
+enum WriteFailure {
+    /// The node's grace period ended with the database unreachable.
+    ShuttingDown,
+    /// The database refused the write for a reason other than a lost
+    /// connection: retrying the same rows would fail the same way.
+    Refused(crate::store::StoreError),
+}
+
+/// Completes `items` in one transaction, retrying with backoff while the
+/// database is unreachable; any other refusal is returned at once.
+async fn write_retrying_connection(
+    store: &Store,
+    items: &[(FireCompletion<'_>, Option<i64>)],
+    work: &CancellationToken,
+) -> Result<Vec<bool>, WriteFailure> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match store.fire_complete_batch(items).await {
+            Ok(recorded) => return Ok(recorded),
+            Err(e) if e.is_connection() => {
+                tracing::warn!(fires = items.len(), error = %e, retry_in = ?delay,
+                    "cannot record fire outcomes; retrying");
+                tokio::select! {
+                    _ = work.cancelled() => {
+                        tracing::error!(fires = items.len(),
+                            "shutting down with the database unreachable; the fires stay running until recovered");
+                        return Err(WriteFailure::ShuttingDown);
+                    }
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(WriteFailure::Refused(e)),
+        }
+    }
+}
+
+/// Completes a batch; whether each record took. One row the database
+/// refuses never blocks the others, nor retries forever: a refused batch
+/// is written again row by row, and a row still refused is recorded with
+/// a placeholder error naming the refusal (its output dropped). A row
+/// whose placeholder is refused too stays `running` until recovered.
+async fn write_batch(
+    store: &Store,
+    items: &[(FireCompletion<'_>, Option<i64>)],
+    work: &CancellationToken,
+) -> Vec<bool> {
+    let refusal = match write_retrying_connection(store, items, work).await {
+        Ok(recorded) => return recorded,
+        Err(WriteFailure::ShuttingDown) => return vec![false; items.len()],
+        Err(WriteFailure::Refused(e)) => e,
+    };
+    if items.len() > 1 {
+        tracing::warn!(fires = items.len(), error = %refusal,
+            "the database refused a batch of fire outcomes; writing them one by one");
+    }
+    let mut recorded = Vec::with_capacity(items.len());
+    for item in items {
+        let row = std::slice::from_ref(item);
+        let refusal = match write_retrying_connection(store, row, work).await {
+            Ok(took) => {
+                recorded.push(took[0]);
+                continue;
+            }
+            Err(WriteFailure::ShuttingDown) => {
+                recorded.push(false);
+                continue;
+            }
+            Err(WriteFailure::Refused(e)) => e,
+        };
+        let (completion, retry_at) = item;
+        tracing::error!(fire = completion.fire_id, error = %refusal,
+            "the database refused a fire outcome; recording a placeholder");
+        let placeholder = FireCompletion {
+            error: Some(format!("the outcome could not be stored: {refusal}")),
+            output: None,
+            ..completion.clone()
+        };
+        let took = match write_retrying_connection(store, &[(placeholder, *retry_at)], work).await {
+            Ok(took) => took[0],
+            Err(WriteFailure::ShuttingDown) => false,
+            Err(WriteFailure::Refused(e)) => {
+                tracing::error!(fire = completion.fire_id, error = %e,
+                    "the database refused the placeholder outcome too; the fire stays running until recovered");
+                false
+            }
+        };
+        recorded.push(took);
+    }
+    recorded
 }
 
 /// What a shutdown did.

@@ -88,12 +88,35 @@ pub enum NodeError {
 pub const LOOKAHEAD: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// What a node did at shutdown.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
     pub released_leases: u64,
     pub cancelled_fires: usize,
     /// The node stopped because a peer declared it dead.
     pub declared_dead: bool,
+    /// The node stopped because its database was lost (a SQLite file
+    /// deleted, replaced or made read-only under it): why.
+    pub database_lost: Option<String>,
+}
+
+/// How often a node checks that its SQLite file is still the one it
+/// opened. A fire leased meanwhile is recorded on the lost file: at most
+/// one interval of work is unrecorded, and nothing is leased after.
+pub const DATABASE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Checks the database file every [`DATABASE_CHECK_INTERVAL`] until it
+/// is lost (then cancels `lost`) or `stop` is cancelled.
+async fn watch_database(store: Store, stop: CancellationToken, lost: CancellationToken) {
+    loop {
+        if store.check_database_file().is_some() {
+            lost.cancel();
+            return;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(DATABASE_CHECK_INTERVAL) => {}
+        }
+    }
 }
 
 impl Node {
@@ -255,6 +278,12 @@ impl Node {
             let dead = self.declared_dead.clone();
             async move { cluster.run(stop, dead).await }
         });
+        let database_lost = CancellationToken::new();
+        let watch_task = tokio::spawn(watch_database(
+            self.store.clone(),
+            scheduler_stop.clone(),
+            database_lost.clone(),
+        ));
         let listener_task = tokio::spawn({
             let store = self.store.clone();
             let stop = scheduler_stop.clone();
@@ -264,6 +293,7 @@ impl Node {
             _ = shutdown => {}
             _ = self.stop.cancelled() => {}
             _ = self.declared_dead.cancelled() => {}
+            _ = database_lost.cancelled() => {}
         }
         let declared_dead = self.declared_dead.is_cancelled();
         scheduler_stop.cancel();
@@ -272,6 +302,7 @@ impl Node {
             server.shutdown(http::SHUTDOWN_DEADLINE).await;
         }
         let _ = listener_task.await;
+        let _ = watch_task.await;
         cluster_stop.cancel();
         let _ = cluster_task.await;
         if !declared_dead {
@@ -279,7 +310,10 @@ impl Node {
         }
         tracing::info!(node = %self.id(), cancelled = report.cancelled_fires,
             released_leases = report.released_leases, declared_dead, "node stopped");
-        report
+        ShutdownReport {
+            database_lost: self.store.database_fault(),
+            ..report
+        }
     }
 
     async fn shutdown(
@@ -310,6 +344,7 @@ impl Node {
             released_leases,
             cancelled_fires: cancelled,
             declared_dead,
+            database_lost: None,
         }
     }
 }

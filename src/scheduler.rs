@@ -73,6 +73,9 @@ pub struct Pass {
     pub next_due_ms: Option<i64>,
     /// The scheduler is in standby: nothing was started.
     pub standby: bool,
+    /// The database is lost (see [`Store::database_fault`]): nothing was
+    /// leased, so nothing fires unrecorded.
+    pub database_lost: bool,
 }
 
 /// Leases due triggers and fires them.
@@ -111,6 +114,10 @@ impl Scheduler {
     /// executor's free slots. In standby nothing starts.
     pub async fn run_once(&self) -> Result<Pass, StoreError> {
         let mut pass = Pass::default();
+        if self.store.database_fault().is_some() {
+            pass.database_lost = true;
+            return Ok(pass);
+        }
         let running = self.executor.running_fire_ids();
         if !running.is_empty() {
             let gone = self.store.fires_no_longer_running(&running).await?;

@@ -488,6 +488,13 @@ async fn serve(db: DatabaseArgs, registry: JobRegistry) -> Result<(), CliError> 
     tracing::info!(created = ?report.created, updated = ?report.updated, removed = ?report.removed,
         unchanged = report.unchanged.len(), "configuration reconciled");
     let report = node.run(shutdown).await;
+    if let Some(lost) = report.database_lost {
+        return Err(CliError::Runtime(format!(
+            "{lost}. The node stopped leasing and exited: fires recorded since the loss are \
+             gone with the file. Restore the file or point --database at the right one, then \
+             start the node again"
+        )));
+    }
     if report.declared_dead {
         return Err(CliError::Runtime(
             "this node was declared dead by a peer after missing its check-ins, and stopped; \

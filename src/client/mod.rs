@@ -295,6 +295,10 @@ impl Client {
     /// Deletes a job created through the API, with its triggers and
     /// history. A job declared in the configuration file is refused
     /// ([`StoreError::DeclaredInFile`]): remove it from the file.
+    ///
+    /// A fire of the job still running is not left behind: its record is
+    /// gone with the job, and the node running it stops it at its next
+    /// pass, as for [`Client::cancel_fire`], freeing its slot.
     pub async fn delete_job(&self, job: &str) -> Result<(), ClientError> {
         Ok(self.store.job_delete(job).await?)
     }

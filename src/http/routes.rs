@@ -3,7 +3,7 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `GET /healthz` | node id, whether the database answers, standby |
+//! | `GET /healthz` | node id, whether the database answers, standby; 503 when the database file is lost |
 //! | `GET /metrics` | Prometheus text (see [`super::metrics`]) |
 //! | `GET /jobs` | every job ([`job_json`]) |
 //! | `GET /jobs/{name}` | one job with its ten most recent fires |
@@ -211,7 +211,16 @@ fn id(text: &str, what: &str) -> Result<i64> {
 
 // ---- node ------------------------------------------------------------------
 
-async fn healthz(State(s): State<AppState>) -> Json {
+async fn healthz(State(s): State<AppState>) -> (StatusCode, Json) {
+    // A lost SQLite file still answers queries (on its unlinked inode):
+    // the node's own check says the truth, and the answer is 503.
+    if let Some(lost) = s.api.client.store().database_fault() {
+        let body = json!({
+            "status": "degraded", "node": s.api.node_id, "database": false,
+            "standby": null, "error": lost,
+        });
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body));
+    }
     let probe = tokio::time::timeout(HEALTH_TIMEOUT, s.api.client.is_standby()).await;
     let (database, standby, error) = match probe {
         Ok(Ok(standby)) => (true, Some(standby), None),
@@ -225,10 +234,11 @@ async fn healthz(State(s): State<AppState>) -> Json {
             )),
         ),
     };
-    axum::Json(json!({
+    let body = json!({
         "status": if database { "ok" } else { "degraded" },
         "node": s.api.node_id, "database": database, "standby": standby, "error": error,
-    }))
+    });
+    (StatusCode::OK, axum::Json(body))
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {

@@ -17,6 +17,7 @@ use sea_orm::{
     QueryOrder, Set,
 };
 
+use super::storable::refuse_nul;
 use super::{Store, StoreError, codec};
 use crate::model::{Calendar, JobSource};
 use crate::schedule::calendar::{self, CalendarDef, CalendarSet};
@@ -101,6 +102,9 @@ impl Store {
     /// The named calendars, compiled. Names without a row are absent (the
     /// caller reports them); a row that does not compile keeps its error.
     pub async fn calendars_load(&self, names: &[String]) -> Result<LoadedCalendars, StoreError> {
+        for name in names {
+            refuse_nul("calendar name", name)?;
+        }
         load_calendars(self, &self.db, names).await
     }
 
@@ -115,6 +119,7 @@ impl Store {
         def: &CalendarDef,
         now_ms: i64,
     ) -> Result<Calendar, StoreError> {
+        refuse_nul("calendar name", &def.name)?;
         let json = checked_definition(def)?;
         let txn = self.begin_write().await?;
         let existing = calendars::Entity::find_by_id(def.name.clone())
@@ -154,6 +159,7 @@ impl Store {
     /// Deletes a calendar created through the API. Triggers still naming it
     /// go to the `error` state when they next come due.
     pub async fn calendar_delete(&self, name: &str) -> Result<(), StoreError> {
+        refuse_nul("calendar name", name)?;
         let txn = self.begin_write().await?;
         let row = calendars::Entity::find_by_id(name.to_string())
             .one(&txn)

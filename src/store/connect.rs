@@ -47,6 +47,8 @@ pub(super) struct Target {
     pub url: String,
     pub connect_timeout: Duration,
     pub is_sqlite: bool,
+    /// The SQLite file the URL names (none for `:memory:` and PostgreSQL).
+    pub sqlite_file: Option<PathBuf>,
 }
 
 /// Checks `url` and prepares it for the driver.
@@ -63,10 +65,12 @@ pub(super) fn target(url: &str, create: Create) -> Result<Target, StoreError> {
     }
     if let Some(rest) = base.strip_prefix("sqlite:") {
         let url = sqlite_url(rest, &kept, create, url)?;
+        let path = rest.strip_prefix("//").unwrap_or(rest);
         return Ok(Target {
             url,
             connect_timeout,
             is_sqlite: true,
+            sqlite_file: (path != ":memory:").then(|| PathBuf::from(path)),
         });
     }
     if !(base.starts_with("postgres://") || base.starts_with("postgresql://")) {
@@ -85,6 +89,7 @@ pub(super) fn target(url: &str, create: Create) -> Result<Target, StoreError> {
         url,
         connect_timeout,
         is_sqlite: false,
+        sqlite_file: None,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Fire records: complete (fenced), list with filters.
 
+use super::storable::{refuse_nul, storable_opt};
 use super::{Store, StoreError, codec, placeholders};
 use crate::model::{Fire, FireStatus};
 use entity::fires;
@@ -74,8 +75,9 @@ impl Store {
                 c.fence.into(),
                 c.status.as_str().into(),
                 c.finished_at_ms.into(),
-                c.error.clone().into(),
-                c.output.clone().into(),
+                // Job text is made storable here, on every backend alike.
+                storable_opt(c.error.as_deref()).into(),
+                storable_opt(c.output.as_deref()).into(),
                 c.started_at_ms.into(),
             ]);
         }
@@ -140,6 +142,7 @@ impl Store {
     pub async fn fires_list(&self, filter: &FireFilter) -> Result<Vec<Fire>, StoreError> {
         let mut query = fires::Entity::find();
         if let Some(job) = &filter.job {
+            refuse_nul("job", job)?;
             query = query.filter(fires::Column::JobName.eq(job.as_str()));
         }
         if let Some(status) = filter.status {

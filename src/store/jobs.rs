@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use super::error::unique_violation_as;
+use super::storable::refuse_nul;
 use super::{MalformedRow, Store, StoreError, codec};
 use crate::model::{Job, JobDef, JobSource, JobSummary, TriggerDef, TriggerState};
 
@@ -26,6 +27,12 @@ pub(super) async fn insert_job<C: ConnectionTrait>(
     config_hash: Option<String>,
     now_ms: i64,
 ) -> Result<jobs::Model, StoreError> {
+    refuse_nul("job name", &def.name)?;
+    refuse_nul("kind", &def.kind)?;
+    refuse_nul("pool", &def.pool)?;
+    if let Some(group) = &def.group {
+        refuse_nul("group", group)?;
+    }
     let mut model = jobs::ActiveModel {
         ..Default::default()
     };
@@ -56,6 +63,7 @@ impl Store {
         trigger: Option<&TriggerDef>,
         now_ms: i64,
     ) -> Result<Job, StoreError> {
+        refuse_nul("job name", &def.name)?;
         let txn = self.begin_write().await?;
         if jobs::Entity::find()
             .filter(jobs::Column::Name.eq(&def.name))
@@ -92,6 +100,7 @@ impl Store {
     }
 
     async fn find_job(&self, name: &str) -> Result<Option<jobs::Model>, StoreError> {
+        refuse_nul("job name", name)?;
         Ok(jobs::Entity::find()
             .filter(jobs::Column::Name.eq(name))
             .one(&self.db)
@@ -185,6 +194,7 @@ impl Store {
         paused: bool,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        refuse_nul("job name", name)?;
         let txn = self.begin_write().await?;
         let changed = txn
             .execute_raw(self.stmt(
@@ -229,6 +239,7 @@ impl Store {
     /// Deletes a job created through the API, with its triggers and its
     /// history. A job declared in the configuration file is removed there.
     pub async fn job_delete(&self, name: &str) -> Result<(), StoreError> {
+        refuse_nul("job name", name)?;
         let deleted = jobs::Entity::delete_many()
             .filter(jobs::Column::Name.eq(name))
             .filter(jobs::Column::Source.ne(JobSource::Config.as_str()))

@@ -20,6 +20,7 @@ mod calendars;
 mod codec;
 mod connect;
 mod error;
+mod file_identity;
 mod fires;
 mod jobs;
 mod lease;
@@ -29,6 +30,7 @@ mod producer_key;
 mod queue;
 mod reconcile;
 mod record;
+mod storable;
 mod triggers;
 
 use std::sync::Arc;
@@ -52,6 +54,7 @@ pub use lease::{LeaseParams, LeasedFires, LeasedTriggers};
 pub use nodes::{NodeCheckin, Recovery};
 pub use reconcile::ReconcileReport;
 pub use record::{RecordFire, RecordOutcome};
+pub use storable::{refuse_nul, storable_text};
 
 /// How long a PostgreSQL session may sit idle inside a transaction.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
@@ -70,6 +73,11 @@ pub struct Store {
     changes: Arc<Notify>,
     /// Rows put aside because they did not decode, since connecting.
     malformed: Arc<AtomicU64>,
+    /// The SQLite file opened (None on PostgreSQL and `:memory:`).
+    file: Option<Arc<file_identity::FileIdentity>>,
+    /// Why the database can no longer record (sticky: once the file is
+    /// gone, a new file at its path is not the database the node ran on).
+    fault: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Store {
@@ -104,7 +112,7 @@ impl Store {
         adjust: impl FnOnce(&mut ConnectOptions),
     ) -> Result<Store, StoreError> {
         let target = connect::target(url, create)?;
-        let url = target.url;
+        let url = target.url.clone();
         let mut options = ConnectOptions::new(url.clone());
         options
             .sqlx_logging(false)
@@ -154,12 +162,20 @@ impl Store {
                 source,
             })?;
         let backend = db.get_database_backend();
+        // After connecting: the file exists now, created or not.
+        let file = target
+            .sqlite_file
+            .as_deref()
+            .and_then(file_identity::FileIdentity::of)
+            .map(Arc::new);
         Ok(Store {
             db,
             backend,
             url,
             changes: Arc::new(Notify::new()),
             malformed: Arc::new(AtomicU64::new(0)),
+            file,
+            fault: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -251,6 +267,25 @@ impl Store {
             Some(row) => Some(row.try_get::<String>("", "value")?),
             None => None,
         })
+    }
+
+    /// Checks that the SQLite file opened is still the one at its path and
+    /// writable; returns why not (logged once, and kept: see
+    /// [`Store::database_fault`]). Always None on PostgreSQL.
+    pub fn check_database_file(&self) -> Option<String> {
+        if let Some(fault) = self.database_fault() {
+            return Some(fault);
+        }
+        let fault = self.file.as_ref()?.fault()?;
+        tracing::error!(database = %self.display_url(), reason = %fault,
+            "the database is lost: this node stops leasing");
+        *self.fault.lock().unwrap_or_else(|e| e.into_inner()) = Some(fault.clone());
+        Some(fault)
+    }
+
+    /// Why this store can no longer record, once a check found out.
+    pub fn database_fault(&self) -> Option<String> {
+        self.fault.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// How many rows were put aside since this store connected (by any

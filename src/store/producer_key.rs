@@ -21,6 +21,7 @@ impl Store {
         key: &str,
         now_ms: i64,
     ) -> Result<Trigger, StoreError> {
+        super::refuse_nul("key", key)?;
         let job = self.job_row(job_name).await?;
         if let Some(existing) = self.trigger_by_key(job.id, key).await? {
             return Ok(existing);

@@ -205,7 +205,11 @@ impl Store {
             .execute_raw(self.stmt(
                 "UPDATE fires SET status = 'cancelled', finished_at = $1, error = $2 \
                  WHERE id = $3 AND status IN ('running', 'queued')",
-                [now_ms.into(), reason.into(), fire_id.into()],
+                [
+                    now_ms.into(),
+                    super::storable_text(reason).as_ref().into(),
+                    fire_id.into(),
+                ],
             ))
             .await?
             .rows_affected();
@@ -213,20 +217,28 @@ impl Store {
     }
 
     /// Of these fires (running here), the ones the database no longer has
-    /// as running: cancelled, replaced or recovered elsewhere.
+    /// as running: cancelled, replaced or recovered elsewhere, or deleted
+    /// with their job (a fire whose record is gone has nobody to report
+    /// to, and must not hold a slot).
     pub async fn fires_no_longer_running(&self, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT id FROM fires WHERE status <> 'running' AND id IN ({})",
+            "SELECT id FROM fires WHERE status = 'running' AND id IN ({})",
             placeholders(1, ids.len())
         );
         let values: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
         let rows = self.db.query_all_raw(self.stmt(&sql, values)).await?;
-        rows.iter()
-            .map(|r| r.try_get::<i64>("", "id").map_err(StoreError::from))
-            .collect()
+        let still: std::collections::HashSet<i64> = rows
+            .iter()
+            .map(|r| r.try_get::<i64>("", "id"))
+            .collect::<Result<_, _>>()?;
+        Ok(ids
+            .iter()
+            .copied()
+            .filter(|id| !still.contains(id))
+            .collect())
     }
 
     /// Pauses or resumes one trigger. Its state is `paused` while either
@@ -272,6 +284,7 @@ impl Store {
         paused: bool,
         now_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
+        super::refuse_nul("group", group)?;
         let rows = self
             .db
             .query_all_raw(self.stmt(

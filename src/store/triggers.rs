@@ -21,6 +21,9 @@ pub(super) async fn insert_trigger<C: ConnectionTrait>(
 ) -> Result<triggers::Model, StoreError> {
     let now = from_ms(now_ms);
     let spec = &def.spec;
+    for name in &def.calendars {
+        super::refuse_nul("calendars", name)?;
+    }
     let loaded = load_calendars(store, db, &def.calendars).await?;
     let calendars = loaded
         .set_for(&def.calendars)
@@ -108,7 +111,7 @@ impl Store {
                 "UPDATE triggers SET state = 'error', error = $1, lease_owner = NULL, lease_until = NULL, \
                    updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND fence = $5",
                 [
-                    message.into(),
+                    super::storable_text(message).as_ref().into(),
                     now_ms.into(),
                     id.into(),
                     node_id.into(),

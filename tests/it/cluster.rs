@@ -227,7 +227,7 @@ fn assert_every_second_once(
 /// A `cosched serve` process. Dropped: killed, with every process it
 /// started (the jobs' commands run in their own process groups, so they
 /// would outlive it).
-struct ServeProcess {
+pub(crate) struct ServeProcess {
     id: String,
     child: Child,
     log: PathBuf,
@@ -236,7 +236,7 @@ struct ServeProcess {
 impl ServeProcess {
     /// Starts node `id` over `url` with the test scheduler settings (and
     /// no jobs in its file); its log goes to a file in `dir`.
-    fn spawn(dir: &TempDir, url: &str, id: &str) -> ServeProcess {
+    pub(crate) fn spawn(dir: &TempDir, url: &str, id: &str) -> ServeProcess {
         let config = dir.path().join(format!("{id}.toml"));
         std::fs::write(&config, scheduler_toml(id)).expect("write config");
         let log = dir.path().join(format!("{id}.log"));
@@ -289,7 +289,7 @@ impl ServeProcess {
     }
 
     /// SIGTERM, then waits for a clean exit.
-    async fn terminate(&mut self) -> ExitStatus {
+    pub(crate) async fn terminate(&mut self) -> ExitStatus {
         self.signal(libc::SIGTERM);
         let status = self.wait_exit(Duration::from_secs(15)).await;
         status.unwrap_or_else(|| {
@@ -315,7 +315,7 @@ impl ServeProcess {
     }
 
     /// The last lines of the node's log, for failure messages.
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log
             .lines()

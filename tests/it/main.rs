@@ -29,3 +29,4 @@ mod scheduling;
 mod shutdown;
 mod store;
 mod testing;
+mod unstorable;
