@@ -25,6 +25,7 @@ mod jobs;
 mod lease;
 mod nodes;
 mod notify;
+mod pages;
 mod producer_key;
 mod queue;
 mod reconcile;
@@ -50,6 +51,7 @@ pub use fires::{FireCompletion, FireFilter};
 pub use jobs::JobsById;
 pub use lease::{LeaseParams, LeasedFires, LeasedTriggers};
 pub use nodes::{NodeCheckin, Recovery};
+pub use pages::{FireKey, Page};
 pub use reconcile::ReconcileReport;
 pub use record::{RecordFire, RecordOutcome};
 
