@@ -504,7 +504,9 @@ fn retry_delay(job: &Job, attempt: u32, directive: RetryDirective) -> Option<Dur
     }
     match directive {
         RetryDirective::Never => None,
-        RetryDirective::After(d) => Some(d),
+        // A server's Retry-After never holds a fire longer than the job's
+        // own ceiling between attempts.
+        RetryDirective::After(d) => Some(d.min(policy.max_backoff)),
         RetryDirective::ByPolicy => Some(policy.delay_after(attempt, rand::random::<f64>())),
     }
 }

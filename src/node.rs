@@ -199,7 +199,8 @@ impl Node {
                 listener: Mutex::new(Some(listener)),
                 api: http::Api {
                     client: Client::new(store.clone(), clock.clone(), api_registry)
-                        .with_default_timezone(settings.scheduler.timezone),
+                        .with_default_timezone(settings.scheduler.timezone)
+                        .with_http_policy(settings.scheduler.api_http.clone()),
                     node_id: settings.node_id.clone(),
                     executor: executor.clone(),
                     events: events.clone(),

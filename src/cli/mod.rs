@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config, ConfigError, Settings};
 use crate::declare::hint;
@@ -174,10 +174,14 @@ pub enum Command {
         /// Only fires with this status.
         #[arg(long, value_parser = parse_status)]
         status: Option<FireStatus>,
-        /// At most this many (1 to 10000).
+        /// At most this many (1 to 10000; with `--cursor`, 1 to 1000).
         #[arg(long, default_value_t = 50,
               value_parser = clap::value_parser!(u64).range(1..=MAX_LIST_LIMIT))]
         limit: u64,
+        /// Continue after the page this cursor ends (printed on stderr
+        /// after a page of at most 1000 fires).
+        #[arg(long)]
+        cursor: Option<String>,
         #[command(flatten)]
         db: DatabaseArgs,
         #[arg(long)]
@@ -219,6 +223,14 @@ fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| "expected read, operate or admin".to_string())
 }
 
+/// Says on stderr (so `--json` output stays one document) how to get the
+/// next page, when there is one.
+fn announce_next_page(cursor: Option<&str>) {
+    if let Some(cursor) = cursor {
+        eprintln!("more: repeat with --cursor {cursor}");
+    }
+}
+
 /// The most rows `--limit` may ask for in one listing.
 pub const MAX_LIST_LIMIT: u64 = 10_000;
 /// The most instants `next -n` may preview.
@@ -226,8 +238,16 @@ pub const MAX_PREVIEW_COUNT: u64 = 10_000;
 
 #[derive(Debug, Subcommand)]
 pub enum JobsAction {
-    /// Every job with its schedule and next fire (the default).
-    List,
+    /// Every job with its schedule and next fire (the default), or one
+    /// page of them with `--limit` or `--cursor`.
+    List {
+        /// At most this many jobs, by name (1 to 1000).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_PAGE_LIMIT))]
+        limit: Option<u64>,
+        /// Start after the page this cursor ends (printed on stderr after a page).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
     /// One job, its triggers and recent fires.
     Show { name: String },
     /// Stop a job's triggers from firing.
@@ -399,7 +419,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Next(args) => next(args, &registry),
         Command::Jobs { action, db, json } => {
             let client = client(&db, &registry).await?;
-            jobs(&client, action.unwrap_or(JobsAction::List), json).await
+            let action = action.unwrap_or(JobsAction::List {
+                limit: None,
+                cursor: None,
+            });
+            jobs(&client, action, json).await
         }
         Command::Schedule {
             job,
@@ -435,18 +459,25 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             job,
             status,
             limit,
+            cursor,
             db,
             json,
         } => {
             let client = client(&db, &registry).await?;
-            let fires = client
-                .fires(&FireFilter {
-                    job,
-                    status,
-                    limit: Some(limit),
-                })
-                .await?;
-            output::fires(&fires, json);
+            let filter = FireFilter {
+                job,
+                status,
+                limit: Some(limit),
+            };
+            // A page (with a cursor to the next) when it fits in one;
+            // a longer listing in one read, as before paging.
+            if cursor.is_some() || limit <= MAX_PAGE_LIMIT {
+                let page = client.fires_page(&filter, cursor.as_deref(), limit).await?;
+                output::fires(&page.items, json);
+                announce_next_page(page.next_cursor.as_deref());
+            } else {
+                output::fires(&client.fires(&filter).await?, json);
+            }
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,
@@ -552,9 +583,18 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 async fn jobs(client: &Client, action: JobsAction, json: bool) -> Result<(), CliError> {
     match action {
-        JobsAction::List => {
+        JobsAction::List {
+            limit: None,
+            cursor: None,
+        } => {
             let rows = client.jobs().await?;
             output::jobs(&rows, json);
+        }
+        JobsAction::List { limit, cursor } => {
+            let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+            let page = client.jobs_page(cursor.as_deref(), limit).await?;
+            output::jobs(&page.items, json);
+            announce_next_page(page.next_cursor.as_deref());
         }
         JobsAction::Show { name } => {
             let row = client.job(&name).await?;

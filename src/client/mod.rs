@@ -7,7 +7,10 @@
 //! plain SQL. It speaks [`crate::model`] types, and [`views`] gives their
 //! JSON shapes, shared by `--json` and the HTTP API.
 
+mod page;
 pub mod views;
+
+pub use page::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Page, check_limit};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +22,7 @@ use serde_json::Value;
 use crate::clock::{Clock, SystemClock};
 use crate::declare::{self, Door, JobDecl, ValidationContext, ValidationError, ranges};
 use crate::jobs::JobRegistry;
+use crate::jobs::http::ApiHttpPolicy;
 use crate::model::{Calendar, Fire, Job, JobDef, JobSummary, NodeSummary, Trigger, TriggerDef};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::CalendarDef;
@@ -42,6 +46,8 @@ pub struct Client {
     clock: Arc<dyn Clock>,
     registry: JobRegistry,
     default_timezone: Tz,
+    /// What `http` jobs declared through [`Client::create_job`] may do.
+    http_policy: Arc<ApiHttpPolicy>,
 }
 
 impl Client {
@@ -67,6 +73,7 @@ impl Client {
             clock,
             registry,
             default_timezone: Tz::UTC,
+            http_policy: Arc::new(ApiHttpPolicy::default()),
         }
     }
 
@@ -74,6 +81,15 @@ impl Client {
     /// node's client uses `[scheduler] timezone`).
     pub fn with_default_timezone(mut self, tz: Tz) -> Client {
         self.default_timezone = tz;
+        self
+    }
+
+    /// The operator's rules for `http` jobs declared through
+    /// [`Client::create_job`] (and so the HTTP API): where they may send
+    /// requests, which secrets they may read. The default allows no
+    /// destination; a node's client uses its `[scheduler]` settings.
+    pub fn with_http_policy(mut self, policy: ApiHttpPolicy) -> Client {
+        self.http_policy = Arc::new(policy);
         self
     }
 
@@ -107,6 +123,7 @@ impl Client {
                 default_timezone: self.default_timezone,
                 calendars: &calendars,
                 door: Door::Api,
+                http_policy: Some(self.http_policy.as_ref()),
             },
         )?;
         Ok(self
@@ -136,6 +153,9 @@ impl Client {
                 default_timezone: self.default_timezone,
                 calendars: &[],
                 door: Door::Api,
+                // Definitions built in Rust by the embedding program are
+                // as trusted as the program, which holds the store too.
+                http_policy: None,
             },
         )?;
         Ok(self
@@ -309,7 +329,49 @@ impl Client {
         Ok(self.store.jobs_list().await?)
     }
 
-    /// One job with its triggers and next fire.
+    /// One page of jobs by name (at most `limit`, 1 to
+    /// [`MAX_PAGE_LIMIT`]), after the job `cursor` points at (a
+    /// `next_cursor` of an earlier page; `None`: from the first).
+    pub async fn jobs_page(
+        &self,
+        cursor: Option<&str>,
+        limit: u64,
+    ) -> Result<Page<JobSummary>, ClientError> {
+        let limit = check_limit(limit).map_err(ClientError::Invalid)?;
+        let after = cursor
+            .map(page::parse_job_cursor)
+            .transpose()
+            .map_err(ClientError::Invalid)?;
+        let p = self.store.jobs_page(after.as_deref(), limit).await?;
+        Ok(Page {
+            items: p.items,
+            next_cursor: p.next.as_deref().map(page::job_cursor),
+        })
+    }
+
+    /// One page of fires matching `filter` (whose own `limit` is not
+    /// used), newest first, at most `limit` (1 to [`MAX_PAGE_LIMIT`]),
+    /// after the fire `cursor` points at.
+    pub async fn fires_page(
+        &self,
+        filter: &FireFilter,
+        cursor: Option<&str>,
+        limit: u64,
+    ) -> Result<Page<Fire>, ClientError> {
+        let limit = check_limit(limit).map_err(ClientError::Invalid)?;
+        let before = cursor
+            .map(page::parse_fire_cursor)
+            .transpose()
+            .map_err(ClientError::Invalid)?;
+        let p = self.store.fires_page(filter, before, limit).await?;
+        Ok(Page {
+            items: p.items,
+            next_cursor: p.next.map(page::fire_cursor),
+        })
+    }
+
+    /// One job with its triggers and next fire, looked up by its name
+    /// through the unique index (its triggers through theirs by job).
     pub async fn job(&self, name: &str) -> Result<JobSummary, ClientError> {
         Ok(self.store.job_summary(name).await?)
     }

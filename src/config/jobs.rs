@@ -344,6 +344,7 @@ pub(super) fn job_decl(
         default_timezone: scheduler.timezone,
         calendars: &names,
         door: Door::File,
+        http_policy: None,
     };
     let validated = match validate(&decl, &ctx) {
         Ok(v) => Some(v),

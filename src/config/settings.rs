@@ -8,6 +8,11 @@
 //! 10 000; `dead_after_checkins` 2 to 1000 (with a check-in of at most a
 //! day, the time to declare a node dead stays far inside an `i64` of
 //! milliseconds).
+//!
+//! `http_allow`, `http_secret_env` and `http_secret_files` are the rules
+//! for `http` jobs created through the API ([`ApiHttpPolicy`]); each
+//! defaults to none, and a bad entry is reported at its own line and
+//! column.
 
 use std::time::Duration;
 
@@ -17,6 +22,7 @@ use toml::Spanned;
 use super::raw::RawScheduler;
 use super::spans::Checker;
 use crate::declare::{parse_timezone, ranges};
+use crate::jobs::http::{ApiHttpPolicy, HttpAllow};
 use crate::model::DEFAULT_POOL;
 use crate::store::DEFAULT_DATABASE_URL;
 
@@ -47,6 +53,8 @@ pub struct SchedulerSettings {
     pub lease: Duration,
     pub checkin_interval: Duration,
     pub dead_after_checkins: u32,
+    /// The rules for `http` jobs created through the API.
+    pub api_http: ApiHttpPolicy,
 }
 
 impl Default for SchedulerSettings {
@@ -63,6 +71,7 @@ impl Default for SchedulerSettings {
             lease: defaults::LEASE,
             checkin_interval: defaults::CHECKIN_INTERVAL,
             dead_after_checkins: defaults::DEAD_AFTER_CHECKINS,
+            api_http: ApiHttpPolicy::default(),
         }
     }
 }
@@ -194,5 +203,60 @@ pub(super) fn scheduler_settings(
         ranges::DEAD_AFTER_CHECKINS,
         &mut s.dead_after_checkins,
     );
+    s.api_http = api_http_policy(c, raw);
     s
+}
+
+/// `http_allow`, `http_secret_env`, `http_secret_files`: each entry
+/// checked at its own place in the file.
+fn api_http_policy(c: &mut Checker<'_>, raw: &RawScheduler) -> ApiHttpPolicy {
+    let mut policy = ApiHttpPolicy::default();
+    if let Some(list) = &raw.http_allow {
+        let mut texts = Vec::new();
+        for (i, entry) in list.get_ref().iter().enumerate() {
+            // Each entry parsed alone, so an error points at its own span.
+            let one = HttpAllow::parse(&[entry.get_ref()])
+                .map_err(|e| e.replacen("http_allow[0]", &format!("http_allow[{i}]"), 1));
+            if c.check(entry.span(), one).is_some() {
+                texts.push(entry.get_ref().clone());
+            }
+        }
+        if let Ok(allow) = HttpAllow::parse(&texts) {
+            policy.allow = allow;
+        }
+    }
+    if let Some(list) = &raw.http_secret_env {
+        for name in list.get_ref() {
+            let text = name.get_ref();
+            if text.is_empty() || text.contains(['=', '\0']) {
+                c.at(
+                    name.span(),
+                    format!(
+                        "`http_secret_env` entry \"{}\" is not an environment variable name \
+                         (non-empty, without `=` or NUL)",
+                        text.escape_debug()
+                    ),
+                );
+            } else {
+                policy.secret_env.push(text.clone());
+            }
+        }
+    }
+    if let Some(list) = &raw.http_secret_files {
+        for path in list.get_ref() {
+            let text = path.get_ref();
+            if !std::path::Path::new(text).is_absolute() || text.contains('\0') {
+                c.at(
+                    path.span(),
+                    format!(
+                        "`http_secret_files` entry \"{}\" must be an absolute path",
+                        text.escape_debug()
+                    ),
+                );
+            } else {
+                policy.secret_files.push(text.into());
+            }
+        }
+    }
+    policy
 }

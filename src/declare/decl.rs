@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// A job as declared: everything the TOML file can say about a job.
 ///
@@ -17,7 +18,7 @@ use serde_json::Value;
 ///  "schedule": {"cron": "0 0 6 * * ?", "timezone": "Europe/Berlin", "misfire": "do_nothing"},
 ///  "timeout": "10m", "overlap": "skip", "retry": {"max_attempts": 3, "backoff": "30s"}}
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobDecl {
     pub name: String,
@@ -65,7 +66,7 @@ impl JobDecl {
 }
 
 /// `retry = { max_attempts, backoff, factor, max_backoff, jitter }`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryDecl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +84,7 @@ pub struct RetryDecl {
 /// When a job fires: one of `cron`, `every`, `at`, `calendar_interval`,
 /// `daily`, with the keys that schedule takes, and the trigger's misfire
 /// policy and exclusion calendars.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleDecl {
     /// A cron expression (with `dialect`, `timezone`, `dst_gap`, `dst_fold`).
@@ -133,7 +134,7 @@ pub struct ScheduleDecl {
 
 /// `calendar_interval = { every = 1, unit = "month", … }`: every N units
 /// of the calendar in the schedule's zone.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarIntervalDecl {
     pub every: i64,
@@ -148,7 +149,7 @@ pub struct CalendarIntervalDecl {
 /// `daily = { every = 30, unit = "minute", from = "09:00", to = "17:00",
 /// days = ["mon", …] }`: every N seconds, minutes or hours within a window
 /// of each chosen day.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DailyDecl {
     pub every: i64,

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::error::Issues;
 use super::{JobDecl, RetryDecl, ValidationContext, hint, ranges};
+use crate::jobs::http::KIND as HTTP_KIND;
 use crate::model::{DEFAULT_POOL, JobDef, OverlapPolicy, RetryPolicy};
 
 /// The job of `decl`, or None when a field is wrong (each problem is in
@@ -102,6 +103,15 @@ pub(super) fn kind_and_settings(
         Some(k) => {
             if let Err(e) = k.validate(settings) {
                 issues.push("settings", format!("job `{name}` ({kind}): {e}"));
+            } else if kind == HTTP_KIND
+                && let Some(policy) = ctx.http_policy
+            {
+                for (key, message) in policy.check(settings) {
+                    issues.push(
+                        format!("settings.{key}"),
+                        format!("job `{name}`: {message}"),
+                    );
+                }
             }
         }
     }

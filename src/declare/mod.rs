@@ -48,6 +48,7 @@ pub use typed::check_defs;
 use chrono_tz::Tz;
 
 use crate::jobs::JobRegistry;
+use crate::jobs::http::ApiHttpPolicy;
 use crate::model::{JobDef, TriggerDef};
 
 use self::error::Issues;
@@ -81,6 +82,12 @@ pub struct ValidationContext<'a> {
     /// The names of the calendars a schedule may use.
     pub calendars: &'a [String],
     pub door: Door,
+    /// What an `http` job from this door may do: `Some` for declarations
+    /// from the HTTP API and [`Client::create_job`](crate::Client::create_job)
+    /// (the operator's `[scheduler] http_allow`, `http_secret_env`,
+    /// `http_secret_files`); `None` for the trusted doors (the file, and
+    /// definitions an embedder builds in Rust).
+    pub http_policy: Option<&'a ApiHttpPolicy>,
 }
 
 /// A valid declaration: the job, and its trigger when it has a schedule.

@@ -15,6 +15,7 @@ fn check(body: serde_json::Value) -> Result<Validated, ValidationError> {
             default_timezone: Tz::Europe__Berlin,
             calendars: &calendars,
             door: Door::Api,
+            http_policy: None,
         },
     )
 }

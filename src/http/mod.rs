@@ -32,6 +32,7 @@ pub mod auth;
 pub mod guard;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 mod serve;
 mod settings;
@@ -46,7 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -354,7 +355,20 @@ impl From<ClientError> for ApiError {
         match e {
             ClientError::Store(e) => e.into(),
             ClientError::Validation(e) => {
-                ApiError::invalid(e, "fix these fields and send the request again")
+                // A refusal by the operator's rules for API-created http
+                // jobs: say which settings open it, besides the fields.
+                let hint = if e
+                    .issues
+                    .iter()
+                    .any(|i| i.message.contains("[scheduler] http_"))
+                {
+                    "the node's operator decides where API-created http jobs may go and what \
+                     they may read: [scheduler] http_allow (hosts, CIDRs), http_secret_env, \
+                     http_secret_files; or declare the job in the configuration file"
+                } else {
+                    "fix these fields and send the request again"
+                };
+                ApiError::invalid(e, hint)
             }
             ClientError::Invalid(m) => {
                 ApiError::bad_request(m, "fix the request body and send it again")
@@ -424,7 +438,33 @@ where
             .map_err(|e| {
                 ApiError::bad_request(
                     e.body_text(),
-                    "GET /fires takes job, status and limit, e.g. /fires?job=backup&status=failed&limit=20",
+                    "GET /openapi.json lists each route's query parameters, \
+                     e.g. /fires?job=backup&status=failed&limit=20",
+                )
+            })
+    }
+}
+
+/// The one parameter of a route's path (a job, group or calendar name,
+/// a trigger or fire id), percent-decoded; one that is not UTF-8 is a
+/// JSON 400 like every other bad input.
+#[derive(Debug)]
+pub(crate) struct PathParam(pub String);
+
+impl<S> FromRequestParts<S> for PathParam
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| PathParam(v))
+            .map_err(|e| {
+                ApiError::bad_request(
+                    format!("bad path parameter: {}", e.body_text()),
+                    "names and ids in a path are UTF-8, percent-encoded, e.g. /jobs/nightly%20backup",
                 )
             })
     }

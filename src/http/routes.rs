@@ -5,7 +5,8 @@
 //! |---|---|
 //! | `GET /healthz` | node id, whether the database answers, standby; 503 when the database file is lost |
 //! | `GET /metrics` | Prometheus text (see [`super::metrics`]) |
-//! | `GET /jobs` | every job ([`job_json`]) |
+//! | `GET /openapi.json` | the OpenAPI 3.1 document ([`super::openapi`]) |
+//! | `GET /jobs?limit=&cursor=` | the jobs by name, paged ([`job_json`]) |
 //! | `GET /jobs/{name}` | one job with its ten most recent fires |
 //! | `POST /jobs` | create an API job ([`JobDecl`]): 201 |
 //! | `DELETE /jobs/{name}` | delete an API job with its history |
@@ -15,43 +16,55 @@
 //! | `POST /triggers/{id}/pause`, `/resume` | one trigger |
 //! | `POST /groups/{group}/pause`, `/resume` | every job of a group |
 //! | `GET /standby`, `POST /standby` | `{"on": bool}` |
-//! | `GET /fires?job=&status=&limit=` | recent fires, newest first ([`fire_json`]) |
+//! | `GET /fires?job=&status=&limit=&cursor=` | fires, newest first, paged ([`fire_json`]) |
 //! | `GET /fires/{id}` | one fire |
 //! | `POST /fires/{id}/cancel` | cancel a running or queued fire |
 //! | `GET /nodes` | the nodes ([`node_json`]) |
 //! | `GET /calendars` | the calendars ([`calendar_json`]) |
 //! | `PUT /calendars/{name}`, `DELETE /calendars/{name}` | create or replace, delete an API calendar |
+//!
+//! Listings are paged: `limit` (1 to 1000, default 50) and an opaque
+//! `cursor`. The body stays a JSON array; when more rows follow, the
+//! `Link` header holds the next page's address (`rel="next"`) and
+//! `X-Next-Cursor` its cursor.
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::openapi::path::Parameter;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, ToSchema};
 
+use self::calendars::{calendars, delete_calendar, put_calendar};
+use self::fires::{FiresQuery, cancel_fire, fire, fires};
+use self::paging::{page_limit, paged};
 use super::auth::{self, Access, Caller};
 use super::metrics::Gauges;
+use super::openapi::{
+    self, Answer, RouteDoc, Schemas, any_object, component, list_of, query_of, shapes,
+};
 use super::tokens::Role;
-use super::{ApiError, AppState, JsonBody, QueryParams};
-use crate::client::views::{calendar_json, fire_json, job_json, node_json};
+use super::{ApiError, AppState, JsonBody, PathParam, QueryParams};
+use crate::client::views::{fire_json, job_json, node_json};
 use crate::clock::from_ms;
 use crate::declare::{JobDecl, ValidationError, hint, ranges};
-use crate::model::{Fire, FireStatus, Trigger};
-use crate::schedule::calendar::CalendarDef;
+use crate::model::Trigger;
 use crate::store::FireFilter;
-
-/// How many fires `GET /fires` returns when `limit` is not given, and at most.
-const DEFAULT_LIMIT: u64 = 50;
-const MAX_LIMIT: u64 = 1000;
 
 /// How long `/healthz` waits for the database.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+mod calendars;
+mod fires;
+mod paging;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 type Json = axum::Json<Value>;
@@ -85,12 +98,14 @@ impl Verb {
     }
 }
 
-/// One route: its method and path, who may call it, and its handler.
+/// One route: its method and path, who may call it, what the OpenAPI
+/// document says of it, and its handler.
 #[derive(Debug)]
 pub struct Route {
     pub verb: Verb,
     pub path: &'static str,
     pub access: Access,
+    pub doc: RouteDoc,
     handler: fn(MethodFilter) -> MethodRouter<AppState>,
 }
 
@@ -98,12 +113,14 @@ const fn route(
     verb: Verb,
     path: &'static str,
     access: Access,
+    doc: RouteDoc,
     handler: fn(MethodFilter) -> MethodRouter<AppState>,
 ) -> Route {
     Route {
         verb,
         path,
         access,
+        doc,
         handler,
     }
 }
@@ -112,54 +129,251 @@ const READ: Access = Access::Role(Role::Read);
 const OPERATE: Access = Access::Role(Role::Operate);
 const ADMIN: Access = Access::Role(Role::Admin);
 
-/// Every route of the API with its access rule: the router is built from
-/// this table alone, so no route can exist without a rule.
+/// A route's description: a summary and its success answer, no query, no body.
+const fn doc(summary: &'static str, answer: Answer) -> RouteDoc {
+    RouteDoc {
+        summary,
+        query: None,
+        body: None,
+        answer,
+    }
+}
+
+const fn with_body(mut d: RouteDoc, body: fn(&mut Schemas) -> RefOr<Schema>) -> RouteDoc {
+    d.body = Some(body);
+    d
+}
+
+const fn with_query(mut d: RouteDoc, query: fn() -> Vec<Parameter>) -> RouteDoc {
+    d.query = Some(query);
+    d
+}
+
+const CHANGED: Answer = Answer::Json(200, component::<shapes::Changed>);
+const SCHEDULED: Answer = Answer::Json(201, component::<shapes::Scheduled>);
+const STANDBY: Answer = Answer::Json(200, component::<shapes::Standby>);
+
+/// Every route of the API with its access rule: the router and the
+/// OpenAPI document are built from this table alone, so no route can
+/// exist without a rule or without a description.
 pub static ROUTES: &[Route] = &[
-    route(Verb::Get, "/healthz", Access::Health, |m| on(m, healthz)),
-    route(Verb::Get, "/metrics", Access::Metrics, |m| on(m, metrics)),
-    route(Verb::Get, "/jobs", READ, |m| on(m, jobs)),
-    route(Verb::Post, "/jobs", ADMIN, |m| on(m, create_job)),
-    route(Verb::Get, "/jobs/{name}", READ, |m| on(m, job)),
-    route(Verb::Delete, "/jobs/{name}", ADMIN, |m| on(m, delete_job)),
-    route(Verb::Post, "/jobs/{name}/trigger", OPERATE, |m| {
-        on(m, trigger_job)
-    }),
-    route(Verb::Post, "/jobs/{name}/schedule", OPERATE, |m| {
-        on(m, schedule_job)
-    }),
-    route(Verb::Post, "/jobs/{name}/pause", OPERATE, |m| {
-        on(m, pause_job)
-    }),
-    route(Verb::Post, "/jobs/{name}/resume", OPERATE, |m| {
-        on(m, resume_job)
-    }),
-    route(Verb::Post, "/triggers/{id}/pause", OPERATE, |m| {
-        on(m, pause_trigger)
-    }),
-    route(Verb::Post, "/triggers/{id}/resume", OPERATE, |m| {
-        on(m, resume_trigger)
-    }),
-    route(Verb::Post, "/groups/{group}/pause", OPERATE, |m| {
-        on(m, pause_group)
-    }),
-    route(Verb::Post, "/groups/{group}/resume", OPERATE, |m| {
-        on(m, resume_group)
-    }),
-    route(Verb::Get, "/standby", READ, |m| on(m, standby)),
-    route(Verb::Post, "/standby", OPERATE, |m| on(m, set_standby)),
-    route(Verb::Get, "/fires", READ, |m| on(m, fires)),
-    route(Verb::Get, "/fires/{id}", READ, |m| on(m, fire)),
-    route(Verb::Post, "/fires/{id}/cancel", OPERATE, |m| {
-        on(m, cancel_fire)
-    }),
-    route(Verb::Get, "/nodes", READ, |m| on(m, nodes)),
-    route(Verb::Get, "/calendars", READ, |m| on(m, calendars)),
-    route(Verb::Put, "/calendars/{name}", ADMIN, |m| {
-        on(m, put_calendar)
-    }),
-    route(Verb::Delete, "/calendars/{name}", ADMIN, |m| {
-        on(m, delete_calendar)
-    }),
+    route(
+        Verb::Get,
+        "/healthz",
+        Access::Health,
+        doc(
+            "whether the node is up and its database answers",
+            Answer::Json(200, component::<shapes::Health>),
+        ),
+        |m| on(m, healthz),
+    ),
+    route(
+        Verb::Get,
+        "/metrics",
+        Access::Metrics,
+        doc(
+            "Prometheus metrics",
+            Answer::Text("text/plain; version=0.0.4"),
+        ),
+        |m| on(m, metrics),
+    ),
+    route(
+        Verb::Get,
+        "/openapi.json",
+        READ,
+        doc("this document", Answer::Json(200, any_object)),
+        |m| on(m, openapi),
+    ),
+    route(
+        Verb::Get,
+        "/jobs",
+        READ,
+        with_query(
+            doc(
+                "the jobs by name, one page at a time",
+                Answer::Paged(list_of::<shapes::Job>),
+            ),
+            query_of::<JobsQuery>,
+        ),
+        |m| on(m, jobs),
+    ),
+    route(
+        Verb::Post,
+        "/jobs",
+        ADMIN,
+        with_body(
+            doc(
+                "create a job (a `command` job also needs `[http] api_command_jobs`)",
+                Answer::Json(201, component::<shapes::Job>),
+            ),
+            component::<JobDecl>,
+        ),
+        |m| on(m, create_job),
+    ),
+    route(
+        Verb::Get,
+        "/jobs/{name}",
+        READ,
+        doc(
+            "one job with its ten most recent fires",
+            Answer::Json(200, component::<shapes::JobDetail>),
+        ),
+        |m| on(m, job),
+    ),
+    route(
+        Verb::Delete,
+        "/jobs/{name}",
+        ADMIN,
+        doc("delete an API job with its history", CHANGED),
+        |m| on(m, delete_job),
+    ),
+    route(
+        Verb::Post,
+        "/jobs/{name}/trigger",
+        OPERATE,
+        with_body(doc("fire a job now", SCHEDULED), component::<TriggerBody>),
+        |m| on(m, trigger_job),
+    ),
+    route(
+        Verb::Post,
+        "/jobs/{name}/schedule",
+        OPERATE,
+        with_body(
+            doc(
+                "schedule a one-off fire `at` an instant or `in` a delay",
+                SCHEDULED,
+            ),
+            component::<ScheduleBody>,
+        ),
+        |m| on(m, schedule_job),
+    ),
+    route(
+        Verb::Post,
+        "/jobs/{name}/pause",
+        OPERATE,
+        doc("pause a job", CHANGED),
+        |m| on(m, pause_job),
+    ),
+    route(
+        Verb::Post,
+        "/jobs/{name}/resume",
+        OPERATE,
+        doc("resume a job", CHANGED),
+        |m| on(m, resume_job),
+    ),
+    route(
+        Verb::Post,
+        "/triggers/{id}/pause",
+        OPERATE,
+        doc("pause one trigger", CHANGED),
+        |m| on(m, pause_trigger),
+    ),
+    route(
+        Verb::Post,
+        "/triggers/{id}/resume",
+        OPERATE,
+        doc("resume one trigger", CHANGED),
+        |m| on(m, resume_trigger),
+    ),
+    route(
+        Verb::Post,
+        "/groups/{group}/pause",
+        OPERATE,
+        doc("pause every job of a group", CHANGED),
+        |m| on(m, pause_group),
+    ),
+    route(
+        Verb::Post,
+        "/groups/{group}/resume",
+        OPERATE,
+        doc("resume every job of a group", CHANGED),
+        |m| on(m, resume_group),
+    ),
+    route(
+        Verb::Get,
+        "/standby",
+        READ,
+        doc("whether the cluster is in standby", STANDBY),
+        |m| on(m, standby),
+    ),
+    route(
+        Verb::Post,
+        "/standby",
+        OPERATE,
+        with_body(
+            doc("enter or leave standby", STANDBY),
+            component::<StandbyBody>,
+        ),
+        |m| on(m, set_standby),
+    ),
+    route(
+        Verb::Get,
+        "/fires",
+        READ,
+        with_query(
+            doc(
+                "fires, newest first, one page at a time",
+                Answer::Paged(list_of::<shapes::Fire>),
+            ),
+            query_of::<FiresQuery>,
+        ),
+        |m| on(m, fires),
+    ),
+    route(
+        Verb::Get,
+        "/fires/{id}",
+        READ,
+        doc("one fire", Answer::Json(200, component::<shapes::Fire>)),
+        |m| on(m, fire),
+    ),
+    route(
+        Verb::Post,
+        "/fires/{id}/cancel",
+        OPERATE,
+        doc("cancel a running or queued fire", CHANGED),
+        |m| on(m, cancel_fire),
+    ),
+    route(
+        Verb::Get,
+        "/nodes",
+        READ,
+        doc(
+            "the nodes of the cluster",
+            Answer::Json(200, list_of::<shapes::Node>),
+        ),
+        |m| on(m, nodes),
+    ),
+    route(
+        Verb::Get,
+        "/calendars",
+        READ,
+        doc(
+            "the calendars",
+            Answer::Json(200, list_of::<shapes::Calendar>),
+        ),
+        |m| on(m, calendars),
+    ),
+    route(
+        Verb::Put,
+        "/calendars/{name}",
+        ADMIN,
+        with_body(
+            doc(
+                "create or replace an API calendar (`timezone`, `dates`, `annual`, \
+                 `days_of_week`, `days_of_month`, `daily_range`)",
+                Answer::Json(200, component::<shapes::Calendar>),
+            ),
+            any_object,
+        ),
+        |m| on(m, put_calendar),
+    ),
+    route(
+        Verb::Delete,
+        "/calendars/{name}",
+        ADMIN,
+        doc("delete an API calendar", CHANGED),
+        |m| on(m, delete_calendar),
+    ),
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -268,9 +482,11 @@ async fn nodes(State(s): State<AppState>) -> Result<Json> {
     )))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /standby`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StandbyBody {
+pub(crate) struct StandbyBody {
+    /// true: no fire starts on any node.
     on: bool,
 }
 
@@ -288,14 +504,43 @@ async fn set_standby(
 
 // ---- jobs ------------------------------------------------------------------
 
-async fn jobs(State(s): State<AppState>) -> Result<Json> {
-    let rows = s.api.client.jobs().await?;
-    Ok(axum::Json(Value::Array(
-        rows.iter().map(job_json).collect(),
-    )))
+/// `GET /jobs` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct JobsQuery {
+    /// How many jobs a page holds: 1 to 1000, default 50.
+    limit: Option<u64>,
+    /// Where the page starts: the `X-Next-Cursor` of the previous page.
+    cursor: Option<String>,
 }
 
-async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json> {
+async fn jobs(
+    State(s): State<AppState>,
+    QueryParams(q): QueryParams<JobsQuery>,
+) -> Result<Response> {
+    let limit = page_limit(q.limit)?;
+    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let page = s.api.client.jobs_page(cursor.as_deref(), limit).await?;
+    Ok(paged(page, job_json, "/jobs", limit, &[]))
+}
+
+async fn openapi() -> Result<Json> {
+    static DOCUMENT: std::sync::LazyLock<std::result::Result<Value, String>> =
+        std::sync::LazyLock::new(|| {
+            serde_json::to_value(openapi::document()).map_err(|e| e.to_string())
+        });
+    match &*DOCUMENT {
+        Ok(doc) => Ok(axum::Json(doc.clone())),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the OpenAPI document could not be written: {e}"),
+            "see the node's log",
+        )),
+    }
+}
+
+async fn job(State(s): State<AppState>, PathParam(name): PathParam) -> Result<Json> {
     let row = s.api.client.job(&name).await?;
     let fires = s
         .api
@@ -311,38 +556,44 @@ async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json
     Ok(axum::Json(v))
 }
 
-async fn delete_job(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json> {
+async fn delete_job(State(s): State<AppState>, PathParam(name): PathParam) -> Result<Json> {
     s.api.client.delete_job(&name).await?;
     Ok(axum::Json(json!({"job": name, "deleted": true})))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `POST /jobs/{name}/trigger` (the body may be empty).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TriggerBody {
+pub(crate) struct TriggerBody {
+    /// Merged over the job's data for this fire.
     data: Option<Value>,
 }
 
 async fn trigger_job(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
     JsonBody(body): JsonBody<TriggerBody>,
 ) -> Result<(StatusCode, Json)> {
     let t = s.api.client.trigger_now(&name, body.data).await?;
     Ok(scheduled(&name, &t))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `POST /jobs/{name}/schedule`: exactly one of `at` and `in`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ScheduleBody {
+pub(crate) struct ScheduleBody {
+    /// RFC 3339 with an offset, e.g. `2026-12-01T09:00:00Z`.
     at: Option<String>,
+    /// A delay such as `10m` or `1h 30m`.
     #[serde(rename = "in")]
     in_: Option<String>,
+    /// Merged over the job's data for this fire.
     data: Option<Value>,
 }
 
 async fn schedule_job(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
     JsonBody(body): JsonBody<ScheduleBody>,
 ) -> Result<(StatusCode, Json)> {
     let client = &s.api.client;
@@ -377,21 +628,21 @@ fn scheduled(job: &str, t: &Trigger) -> (StatusCode, Json) {
     )
 }
 
-async fn pause_job(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json> {
+async fn pause_job(State(s): State<AppState>, PathParam(name): PathParam) -> Result<Json> {
     let changed = s.api.client.pause(&name).await?;
     Ok(axum::Json(
         json!({"job": name, "paused": true, "changed": changed}),
     ))
 }
 
-async fn resume_job(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json> {
+async fn resume_job(State(s): State<AppState>, PathParam(name): PathParam) -> Result<Json> {
     let changed = s.api.client.resume(&name).await?;
     Ok(axum::Json(
         json!({"job": name, "paused": false, "changed": changed}),
     ))
 }
 
-async fn pause_trigger(State(s): State<AppState>, Path(t): Path<String>) -> Result<Json> {
+async fn pause_trigger(State(s): State<AppState>, PathParam(t): PathParam) -> Result<Json> {
     let t = id(&t, "trigger")?;
     let changed = s.api.client.pause_trigger(t).await?;
     Ok(axum::Json(
@@ -399,7 +650,7 @@ async fn pause_trigger(State(s): State<AppState>, Path(t): Path<String>) -> Resu
     ))
 }
 
-async fn resume_trigger(State(s): State<AppState>, Path(t): Path<String>) -> Result<Json> {
+async fn resume_trigger(State(s): State<AppState>, PathParam(t): PathParam) -> Result<Json> {
     let t = id(&t, "trigger")?;
     let changed = s.api.client.resume_trigger(t).await?;
     Ok(axum::Json(
@@ -407,14 +658,14 @@ async fn resume_trigger(State(s): State<AppState>, Path(t): Path<String>) -> Res
     ))
 }
 
-async fn pause_group(State(s): State<AppState>, Path(group): Path<String>) -> Result<Json> {
+async fn pause_group(State(s): State<AppState>, PathParam(group): PathParam) -> Result<Json> {
     let changed = s.api.client.pause_group(&group).await?;
     Ok(axum::Json(
         json!({"group": group, "paused": true, "changed": changed}),
     ))
 }
 
-async fn resume_group(State(s): State<AppState>, Path(group): Path<String>) -> Result<Json> {
+async fn resume_group(State(s): State<AppState>, PathParam(group): PathParam) -> Result<Json> {
     let changed = s.api.client.resume_group(&group).await?;
     Ok(axum::Json(
         json!({"group": group, "paused": false, "changed": changed}),
@@ -472,124 +723,4 @@ fn instant(text: &str, key: &str) -> Result<DateTime<Utc>> {
             "give RFC 3339 with an offset, e.g. 2026-12-01T09:00:00Z",
         )
     })
-}
-
-// ---- fires -----------------------------------------------------------------
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FiresQuery {
-    job: Option<String>,
-    status: Option<String>,
-    limit: Option<u64>,
-}
-
-async fn fires(State(s): State<AppState>, QueryParams(q): QueryParams<FiresQuery>) -> Result<Json> {
-    let status = match q.status.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(text.parse::<FireStatus>().map_err(|_| {
-            ApiError::bad_request(
-                format!("unknown fire status `{text}`"),
-                format!(
-                    "expected one of {}",
-                    FireStatus::ALL.map(FireStatus::as_str).join(", ")
-                ),
-            )
-        })?),
-    };
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(
-            format!("`limit` = {limit} is out of range"),
-            format!("give a limit from 1 to {MAX_LIMIT}"),
-        ));
-    }
-    let fires = s
-        .api
-        .client
-        .fires(&FireFilter {
-            job: q.job.filter(|j| !j.is_empty()),
-            status,
-            limit: Some(limit),
-        })
-        .await?;
-    Ok(axum::Json(Value::Array(
-        fires.iter().map(fire_json).collect(),
-    )))
-}
-
-async fn fire_by_id(s: &AppState, fire: &str) -> Result<Fire> {
-    let fire = id(fire, "fire")?;
-    s.api.client.fire(fire).await?.ok_or_else(|| {
-        ApiError::not_found(
-            format!("fire {fire} does not exist"),
-            "GET /fires lists recent fires",
-        )
-    })
-}
-
-async fn fire(State(s): State<AppState>, Path(fire): Path<String>) -> Result<Json> {
-    Ok(axum::Json(fire_json(&fire_by_id(&s, &fire).await?)))
-}
-
-async fn cancel_fire(State(s): State<AppState>, Path(fire): Path<String>) -> Result<Json> {
-    let row = fire_by_id(&s, &fire).await?;
-    if s.api.client.cancel_fire(row.id).await? {
-        return Ok(axum::Json(json!({"fire_id": row.id, "cancelled": true})));
-    }
-    // It finished between the read and the cancel, or long before.
-    let status = match s.api.client.fire(row.id).await? {
-        Some(now) => now.status,
-        None => row.status,
-    };
-    Err(ApiError::conflict(
-        format!("fire {} is {status}, not running or queued", row.id),
-        "only a running or queued fire can be cancelled",
-    ))
-}
-
-// ---- calendars ---------------------------------------------------------------
-
-async fn calendars(State(s): State<AppState>) -> Result<Json> {
-    let rows = s.api.client.calendars().await?;
-    Ok(axum::Json(Value::Array(
-        rows.iter().map(calendar_json).collect(),
-    )))
-}
-
-async fn put_calendar(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-    JsonBody(mut body): JsonBody<Value>,
-) -> Result<Json> {
-    let example = r#"e.g. {"timezone": "Europe/Berlin", "dates": ["2026-12-25"], "days_of_week": ["sat", "sun"]}"#;
-    let Value::Object(map) = &mut body else {
-        return Err(ApiError::bad_request(
-            "a calendar is a JSON object",
-            example,
-        ));
-    };
-    match map.get("name") {
-        None => {
-            map.insert("name".into(), Value::String(name.clone()));
-        }
-        Some(Value::String(n)) if *n == name => {}
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                format!("the body names calendar {other}, the path `{name}`"),
-                "leave `name` out of the body, or make it match the path",
-            ));
-        }
-    }
-    let def: CalendarDef = serde_json::from_value(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid calendar definition: {e}"), example))?;
-    def.compile(Tz::UTC)
-        .map_err(|e| ApiError::bad_request(format!("invalid calendar definition: {e}"), example))?;
-    let row = s.api.client.set_calendar(&def).await?;
-    Ok(axum::Json(calendar_json(&row)))
-}
-
-async fn delete_calendar(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json> {
-    s.api.client.delete_calendar(&name).await?;
-    Ok(axum::Json(json!({"calendar": name, "deleted": true})))
 }

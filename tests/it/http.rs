@@ -56,7 +56,12 @@ impl Reply {
 }
 
 /// Sends one request (`Connection: close`) and reads the whole answer.
-async fn send(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &str)>) -> Reply {
+pub(crate) async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &str)>,
+) -> Reply {
     send_with(addr, method, path, &[("Host", &addr.to_string())], body).await
 }
 
@@ -150,11 +155,11 @@ pub(crate) async fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
 }
 
 /// A POST without a body (sent as JSON, as every POST must be).
-async fn post_empty(addr: SocketAddr, path: &str) -> Reply {
+pub(crate) async fn post_empty(addr: SocketAddr, path: &str) -> Reply {
     send(addr, "POST", path, Some(("application/json", ""))).await
 }
 
-async fn put(addr: SocketAddr, path: &str, body: Value) -> Reply {
+pub(crate) async fn put(addr: SocketAddr, path: &str, body: Value) -> Reply {
     send(
         addr,
         "PUT",
@@ -164,7 +169,7 @@ async fn put(addr: SocketAddr, path: &str, body: Value) -> Reply {
     .await
 }
 
-async fn delete(addr: SocketAddr, path: &str) -> Reply {
+pub(crate) async fn delete(addr: SocketAddr, path: &str) -> Reply {
     send(addr, "DELETE", path, Some(("application/json", ""))).await
 }
 
@@ -201,8 +206,18 @@ impl Running {
 
     /// With more keys of `[http]` (`http_keys`), then `extra_toml`.
     pub async fn start_with(url: &str, http_keys: &str, extra_toml: &str) -> Running {
+        Running::start_full(url, "", http_keys, extra_toml).await
+    }
+
+    /// With more keys of `[scheduler]` and of `[http]`, then `extra_toml`.
+    pub async fn start_full(
+        url: &str,
+        scheduler_keys: &str,
+        http_keys: &str,
+        extra_toml: &str,
+    ) -> Running {
         let toml = format!(
-            "[scheduler]\nnode_id = \"http-node\"\nshutdown_grace = \"1s\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n{http_keys}\n\n{extra_toml}"
+            "[scheduler]\nnode_id = \"http-node\"\nshutdown_grace = \"1s\"\n{scheduler_keys}\n\n[http]\nlisten = \"127.0.0.1:0\"\n{http_keys}\n\n{extra_toml}"
         );
         let registry = JobRegistry::with_builtins();
         let config = config::parse(&toml, "http.toml", &registry).expect("valid config");

@@ -28,8 +28,10 @@
 //!   executor drops it (the job's `timeout`, cancel, shutdown) the
 //!   connection is closed and nothing is left running.
 //! - **Destinations** of API-created jobs are checked by
-//!   [`check_destination`] (config-file jobs are trusted).
+//!   [`check_destination`], their secrets and redirects by
+//!   [`ApiHttpPolicy`] (config-file jobs are trusted).
 
+mod api_policy;
 mod destination;
 mod outcome;
 mod secret;
@@ -52,6 +54,7 @@ use settings::{Auth, Body, HttpSettings};
 use template::Escape;
 use transport::{Clients, Profile};
 
+pub use api_policy::{ApiHttpPolicy, PolicyIssue};
 pub use destination::{HttpAllow, check_destination};
 pub use outcome::{MAX_RETRY_AFTER, RECORDED_HEADERS};
 pub use settings::{
@@ -59,6 +62,9 @@ pub use settings::{
     METHODS,
 };
 pub use transport::MAX_REDIRECTS;
+
+/// The kind's name, as jobs declare it.
+pub const KIND: &str = "http";
 
 /// The `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!("cosched/", env!("CARGO_PKG_VERSION"));
@@ -114,7 +120,7 @@ fn refused(error: String) -> JobOutcome {
 #[async_trait]
 impl JobKind for HttpJob {
     fn name(&self) -> &'static str {
-        "http"
+        KIND
     }
 
     fn validate(&self, settings: &Value) -> Result<(), String> {
