@@ -21,6 +21,7 @@
 //! | `GET /nodes` | the nodes ([`node_json`]) |
 //! | `GET /calendars` | the calendars ([`calendar_json`]) |
 //! | `PUT /calendars/{name}`, `DELETE /calendars/{name}` | create or replace, delete an API calendar |
+//! | `GET /ui`, `/ui/jobs`, `/ui/jobs/{name}`, `/ui/fires`, `/ui/assets/*` | the dashboard ([`super::ui`]) |
 
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ use serde_json::{Value, json};
 use super::auth::{self, Access, Caller};
 use super::metrics::Gauges;
 use super::tokens::Role;
+use super::ui;
 use super::{ApiError, AppState, JsonBody, QueryParams};
 use crate::client::views::{calendar_json, fire_json, job_json, node_json};
 use crate::clock::from_ms;
@@ -160,6 +162,13 @@ pub static ROUTES: &[Route] = &[
     route(Verb::Delete, "/calendars/{name}", ADMIN, |m| {
         on(m, delete_calendar)
     }),
+    // The dashboard (see `super::ui`): pages and assets, read only.
+    route(Verb::Get, "/ui", READ, |m| on(m, ui::overview)),
+    route(Verb::Get, "/ui/jobs", READ, |m| on(m, ui::jobs)),
+    route(Verb::Get, "/ui/jobs/{name}", READ, |m| on(m, ui::job)),
+    route(Verb::Get, "/ui/fires", READ, |m| on(m, ui::fires)),
+    route(Verb::Get, "/ui/assets/app.css", READ, |m| on(m, ui::css)),
+    route(Verb::Get, "/ui/assets/app.js", READ, |m| on(m, ui::js)),
 ];
 
 pub(crate) fn router(state: AppState) -> Router {

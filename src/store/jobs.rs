@@ -160,7 +160,7 @@ impl Store {
         Ok(self.summary(job, &triggers))
     }
 
-    fn summary(&self, job: Job, rows: &[triggers::Model]) -> JobSummary {
+    pub(super) fn summary(&self, job: Job, rows: &[triggers::Model]) -> JobSummary {
         let mut triggers = self.decode_all(rows, codec::trigger);
         triggers.sort_by_key(|t| t.id);
         let next_fire_at = triggers

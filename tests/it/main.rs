@@ -16,6 +16,7 @@ mod cluster;
 mod command;
 mod config;
 mod contract;
+mod dashboard;
 mod declare;
 mod http;
 mod http_job;
