@@ -18,14 +18,14 @@ use crate::http::{Reply, get, post, send_with};
 use crate::support::{Harness, backends, exec};
 
 /// A harness with the HTTP API (and so the dashboard) served on loopback.
-struct Dashboard {
-    h: Harness,
+pub(crate) struct Dashboard {
+    pub h: Harness,
     server: Server,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
 impl Dashboard {
-    async fn start(url: &str, now: DateTime<Utc>) -> Dashboard {
+    pub async fn start(url: &str, now: DateTime<Utc>) -> Dashboard {
         let h = Harness::new(url).await;
         h.clock.set(now);
         let listener = Listener::bind("127.0.0.1:0".parse().unwrap())
@@ -47,7 +47,7 @@ impl Dashboard {
     }
 
     /// Registers a live node serving `pools`.
-    async fn node(&self, id: &str, pools: &[&str]) {
+    pub async fn node(&self, id: &str, pools: &[&str]) {
         let pools: Vec<String> = pools.iter().map(|p| p.to_string()).collect();
         self.h
             .store
@@ -65,18 +65,18 @@ impl Dashboard {
             .unwrap();
     }
 
-    async fn page(&self, path: &str) -> Reply {
+    pub async fn page(&self, path: &str) -> Reply {
         let r = get(self.addr, path).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
         r
     }
 
-    async fn job(&self, decl: serde_json::Value) {
+    pub async fn job(&self, decl: serde_json::Value) {
         let r = post(self.addr, "/jobs", decl.clone()).await;
         assert_eq!(r.status, 201, "{decl}: {}", r.body);
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         self.server
             .shutdown(std::time::Duration::from_secs(5))
             .await;

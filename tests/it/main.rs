@@ -10,6 +10,7 @@
 mod support;
 
 mod bench;
+mod browser;
 mod calendars;
 mod cli;
 mod cluster;
