@@ -7,6 +7,7 @@
 //! plain SQL. It speaks [`crate::model`] types, and [`views`] gives their
 //! JSON shapes, shared by `--json` and the HTTP API.
 
+mod dashboard;
 mod page;
 pub mod views;
 

@@ -24,7 +24,8 @@
 //! The API can start programs, so it is closed by default. Every request
 //! passes, outermost first: the [audit] log, the [browser
 //! defences](guard), [token authentication](auth), then the route's
-//! access rule from the route table ([`routes::ROUTES`]). Connections are
+//! access rule from the route table ([`routes::ROUTES`]). The web
+//! dashboard ([`ui`]) is served from the same table, under `/ui`. Connections are
 //! served by [`serve`], with the bounds of [`limits`].
 
 pub mod audit;
@@ -37,6 +38,7 @@ pub mod routes;
 mod serve;
 mod settings;
 pub mod tokens;
+pub mod ui;
 mod watchdog;
 
 pub use settings::HttpSettings;

@@ -22,6 +22,7 @@
 //! | `GET /nodes` | the nodes ([`node_json`]) |
 //! | `GET /calendars` | the calendars ([`calendar_json`]) |
 //! | `PUT /calendars/{name}`, `DELETE /calendars/{name}` | create or replace, delete an API calendar |
+//! | `GET /ui`, `/ui/jobs`, `/ui/jobs/{name}`, `/ui/fires`, `/ui/assets/*` | the dashboard ([`super::ui`]) |
 //!
 //! Listings are paged: `limit` (1 to 1000, default 50) and an opaque
 //! `cursor`. The body stays a JSON array; when more rows follow, the
@@ -52,6 +53,7 @@ use super::openapi::{
     self, Answer, RouteDoc, Schemas, any_object, component, list_of, query_of, shapes,
 };
 use super::tokens::Role;
+use super::ui;
 use super::{ApiError, AppState, JsonBody, PathParam, QueryParams};
 use crate::client::views::{fire_json, job_json, node_json};
 use crate::clock::from_ms;
@@ -373,6 +375,49 @@ pub static ROUTES: &[Route] = &[
         ADMIN,
         doc("delete an API calendar", CHANGED),
         |m| on(m, delete_calendar),
+    ),
+    // The dashboard (see `super::ui`): pages and assets, read only.
+    route(
+        Verb::Get,
+        "/ui",
+        READ,
+        doc("the dashboard: overview", Answer::Text("text/html")),
+        |m| on(m, ui::overview),
+    ),
+    route(
+        Verb::Get,
+        "/ui/jobs",
+        READ,
+        doc("the dashboard: jobs", Answer::Text("text/html")),
+        |m| on(m, ui::jobs),
+    ),
+    route(
+        Verb::Get,
+        "/ui/jobs/{name}",
+        READ,
+        doc("the dashboard: one job", Answer::Text("text/html")),
+        |m| on(m, ui::job),
+    ),
+    route(
+        Verb::Get,
+        "/ui/fires",
+        READ,
+        doc("the dashboard: fires", Answer::Text("text/html")),
+        |m| on(m, ui::fires),
+    ),
+    route(
+        Verb::Get,
+        "/ui/assets/app.css",
+        READ,
+        doc("the dashboard's style sheet", Answer::Text("text/css")),
+        |m| on(m, ui::css),
+    ),
+    route(
+        Verb::Get,
+        "/ui/assets/app.js",
+        READ,
+        doc("the dashboard's script", Answer::Text("text/javascript")),
+        |m| on(m, ui::js),
     ),
 ];
 

@@ -5,6 +5,7 @@
 //! - [`interval`]: fixed-rate, calendar-interval and daily-time-interval schedules.
 //! - [`calendar`]: exclusion calendars (holidays, weekends, time ranges…).
 //! - [`misfire`]: given a due trigger and now, what fires, what is skipped.
+//! - [`preview`]: the next fires of a stored trigger, marked for DST and calendars.
 //! - [`spec`]: a trigger's validated timing declaration, and the
 //!   [`Schedule`] it evaluates to.
 //!
@@ -17,6 +18,7 @@ pub mod cron;
 pub mod dst;
 pub mod interval;
 pub mod misfire;
+pub mod preview;
 pub mod spec;
 
 pub use spec::{Schedule, ScheduleSpec, TriggerKind};

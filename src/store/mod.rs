@@ -19,6 +19,7 @@ pub mod bench;
 mod calendars;
 mod codec;
 mod connect;
+mod dashboard;
 mod error;
 mod file_identity;
 mod fires;
@@ -48,6 +49,9 @@ use tokio::sync::Notify;
 
 pub use calendars::LoadedCalendars;
 pub use connect::{Create, DEFAULT_CONNECT_TIMEOUT, redact};
+pub use dashboard::{
+    FireCursor, FirePage, FirePageQuery, JobPage, JobPageQuery, MAX_PAGE, ProblemGroup,
+};
 pub use error::{MalformedRow, StoreError};
 pub use fires::{FireCompletion, FireFilter};
 pub use jobs::JobsById;

@@ -10,12 +10,14 @@
 mod support;
 
 mod bench;
+mod browser;
 mod calendars;
 mod cli;
 mod cluster;
 mod command;
 mod config;
 mod contract;
+mod dashboard;
 mod declare;
 mod http;
 mod http_job;

@@ -1,0 +1,132 @@
+//! The web dashboard at `/ui`: server-rendered HTML (maud templates,
+//! checked at compile time), charts as inline SVG drawn in Rust, one
+//! stylesheet and one small script embedded in the binary.
+//!
+//! | route | page |
+//! |---|---|
+//! | `GET /ui` | overview: cluster state, the last hour, the timeline of the next 2 hours, late now, the last 24 hours' problems |
+//! | `GET /ui/jobs?group=&pool=&paused=&after=` | the jobs, paged by name |
+//! | `GET /ui/jobs/{name}?before=` | one job: next 20 fires, triggers, its fires (paged) |
+//! | `GET /ui/fires?job=&status=&before=` | fire history, paged |
+//! | `GET /ui/assets/app.css`, `/ui/assets/app.js` | the embedded assets |
+//!
+//! Access follows the JSON API's rules exactly, since the routes are in
+//! the same table ([`super::routes::ROUTES`]) with the `read` role: open
+//! on a loopback listen without tokens; with tokens, each request needs
+//! `Authorization: Bearer <token>`, which a browser does not send by
+//! itself, so a dashboard behind tokens is reached through a reverse
+//! proxy that adds the header (see the README's Dashboard section). The
+//! dashboard only reads: it has no form and changes nothing, so it adds
+//! no state-changing route for cross-site requests to aim at. Every
+//! response carries `Content-Security-Policy: default-src 'self'` and an
+//! ETag ([`respond`]).
+//!
+//! Every list is paged (at most [`crate::store::MAX_PAGE`] rows) and every
+//! query it runs is served by an index (see the store's dashboard reads).
+
+mod assets;
+pub mod format;
+pub mod late;
+mod pages;
+pub mod respond;
+pub mod svg;
+mod upcoming;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{DOCTYPE, Markup, html};
+
+use super::ApiError;
+use crate::client::ClientError;
+
+pub(crate) use assets::{css, js};
+pub(crate) use pages::fires::fires;
+pub(crate) use pages::job::job;
+pub(crate) use pages::jobs::jobs;
+pub(crate) use pages::overview::overview;
+
+/// Which navigation entry a page belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Overview,
+    Jobs,
+    Fires,
+}
+
+/// A page of the dashboard: `refresh` asks the script to reload its
+/// `<main>` every few seconds while the tab is visible.
+pub(crate) fn layout(
+    title: &str,
+    section: Section,
+    node_id: &str,
+    refresh: bool,
+    body: Markup,
+) -> Markup {
+    let nav = [
+        (Section::Overview, "/ui", "Overview"),
+        (Section::Jobs, "/ui/jobs", "Jobs"),
+        (Section::Fires, "/ui/fires", "Fires"),
+    ];
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · cosched" }
+                link rel="stylesheet" href="/ui/assets/app.css";
+                script src="/ui/assets/app.js" defer {}
+            }
+            body {
+                a class="skip" href="#main" { "Skip to content" }
+                header class="top" {
+                    span class="brand" { "cosched" }
+                    nav aria-label="Dashboard" {
+                        ul {
+                            @for (s, href, label) in nav {
+                                li {
+                                    @if s == section {
+                                        a href=(href) aria-current="page" { (label) }
+                                    } @else {
+                                        a href=(href) { (label) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    span class="node" { "node " code { (node_id) } }
+                }
+                main id="main" data-refresh=[refresh.then_some("5")] {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The page for a request that failed: the API's status and hint.
+pub(crate) fn failure(headers: &HeaderMap, node_id: &str, e: ClientError) -> Response {
+    let e = ApiError::from(e);
+    error_page(headers, node_id, e.status, &e.error, &e.hint)
+}
+
+pub(crate) fn error_page(
+    headers: &HeaderMap,
+    node_id: &str,
+    status: StatusCode,
+    error: &str,
+    hint: &str,
+) -> Response {
+    let body = html! {
+        div class="error" role="alert" {
+            p { strong { (status.as_u16()) } " " (error) }
+            p class="hint" { (hint) }
+        }
+    };
+    respond::html(
+        headers,
+        status,
+        layout("Error", Section::Overview, node_id, false, body),
+    )
+}

@@ -1,0 +1,157 @@
+//! One job (`/ui/jobs/{name}`): its settings, its next 20 fires (DST
+//! marks, excluded instants struck through with the calendar's name), its
+//! triggers, and its fires, paged.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::Duration as TimeDelta;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::super::format::{self, urlencode};
+use super::super::{Section, error_page, failure, layout, respond, upcoming};
+use super::fires::{PAGE, fire_table, pager, parse_cursor};
+use crate::client::ClientError;
+use crate::client::views::schedule_text;
+use crate::http::AppState;
+use crate::schedule::preview::PreviewFire;
+use crate::store::{FireCursor, FirePageQuery};
+
+/// Future fires shown.
+const NEXT_FIRES: usize = 20;
+/// How far ahead the preview looks (a yearly schedule still shows).
+const PREVIEW_YEARS: i64 = 5;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct JobParams {
+    before: Option<String>,
+}
+
+pub(crate) async fn job(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(p): Query<JobParams>,
+) -> Response {
+    let node = s.api.node_id.as_str();
+    let before = match p.before.as_deref().filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => match parse_cursor(v) {
+            Some(c) => Some(c),
+            None => {
+                return error_page(
+                    &headers,
+                    node,
+                    StatusCode::BAD_REQUEST,
+                    &format!("`{v}` is not a page cursor"),
+                    "follow the page links",
+                );
+            }
+        },
+    };
+    match render(&s, &name, before).await {
+        Ok(body) => respond::html(
+            &headers,
+            StatusCode::OK,
+            layout(&name, Section::Jobs, node, false, body),
+        ),
+        Err(e) => failure(&headers, node, e),
+    }
+}
+
+async fn render(
+    s: &AppState,
+    name: &str,
+    before: Option<FireCursor>,
+) -> Result<Markup, ClientError> {
+    let client = &s.api.client;
+    let tz = s.api.default_timezone;
+    let now = s.api.clock.now();
+    let summary = client.job(name).await?;
+    let job = &summary.job;
+    let calendars = client.compiled_calendars().await?;
+    let until = now + TimeDelta::days(366 * PREVIEW_YEARS);
+    let mut next: Vec<(i64, PreviewFire)> = summary
+        .triggers
+        .iter()
+        .flat_map(|t| {
+            upcoming::fires_of(t, &calendars, now - TimeDelta::days(366), until, NEXT_FIRES)
+                .into_iter()
+                .map(move |f| (t.id, f))
+        })
+        .collect();
+    next.sort_by_key(|(id, f)| (f.at, *id));
+    next.truncate(NEXT_FIRES);
+    let page = client
+        .dashboard_fires_page(&FirePageQuery {
+            job_id: Some(job.id),
+            status: None,
+            before,
+            limit: PAGE,
+        })
+        .await?;
+    let base = format!("/ui/jobs/{}?", urlencode(&job.name));
+    Ok(html! {
+        dl class="facts" {
+            dt { "Kind" } dd { (job.kind) }
+            dt { "Pool" } dd { (job.pool) }
+            dt { "Group" } dd { (job.group.as_deref().unwrap_or("–")) }
+            dt { "State" } dd { @if job.paused { span class="badge paused" { "⏸ paused" } } @else { "▶ active" } }
+            dt { "Overlap" } dd { (job.overlap.as_str()) }
+            dt { "Timeout" } dd { (job.timeout.map(|t| humantime::format_duration(t).to_string()).unwrap_or_else(|| "none".into())) }
+            dt { "Retries" } dd { "up to " (job.retry.max_attempts) " attempts" }
+            dt { "Source" } dd { (job.source.as_str()) }
+        }
+        section aria-labelledby="next" {
+            h2 id="next" { "Next fires" }
+            @if next.is_empty() {
+                p class="empty" { "No future fire." }
+            } @else {
+                ol class="next-fires" {
+                    @for (trigger, f) in &next {
+                        @let when = format::instant(f.at.timestamp_millis(), tz);
+                        li data-at=(f.at.to_rfc3339()) class=[f.excluded_by.is_some().then_some("excluded")] {
+                            @if let Some(cal) = &f.excluded_by {
+                                s { (when) } " excluded by calendar " strong { (cal) }
+                            } @else {
+                                (when) " " span class="muted" { (format::relative(f.at.timestamp_millis(), now)) }
+                            }
+                            " " span class="muted" { "trigger #" (trigger) }
+                            @if let Some(d) = &f.dst { " " span class="dst-mark" { "◆ DST: " (d.describe()) } }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="triggers" {
+            h2 id="triggers" { "Triggers" }
+            div class="scroll" {
+                table {
+                    thead { tr { th { "#" } th { "Schedule" } th { "State" } th { "Next" } th { "Previous" }
+                        th { "Fired" } th { "Misfire" } th { "Calendars" } th { "Lease" } } }
+                    tbody {
+                        @for t in &summary.triggers {
+                            tr {
+                                td { (t.id) }
+                                td { (schedule_text(t)) }
+                                td { (t.state.as_str()) @if let Some(e) = &t.error { br; span class="err" { (e) } } }
+                                td { @if let Some(n) = t.next_fire_at { (format::instant(n, tz)) } }
+                                td { @if let Some(n) = t.previous_fire_at { (format::instant(n, tz)) } }
+                                td class="num" { (t.times_fired) }
+                                td { (t.misfire.to_string()) }
+                                td { (t.calendars.join(", ")) }
+                                td { @if let Some(o) = &t.lease_owner { (o) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="history" {
+            h2 id="history" { "Fires" }
+            (fire_table(&page, tz, false))
+            (pager(&base, before.is_some(), &page))
+        }
+    })
+}

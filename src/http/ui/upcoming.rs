@@ -1,0 +1,43 @@
+//! The future fires of a stored trigger, for the timeline and the job
+//! page: the schedule code's preview from the trigger's next fire, with
+//! its calendars applied (see [`crate::schedule::preview`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::from_ms;
+use crate::model::Trigger;
+use crate::schedule::calendar::{Calendar, CalendarSet};
+use crate::schedule::preview::{PreviewFire, PreviewRange, preview};
+
+/// The calendars a trigger names, of those that compile.
+pub fn calendars_of(trigger: &Trigger, all: &HashMap<String, Arc<Calendar>>) -> CalendarSet {
+    trigger
+        .calendars
+        .iter()
+        .filter_map(|name| all.get(name).cloned())
+        .collect()
+}
+
+/// The fires of `trigger` in `[from, until]`, at most `limit`.
+pub fn fires_of(
+    trigger: &Trigger,
+    calendars: &HashMap<String, Arc<Calendar>>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: usize,
+) -> Vec<PreviewFire> {
+    let Some(next) = trigger.next_fire_at else {
+        return Vec::new();
+    };
+    preview(
+        &trigger.spec,
+        from_ms(trigger.start_at),
+        trigger.repeat_count,
+        from_ms(next),
+        &calendars_of(trigger, calendars),
+        PreviewRange { from, until, limit },
+    )
+}

@@ -1,0 +1,317 @@
+//! The dashboard's reads: windows of history (counts, lateness, problems),
+//! keyset pages of jobs and fires, and the triggers due within a horizon.
+//!
+//! Every statement here is bounded and served by an index (checked with
+//! `EXPLAIN` on PostgreSQL):
+//! - windows of fires by `scheduled_at`: `fires_recent (scheduled_at, attempt, id)`;
+//! - a job's fires: `fires_job_scheduled (job_id, scheduled_at)`;
+//! - pages of jobs by name: the unique index on `jobs.name`;
+//! - their triggers: `triggers_job (job_id)`;
+//! - triggers due before an instant: `triggers_due (state, pool, next_fire_at)`.
+
+use std::collections::HashMap;
+
+use entity::{fires, jobs, triggers};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{Store, StoreError, codec};
+use crate::model::{Fire, FireStatus, JobSummary, Trigger, TriggerState};
+
+/// How many rows a page holds at most.
+pub const MAX_PAGE: u64 = 200;
+
+/// Which jobs to list: by name, after a cursor.
+#[derive(Debug, Clone, Default)]
+pub struct JobPageQuery {
+    /// Start after this name (the previous page's last).
+    pub after: Option<String>,
+    pub limit: u64,
+    pub group: Option<String>,
+    pub pool: Option<String>,
+    pub paused: Option<bool>,
+}
+
+/// A page of jobs, and the cursor of the next page if there is one.
+#[derive(Debug, Clone, Default)]
+pub struct JobPage {
+    pub jobs: Vec<JobSummary>,
+    pub next: Option<String>,
+}
+
+/// Where a page of fires (newest first) starts: before this fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FireCursor {
+    pub scheduled_at: i64,
+    pub id: i64,
+}
+
+/// Which fires to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct FirePageQuery {
+    pub job_id: Option<i64>,
+    pub status: Option<FireStatus>,
+    pub before: Option<FireCursor>,
+    pub limit: u64,
+}
+
+/// A page of fires, and the cursor of the next page if there is one.
+#[derive(Debug, Clone, Default)]
+pub struct FirePage {
+    pub fires: Vec<Fire>,
+    pub next: Option<FireCursor>,
+}
+
+/// Fires of one job with one status and reason, in a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemGroup {
+    pub job: String,
+    pub status: FireStatus,
+    /// The recorded reason (`skipped` fires), else empty.
+    pub reason: String,
+    pub count: u64,
+    pub last_scheduled_at: i64,
+}
+
+fn page_size(limit: u64) -> u64 {
+    limit.clamp(1, MAX_PAGE)
+}
+
+impl Store {
+    /// How many fires scheduled at or after `since_ms` have each status.
+    pub async fn fire_counts_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<(FireStatus, u64)>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(
+                "SELECT status, COUNT(*) AS n FROM fires WHERE scheduled_at >= $1 GROUP BY status",
+                [since_ms.into()],
+            ))
+            .await?;
+        let mut counts = Vec::new();
+        for row in rows {
+            let status: String = row.try_get("", "status")?;
+            let n: i64 = row.try_get("", "n")?;
+            if let Ok(status) = status.parse::<FireStatus>() {
+                counts.push((status, u64::try_from(n).unwrap_or(0)));
+            }
+        }
+        counts.sort_by_key(|(s, _)| s.as_str());
+        Ok(counts)
+    }
+
+    /// Lateness (start minus scheduled instant, ms) of the first attempts
+    /// scheduled at or after `since_ms` that started, at most `cap` of the
+    /// most recent.
+    pub async fn lateness_since(&self, since_ms: i64, cap: u64) -> Result<Vec<i64>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(
+                "SELECT started_at - scheduled_at AS late FROM fires \
+                 WHERE scheduled_at >= $1 AND started_at IS NOT NULL AND attempt = 1 \
+                   AND status <> 'queued' \
+                 ORDER BY scheduled_at DESC LIMIT $2",
+                [
+                    since_ms.into(),
+                    i64::try_from(cap).unwrap_or(i64::MAX).into(),
+                ],
+            ))
+            .await?;
+        let mut late = Vec::with_capacity(rows.len());
+        for row in rows {
+            late.push(row.try_get::<i64>("", "late")?);
+        }
+        Ok(late)
+    }
+
+    /// Failed, timed-out, abandoned and skipped fires scheduled at or
+    /// after `since_ms`, grouped by job, status and reason, the largest
+    /// groups first (at most `limit` groups).
+    pub async fn fire_problems_since(
+        &self,
+        since_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<ProblemGroup>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(
+                "SELECT job_name, status, COALESCE(reason, '') AS why, COUNT(*) AS n, \
+                        MAX(scheduled_at) AS last_at \
+                 FROM fires \
+                 WHERE scheduled_at >= $1 \
+                   AND status IN ('failed', 'timed_out', 'abandoned', 'skipped') \
+                 GROUP BY job_name, status, COALESCE(reason, '') \
+                 ORDER BY n DESC, job_name LIMIT $2",
+                [
+                    since_ms.into(),
+                    i64::try_from(page_size(limit)).unwrap_or(0).into(),
+                ],
+            ))
+            .await?;
+        let mut groups = Vec::new();
+        for row in rows {
+            let status: String = row.try_get("", "status")?;
+            let Ok(status) = status.parse::<FireStatus>() else {
+                continue;
+            };
+            groups.push(ProblemGroup {
+                job: row.try_get("", "job_name")?,
+                status,
+                reason: row.try_get("", "why")?,
+                count: u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0),
+                last_scheduled_at: row.try_get("", "last_at")?,
+            });
+        }
+        Ok(groups)
+    }
+
+    /// A page of jobs by name, with their triggers.
+    pub async fn dashboard_jobs_page(&self, q: &JobPageQuery) -> Result<JobPage, StoreError> {
+        let size = page_size(q.limit);
+        let mut query = jobs::Entity::find();
+        if let Some(after) = &q.after {
+            query = query.filter(jobs::Column::Name.gt(after.as_str()));
+        }
+        if let Some(group) = &q.group {
+            query = query.filter(jobs::Column::JobGroup.eq(group.as_str()));
+        }
+        if let Some(pool) = &q.pool {
+            query = query.filter(jobs::Column::Pool.eq(pool.as_str()));
+        }
+        if let Some(paused) = q.paused {
+            query = query.filter(jobs::Column::Paused.eq(paused));
+        }
+        let mut rows = query
+            .order_by_asc(jobs::Column::Name)
+            .limit(size + 1)
+            .all(&self.db)
+            .await?;
+        let more = rows.len() as u64 > size;
+        rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut by_job: HashMap<i64, Vec<triggers::Model>> = HashMap::new();
+        if !ids.is_empty() {
+            for t in triggers::Entity::find()
+                .filter(triggers::Column::JobId.is_in(ids))
+                .all(&self.db)
+                .await?
+            {
+                by_job.entry(t.job_id).or_default().push(t);
+            }
+        }
+        let next = more.then(|| rows.last().map(|r| r.name.clone())).flatten();
+        let jobs = rows
+            .iter()
+            .filter_map(|row| match codec::job(row) {
+                Ok(job) => {
+                    let triggers = by_job.remove(&row.id).unwrap_or_default();
+                    Some(self.summary(job, &triggers))
+                }
+                Err(e) => {
+                    self.put_aside(&e);
+                    None
+                }
+            })
+            .collect();
+        Ok(JobPage { jobs, next })
+    }
+
+    /// The most recent fire of each of these jobs (one indexed lookup per
+    /// job: callers pass a page of jobs, never all of them).
+    pub async fn last_fires(&self, job_ids: &[i64]) -> Result<HashMap<i64, Fire>, StoreError> {
+        let mut last = HashMap::new();
+        for &id in job_ids {
+            let row = fires::Entity::find()
+                .filter(fires::Column::JobId.eq(id))
+                .order_by_desc(fires::Column::ScheduledAt)
+                .order_by_desc(fires::Column::Attempt)
+                .one(&self.db)
+                .await?;
+            if let Some(row) = row {
+                match codec::fire(&row) {
+                    Ok(fire) => {
+                        last.insert(id, fire);
+                    }
+                    Err(e) => self.put_aside(&e),
+                }
+            }
+        }
+        Ok(last)
+    }
+
+    /// A page of fires, newest first (by scheduled instant, then id).
+    pub async fn dashboard_fires_page(&self, q: &FirePageQuery) -> Result<FirePage, StoreError> {
+        let size = page_size(q.limit);
+        let mut query = fires::Entity::find();
+        if let Some(job_id) = q.job_id {
+            query = query.filter(fires::Column::JobId.eq(job_id));
+        }
+        if let Some(status) = q.status {
+            query = query.filter(fires::Column::Status.eq(status.as_str()));
+        }
+        if let Some(c) = q.before {
+            query = query.filter(
+                Condition::any()
+                    .add(fires::Column::ScheduledAt.lt(c.scheduled_at))
+                    .add(
+                        Condition::all()
+                            .add(fires::Column::ScheduledAt.eq(c.scheduled_at))
+                            .add(fires::Column::Id.lt(c.id)),
+                    ),
+            );
+        }
+        let mut rows = query
+            .order_by_desc(fires::Column::ScheduledAt)
+            .order_by_desc(fires::Column::Id)
+            .limit(size + 1)
+            .all(&self.db)
+            .await?;
+        let more = rows.len() as u64 > size;
+        rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        let next = more
+            .then(|| {
+                rows.last().map(|r| FireCursor {
+                    scheduled_at: r.scheduled_at,
+                    id: r.id,
+                })
+            })
+            .flatten();
+        Ok(FirePage {
+            fires: self.decode_all(&rows, codec::fire),
+            next,
+        })
+    }
+
+    /// Waiting and paused triggers whose next fire is at or before
+    /// `until_ms`, earliest first, at most `limit`.
+    pub async fn triggers_due_before(
+        &self,
+        until_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<Trigger>, StoreError> {
+        let rows = triggers::Entity::find()
+            .filter(triggers::Column::State.is_in([
+                TriggerState::Waiting.as_str(),
+                TriggerState::Paused.as_str(),
+            ]))
+            .filter(triggers::Column::NextFireAt.lte(until_ms))
+            .order_by_asc(triggers::Column::NextFireAt)
+            .limit(limit.clamp(1, 10 * MAX_PAGE))
+            .all(&self.db)
+            .await?;
+        Ok(self.decode_all(&rows, codec::trigger))
+    }
+
+    /// The triggers of one job.
+    pub async fn triggers_of(&self, job_id: i64) -> Result<Vec<Trigger>, StoreError> {
+        let rows = triggers::Entity::find()
+            .filter(triggers::Column::JobId.eq(job_id))
+            .order_by_asc(triggers::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(self.decode_all(&rows, codec::trigger))
+    }
+}

@@ -1,0 +1,425 @@
+//! The web dashboard (`/ui`) over HTTP: a node's API served on loopback
+//! with a manual clock and no scheduler loop, so the test decides what is
+//! due and what fired. The pages are read as HTML: ticks, reasons and
+//! paging are found by their data attributes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
+use cosched::clock::Clock;
+use cosched::http::{Api, Listener, Protection, Server};
+use cosched::schedule::cron::{CronExpr, CronSchedule, Dialect};
+use cosched::schedule::dst::DstOptions;
+use cosched::store::NodeCheckin;
+use serde_json::json;
+
+use crate::http::{Reply, get, post, send_with};
+use crate::support::{Harness, backends, exec};
+
+/// A harness with the HTTP API (and so the dashboard) served on loopback.
+pub(crate) struct Dashboard {
+    pub h: Harness,
+    server: Server,
+    pub addr: SocketAddr,
+}
+
+impl Dashboard {
+    pub async fn start(url: &str, now: DateTime<Utc>) -> Dashboard {
+        let h = Harness::new(url).await;
+        h.clock.set(now);
+        let listener = Listener::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let clock: Arc<dyn Clock> = h.clock.clone();
+        let api = Api {
+            client: h.client.clone(),
+            node_id: h.node_id.clone(),
+            executor: h.executor.clone(),
+            events: h.events.clone(),
+            clock,
+            default_timezone: chrono_tz::UTC,
+            max_concurrent: 16,
+        };
+        let server = Server::start(listener, api, Protection::default());
+        let addr = server.local_addr();
+        Dashboard { h, server, addr }
+    }
+
+    /// Registers a live node serving `pools`.
+    pub async fn node(&self, id: &str, pools: &[&str]) {
+        let pools: Vec<String> = pools.iter().map(|p| p.to_string()).collect();
+        self.h
+            .store
+            .node_register(&NodeCheckin {
+                node_id: id,
+                host: "localhost",
+                pid: 1,
+                version: "test",
+                pools: &pools,
+                now_ms: self.h.clock.now_ms(),
+                checkin_interval_ms: 10_000,
+                clock_offset_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+
+    pub async fn page(&self, path: &str) -> Reply {
+        let r = get(self.addr, path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        r
+    }
+
+    pub async fn job(&self, decl: serde_json::Value) {
+        let r = post(self.addr, "/jobs", decl.clone()).await;
+        assert_eq!(r.status, 201, "{decl}: {}", r.body);
+    }
+
+    pub async fn stop(self) {
+        self.server
+            .shutdown(std::time::Duration::from_secs(5))
+            .await;
+    }
+}
+
+/// The `data-at` instants inside the element that starts at `marker`,
+/// up to the element's end `until`.
+fn instants_in(html: &str, marker: &str, until: &str) -> Vec<String> {
+    let Some(start) = html.find(marker) else {
+        return Vec::new();
+    };
+    let rest = &html[start..];
+    let section = &rest[..rest.find(until).unwrap_or(rest.len())];
+    section
+        .split("data-at=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect()
+}
+
+fn lane(html: &str, job: &str) -> String {
+    let marker = format!("data-job=\"{job}\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no lane {job}: {html}"));
+    let rest = &html[start..];
+    rest[..rest.find("</g>").unwrap()].to_string()
+}
+
+fn cron_fires(
+    expr: &str,
+    tz: chrono_tz::Tz,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<String> {
+    let schedule = CronSchedule::new(
+        CronExpr::parse(expr, Dialect::Quartz).unwrap(),
+        tz,
+        DstOptions::default(),
+    );
+    let mut out = Vec::new();
+    let mut at = from - TimeDelta::milliseconds(1);
+    while let Some(next) = schedule.next_after(at) {
+        if next > until {
+            break;
+        }
+        out.push(next.to_rfc3339());
+        at = next;
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_timeline_ticks_are_the_schedule_s_fires_with_the_berlin_gap_marked() {
+    // 01:15 in Berlin on the last Sunday of March 2026: at 02:00 the
+    // clocks jump to 03:00.
+    let now = Utc.with_ymd_and_hms(2026, 3, 29, 0, 15, 0).unwrap();
+    let berlin = chrono_tz::Europe::Berlin;
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now).await;
+        d.node("node-a", &["default"]).await;
+        d.job(
+            json!({"name": "quarterly", "kind": "noop", "group": "berlin",
+            "schedule": {"cron": "0 0/15 * * * ?", "timezone": "Europe/Berlin"}}),
+        )
+        .await;
+        d.job(
+            json!({"name": "half-past-two", "kind": "noop", "group": "berlin",
+            "schedule": {"cron": "0 30 2 * * ?", "timezone": "Europe/Berlin"}}),
+        )
+        .await;
+        d.job(json!({"name": "held", "kind": "noop",
+            "schedule": {"cron": "0 0 * * * ?", "timezone": "UTC"}}))
+            .await;
+        assert_eq!(
+            post(d.addr, "/jobs/held/pause", json!({})).await.status,
+            200
+        );
+
+        let html = d.page("/ui").await.body;
+        let horizon = now + TimeDelta::hours(2);
+        let quarterly = lane(&html, "quarterly");
+        assert_eq!(
+            instants_in(&quarterly, "data-job", "</g>"),
+            cron_fires("0 0/15 * * * ?", berlin, now, horizon),
+            "{}",
+            db.backend
+        );
+        // 02:30 does not exist that night: fired at the transition, marked.
+        let gap = lane(&html, "half-past-two");
+        assert_eq!(
+            instants_in(&gap, "data-job", "</g>"),
+            vec!["2026-03-29T01:00:00+00:00".to_string()]
+        );
+        assert!(gap.contains("class=\"tick dst\""), "{gap}");
+        let notes = instants_in(&html, "class=\"dst-notes\"", "</ul>");
+        assert_eq!(notes, vec!["2026-03-29T01:00:00+00:00".to_string()]);
+        assert!(html.contains("gap policy run_at_transition"), "{html}");
+        // A paused job's lane is drawn hollow.
+        assert!(
+            html.contains("class=\"lane paused\" data-job=\"held\""),
+            "{html}"
+        );
+        assert_eq!(
+            instants_in(&lane(&html, "held"), "data-job", "</g>"),
+            cron_fires("0 0 * * * ?", chrono_tz::UTC, now, horizon)
+        );
+
+        // The job page previews the same fires, the DST one marked.
+        let page = d.page("/ui/jobs/half-past-two").await.body;
+        let next = instants_in(&page, "class=\"next-fires\"", "</ol>");
+        assert_eq!(next.len(), 20);
+        assert_eq!(next[0], "2026-03-29T01:00:00+00:00");
+        assert_eq!(next[1], "2026-03-30T00:30:00+00:00");
+        assert!(page.contains("◆ DST"), "{page}");
+        d.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn late_now_names_each_reason() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now).await;
+        d.node("node-a", &["default"]).await;
+        d.node("node-gone", &["default"]).await;
+        for (name, pool) in [
+            ("gpu-job", "gpu"),
+            ("paused-job", "default"),
+            ("orphan", "default"),
+            ("plain", "default"),
+        ] {
+            d.job(json!({"name": name, "kind": "noop", "pool": pool,
+                "schedule": {"cron": "0 * * * * ?", "timezone": "UTC"}}))
+                .await;
+        }
+        assert_eq!(
+            post(d.addr, "/jobs/paused-job/pause", json!({}))
+                .await
+                .status,
+            200
+        );
+        let sql = d.h.store.clone();
+        drop(sql);
+        exec(
+            &d.h.db,
+            "UPDATE nodes SET state = 'dead' WHERE id = 'node-gone'",
+        )
+        .await
+        .unwrap();
+        let lease_until = (now + TimeDelta::minutes(10)).timestamp_millis();
+        exec(
+            &d.h.db,
+            &format!(
+                "UPDATE triggers SET lease_owner = 'node-gone', lease_until = {lease_until} \
+             WHERE job_id = (SELECT id FROM jobs WHERE name = 'orphan')"
+            ),
+        )
+        .await
+        .unwrap();
+        // Five minutes on, each trigger's 10:01 fire is four minutes late.
+        d.h.clock.set(now + TimeDelta::minutes(5));
+        // Keep the live node live at the new instant.
+        d.node("node-a", &["default"]).await;
+
+        let html = d.page("/ui").await.body;
+        let reason = |job: &str| -> String {
+            let row_start = html
+                .find(&format!(">{job}</a>"))
+                .unwrap_or_else(|| panic!("{job} not late: {html}"));
+            let before = &html[..row_start];
+            let tr = before.rfind("<tr data-reason=\"").unwrap();
+            let code = &before[tr + 17..];
+            code[..code.find('"').unwrap()].to_string()
+        };
+        assert_eq!(reason("gpu-job"), "no-node", "{}", db.backend);
+        assert_eq!(reason("paused-job"), "paused");
+        assert_eq!(reason("orphan"), "dead-lease");
+        assert_eq!(reason("plain"), "waiting");
+        assert!(html.contains("no live node serves pool `gpu`"));
+        assert!(html.contains("lease held by dead node `node-gone`"));
+
+        // Standby outranks every cause but a pause.
+        d.h.client.set_standby(true).await.unwrap();
+        let html2 = d.page("/ui").await.body;
+        assert!(html2.contains("data-reason=\"standby\""), "{html2}");
+        assert!(html2.contains("data-reason=\"paused\""));
+        assert!(!html2.contains("data-reason=\"no-node\""));
+        assert!(html2.contains("⏸ on"));
+        d.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn jobs_and_fires_are_paged() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now).await;
+        for i in 0..55 {
+            d.job(json!({"name": format!("job-{i:02}"), "kind": "noop", "group": if i % 2 == 0 { "even" } else { "odd" }}))
+                .await;
+        }
+        let count = |html: &str| html.matches("<a href=\"/ui/jobs/job-").count();
+        let first = d.page("/ui/jobs").await.body;
+        assert_eq!(count(&first), 50, "{}", db.backend);
+        assert!(first.contains("job-49") && !first.contains("job-50"));
+        let next = first
+            .split("rel=\"next\" href=\"")
+            .nth(1)
+            .map(|s| s[..s.find('"').unwrap()].replace("&amp;", "&"))
+            .expect("a next page");
+        let second = d.page(&next).await.body;
+        assert_eq!(count(&second), 5);
+        assert!(second.contains("job-54") && !second.contains("job-49<"));
+        assert!(!second.contains("rel=\"next\""));
+        let odd = d.page("/ui/jobs?group=odd").await.body;
+        assert_eq!(count(&odd), 27);
+
+        // 60 fires of one job: 50, then 10, newest first.
+        for _ in 0..60 {
+            let r = post(d.addr, "/jobs/job-00/trigger", json!({})).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            d.h.advance(1);
+        }
+        let fires = d.page("/ui/fires?job=job-00").await.body;
+        assert_eq!(fires.matches("<tr data-fire=").count(), 50);
+        let older = fires
+            .split("rel=\"next\" href=\"")
+            .nth(1)
+            .map(|s| s[..s.find('"').unwrap()].replace("&amp;", "&"))
+            .expect("an older page");
+        let rest = d.page(&older).await.body;
+        assert_eq!(rest.matches("<tr data-fire=").count(), 10);
+        let job_page = d.page("/ui/jobs/job-00").await.body;
+        assert_eq!(job_page.matches("<tr data-fire=").count(), 50);
+        let bad = get(d.addr, "/ui/fires?before=nonsense").await;
+        assert_eq!(bad.status, 400);
+        d.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn hostile_names_and_outputs_render_as_text() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now).await;
+        let name = "<script>alert('name')</script>";
+        d.job(json!({"name": name, "kind": "noop",
+            "schedule": {"cron": "0 0/10 * * * ?", "timezone": "UTC"}}))
+            .await;
+        let t = now.timestamp_millis() - 60_000;
+        exec(&d.h.db, &format!(
+            "INSERT INTO fires (job_id, job_name, scheduled_at, due_at, started_at, finished_at, \
+             node_id, attempt, fence, status, recovery, output, error) \
+             SELECT id, name, {t}, {t}, {t}, {t}, 'n', 1, 0, 'failed', FALSE, \
+             '<script>alert(''out'')</script>', '<img src=x onerror=alert(1)>' FROM jobs"
+        ))
+        .await
+        .unwrap();
+        let encoded = cosched::http::ui::format::urlencode(name);
+        for path in [
+            "/ui".to_string(),
+            "/ui/jobs".into(),
+            format!("/ui/jobs/{encoded}"),
+            "/ui/fires".into(),
+        ] {
+            let body = d.page(&path).await.body;
+            assert!(!body.contains("<script>alert"), "{path}: {body}");
+            assert!(!body.contains("<img src=x"), "{path}");
+            assert!(body.contains("&lt;script&gt;alert("), "{path}: {body}");
+            // The only scripts are the dashboard's own file.
+            assert_eq!(body.matches("<script").count(), 1, "{path}");
+        }
+        let job = d.page(&format!("/ui/jobs/{encoded}")).await.body;
+        assert!(
+            job.contains("&lt;script&gt;alert('out')&lt;/script&gt;")
+                || job.contains("&lt;script&gt;alert(&#39;out&#39;)"),
+            "{job}"
+        );
+        assert!(job.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        d.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn pages_and_assets_carry_the_policy_and_etags() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    let db = crate::support::sqlite();
+    let d = Dashboard::start(&db.url, now).await;
+    let host = d.addr.to_string();
+    for path in [
+        "/ui",
+        "/ui/jobs",
+        "/ui/fires",
+        "/ui/assets/app.css",
+        "/ui/assets/app.js",
+    ] {
+        let r = d.page(path).await;
+        let csp = r.header("content-security-policy").expect("a CSP");
+        assert!(csp.starts_with("default-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        let etag = r.header("etag").expect("an ETag").to_string();
+        let again = send_with(
+            d.addr,
+            "GET",
+            path,
+            &[("Host", &host), ("If-None-Match", &etag)],
+            None,
+        )
+        .await;
+        assert_eq!(again.status, 304, "{path}");
+        assert!(again.body.is_empty());
+        let stale = send_with(
+            d.addr,
+            "GET",
+            path,
+            &[("Host", &host), ("If-None-Match", "\"other\"")],
+            None,
+        )
+        .await;
+        assert_eq!(stale.status, 200);
+    }
+    let css = d.page("/ui/assets/app.css").await;
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+    assert!(css.body.contains("prefers-color-scheme: dark"));
+    // No inline script or style in a page: the policy would refuse them.
+    let page = d.page("/ui").await.body;
+    assert!(!page.contains(" style=") && !page.contains("<style"));
+    assert!(!page.contains("<script>"));
+    // A foreign origin is refused as by the JSON API.
+    let foreign = send_with(
+        d.addr,
+        "GET",
+        "/ui",
+        &[("Host", &host), ("Origin", "http://evil.example")],
+        None,
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    let missing = get(d.addr, "/ui/jobs/nope").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("<!DOCTYPE html>"));
+    d.stop().await;
+}
