@@ -32,6 +32,7 @@ mod reconcile;
 mod recovery;
 mod scheduling;
 mod shutdown;
+mod sqlite_lost;
 mod store;
 mod testing;
 mod unstorable;
