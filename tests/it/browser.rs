@@ -82,8 +82,17 @@ async fn shoot(chromium: &Path, url: &str, png: &Path, width: u32) -> String {
 /// well enough (a blank 1280x900 page compresses to about 5 KB).
 fn assert_not_blank(png: &Path) {
     let bytes = std::fs::read(png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{} is not a PNG", png.display());
-    assert!(bytes.len() > 15_000, "{} looks blank ({} bytes)", png.display(), bytes.len());
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        png.display()
+    );
+    assert!(
+        bytes.len() > 15_000,
+        "{} looks blank ({} bytes)",
+        png.display(),
+        bytes.len()
+    );
 }
 
 #[tokio::test]
@@ -93,7 +102,9 @@ async fn every_page_loads_in_chromium_without_errors() {
             std::env::var("COSCHED_REQUIRE_BROWSER").is_err(),
             "COSCHED_REQUIRE_BROWSER is set but no Chromium is installed (apt-get install chromium)"
         );
-        eprintln!("skipped: no Chromium on this machine (set COSCHED_REQUIRE_BROWSER=1 to require it)");
+        eprintln!(
+            "skipped: no Chromium on this machine (set COSCHED_REQUIRE_BROWSER=1 to require it)"
+        );
         return;
     };
     let db = sqlite();
@@ -107,11 +118,18 @@ async fn every_page_loads_in_chromium_without_errors() {
         ("gpu-train", "ml", "0 0 * * * ?", "gpu"),
         ("invoice-run", "billing", "0 0/30 * * * ?", "default"),
     ] {
-        d.job(json!({"name": name, "kind": "noop", "group": group, "pool": pool,
-            "schedule": {"cron": cron, "timezone": "Europe/Berlin"}}))
-            .await;
+        d.job(
+            json!({"name": name, "kind": "noop", "group": group, "pool": pool,
+            "schedule": {"cron": cron, "timezone": "Europe/Berlin"}}),
+        )
+        .await;
     }
-    assert_eq!(post(d.addr, "/jobs/invoice-run/pause", json!({})).await.status, 200);
+    assert_eq!(
+        post(d.addr, "/jobs/invoice-run/pause", json!({}))
+            .await
+            .status,
+        200
+    );
     // Some history: successes, a failure with output, a skipped fire.
     let t = now.timestamp_millis();
     for (i, status, reason, output) in [
