@@ -87,9 +87,37 @@ pub fn percentile(values: &mut [i64], p: u32) -> Option<i64> {
     values.get(index.min(values.len() - 1)).copied()
 }
 
+/// What a path segment or query value must encode: controls, space and
+/// every character with a meaning in a URL or in HTML.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'\'')
+    .add(b'=')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']')
+    .add(b';')
+    .add(b':')
+    .add(b'@')
+    .add(b',');
+
 /// A path segment or query value, percent-encoded.
 pub fn urlencode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(text, COMPONENT).to_string()
 }
 
 #[cfg(test)]
