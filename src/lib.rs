@@ -21,6 +21,7 @@
 //! - [`http`]: the HTTP JSON API and Prometheus metrics of a node (`[http]`).
 //! - [`node`]: a running node and its shutdown protocol.
 //! - [`cluster`]: check-ins, clock offset, dead nodes and recovery.
+//! - [`retention`]: pruning fire history to `keep_fires`, one node at a time.
 //! - [`clock`]: every "now", injectable; [`events`]: what a node did.
 //! - [`cli`]: the command line (the binary is a thin shell around it).
 //! - [`testing`]: a node stepped by hand with a manual clock, for embedders'
@@ -40,6 +41,7 @@ pub mod jobs;
 pub mod model;
 pub mod node;
 pub mod os;
+pub mod retention;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;

@@ -37,6 +37,7 @@ use crate::events::Events;
 use crate::executor::{DrainReport, Executor, ExecutorConfig};
 use crate::http;
 use crate::jobs::JobRegistry;
+use crate::retention::{Pruner, PrunerConfig};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::store::{ReconcileReport, Store, StoreError};
 
@@ -49,6 +50,8 @@ pub struct Node {
     executor: Executor,
     events: Events,
     cluster: Arc<Cluster<Arc<dyn Clock>>>,
+    /// Keeps fire history to `keep_fires`, off the hot path.
+    pruner: Pruner,
     stop: CancellationToken,
     declared_dead: CancellationToken,
     /// The HTTP API's bound socket until [`Node::run`] serves it, and the
@@ -143,6 +146,11 @@ impl Node {
             .reconcile_config(&config.jobs, &config.calendars, clock.now_ms())
             .await?;
         let clock: Arc<dyn Clock> = clock;
+        let pruner = Pruner::new(
+            PrunerConfig::new(settings.node_id.clone(), settings.scheduler.keep_fires),
+            store.clone(),
+            clock.clone(),
+        );
         let api_registry = registry.clone();
         let executor = Executor::new(
             ExecutorConfig {
@@ -193,6 +201,7 @@ impl Node {
             executor,
             events,
             cluster,
+            pruner,
             stop: CancellationToken::new(),
             declared_dead: CancellationToken::new(),
             http,
@@ -208,6 +217,11 @@ impl Node {
     /// `[http] listen` asked for port 0); None without `[http] listen`.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().map(|h| h.addr)
+    }
+
+    /// The node's pruner of fire history.
+    pub fn pruner(&self) -> &Pruner {
+        &self.pruner
     }
 
     pub fn store(&self) -> &Store {
@@ -255,6 +269,11 @@ impl Node {
             let dead = self.declared_dead.clone();
             async move { cluster.run(stop, dead).await }
         });
+        let pruner_task = tokio::spawn({
+            let pruner = self.pruner.clone();
+            let stop = scheduler_stop.clone();
+            async move { pruner.run(stop).await }
+        });
         let listener_task = tokio::spawn({
             let store = self.store.clone();
             let stop = scheduler_stop.clone();
@@ -272,6 +291,7 @@ impl Node {
             server.shutdown(http::SHUTDOWN_DEADLINE).await;
         }
         let _ = listener_task.await;
+        let _ = pruner_task.await;
         cluster_stop.cancel();
         let _ = cluster_task.await;
         if !declared_dead {

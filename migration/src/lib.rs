@@ -15,6 +15,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261130_000001_create_tables;
 mod m20261130_000002_pause_scopes_and_queue;
 mod m20261201_000003_producer_contract;
+mod m20261201_000004_fire_retention;
 
 /// The ordered list of cosched migrations.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_create_tables::Migration),
             Box::new(m20261130_000002_pause_scopes_and_queue::Migration),
             Box::new(m20261201_000003_producer_contract::Migration),
+            Box::new(m20261201_000004_fire_retention::Migration),
         ]
     }
 }

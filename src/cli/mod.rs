@@ -24,6 +24,7 @@ use crate::http::tokens::{self, Role};
 use crate::jobs::JobRegistry;
 use crate::model::FireStatus;
 use crate::node::{Node, NodeError};
+use crate::retention::ManualPrune;
 use crate::schedule::calendar::{CalendarSet, next_allowed};
 use crate::schedule::cron::{CronExpr, CronSchedule, Dialect};
 use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
@@ -166,8 +167,11 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Recent fires, newest first.
+    /// Recent fires, newest first; `fires prune` removes old history.
+    #[command(args_conflicts_with_subcommands = true)]
     Fires {
+        #[command(subcommand)]
+        action: Option<FiresAction>,
         /// Only this job's fires.
         #[arg(long)]
         job: Option<String>,
@@ -243,6 +247,31 @@ pub enum JobsAction {
     },
     /// Delete a job created through the API, with its history.
     Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FiresAction {
+    /// Remove final fires scheduled longer ago than `--older-than` and
+    /// print what went (the newest fire of each status of each job stays;
+    /// queued and running fires are never pruned).
+    Prune {
+        /// e.g. 30d, 12h.
+        #[arg(long)]
+        older_than: String,
+        /// Only fires with this (final) status.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<FireStatus>,
+        /// Only this job's fires.
+        #[arg(long)]
+        job: Option<String>,
+        /// Print what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -432,6 +461,32 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             producer::cancel(&client(&db, &registry).await?, fire_id).await
         }
         Command::Fires {
+            action:
+                Some(FiresAction::Prune {
+                    older_than,
+                    status,
+                    job,
+                    dry_run,
+                    db,
+                    json,
+                }),
+            ..
+        } => {
+            let older_than = parse_duration(&older_than, "--older-than")?;
+            let client = client(&db, &registry).await?;
+            let report = client
+                .prune_fires(&ManualPrune {
+                    older_than,
+                    status,
+                    job,
+                    dry_run,
+                })
+                .await?;
+            output::pruned(&report, dry_run, json);
+            Ok(())
+        }
+        Command::Fires {
+            action: None,
             job,
             status,
             limit,

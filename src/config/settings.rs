@@ -17,7 +17,7 @@ use toml::Spanned;
 use super::raw::RawScheduler;
 use super::spans::Checker;
 use crate::declare::{parse_timezone, ranges};
-use crate::model::DEFAULT_POOL;
+use crate::model::{DEFAULT_POOL, KeepFires};
 use crate::store::DEFAULT_DATABASE_URL;
 
 /// Defaults, in one place.
@@ -47,6 +47,8 @@ pub struct SchedulerSettings {
     pub lease: Duration,
     pub checkin_interval: Duration,
     pub dead_after_checkins: u32,
+    /// Fire-history retention for every job (each job may override it).
+    pub keep_fires: KeepFires,
 }
 
 impl Default for SchedulerSettings {
@@ -63,6 +65,7 @@ impl Default for SchedulerSettings {
             lease: defaults::LEASE,
             checkin_interval: defaults::CHECKIN_INTERVAL,
             dead_after_checkins: defaults::DEAD_AFTER_CHECKINS,
+            keep_fires: KeepFires::default(),
         }
     }
 }
@@ -194,5 +197,21 @@ pub(super) fn scheduler_settings(
         ranges::DEAD_AFTER_CHECKINS,
         &mut s.dead_after_checkins,
     );
+    if let Some(k) = &raw.keep_fires {
+        let (decl, places) = k.get_ref().declaration();
+        match crate::declare::keep_fires_override(&decl, "keep_fires") {
+            Ok(o) => s.keep_fires = s.keep_fires.overridden_by(&o),
+            Err(e) => {
+                for issue in e.issues {
+                    let field = issue.path.rsplit('.').next().unwrap_or_default();
+                    let span = places
+                        .iter()
+                        .find(|(name, _)| *name == field)
+                        .map_or_else(|| k.span(), |(_, span)| span.clone());
+                    c.at(span, issue.message);
+                }
+            }
+        }
+    }
     s
 }

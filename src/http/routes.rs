@@ -3,7 +3,7 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `GET /healthz` | node id, whether the database answers, standby |
+//! | `GET /healthz?strict=` | node id, whether the database answers, standby; `strict=true`: also 503 naming the jobs whose `expect_success_within` is violated |
 //! | `GET /metrics` | Prometheus text (see [`super::metrics`]) |
 //! | `GET /jobs` | every job ([`job_json`]) |
 //! | `GET /jobs/{name}` | one job with its ten most recent fires |
@@ -211,7 +211,14 @@ fn id(text: &str, what: &str) -> Result<i64> {
 
 // ---- node ------------------------------------------------------------------
 
-async fn healthz(State(s): State<AppState>) -> Json {
+/// `/healthz?strict=true`.
+#[derive(Debug, Deserialize)]
+struct HealthQuery {
+    #[serde(default)]
+    strict: bool,
+}
+
+async fn healthz(State(s): State<AppState>, QueryParams(q): QueryParams<HealthQuery>) -> Response {
     let probe = tokio::time::timeout(HEALTH_TIMEOUT, s.api.client.is_standby()).await;
     let (database, standby, error) = match probe {
         Ok(Ok(standby)) => (true, Some(standby), None),
@@ -225,10 +232,35 @@ async fn healthz(State(s): State<AppState>) -> Json {
             )),
         ),
     };
-    axum::Json(json!({
+    let mut body = json!({
         "status": if database { "ok" } else { "degraded" },
         "node": s.api.node_id, "database": database, "standby": standby, "error": error,
-    }))
+    });
+    if !q.strict {
+        return axum::Json(body).into_response();
+    }
+    // Strict: the node is healthy only when the database answers and every
+    // job meets its expectation.
+    let unhealthy = match tokio::time::timeout(HEALTH_TIMEOUT, s.api.client.jobs_health()).await {
+        Ok(Ok(jobs)) => Some(
+            jobs.into_iter()
+                .filter(|h| h.unhealthy)
+                .map(|h| h.job)
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    };
+    let ok = database && unhealthy.as_ref().is_some_and(Vec::is_empty);
+    body["unhealthy_jobs"] = json!(unhealthy);
+    if !ok {
+        body["status"] = json!("unhealthy");
+    }
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {

@@ -172,6 +172,7 @@ impl Store {
             job,
             next_fire_at,
             triggers,
+            health: None,
         }
     }
 

@@ -21,6 +21,7 @@ mod codec;
 mod connect;
 mod error;
 mod fires;
+mod health;
 mod jobs;
 mod lease;
 mod nodes;
@@ -29,6 +30,7 @@ mod producer_key;
 mod queue;
 mod reconcile;
 mod record;
+mod retention;
 mod triggers;
 
 use std::sync::Arc;
@@ -52,6 +54,7 @@ pub use lease::{LeaseParams, LeasedFires, LeasedTriggers};
 pub use nodes::{NodeCheckin, Recovery};
 pub use reconcile::ReconcileReport;
 pub use record::{RecordFire, RecordOutcome};
+pub use retention::{PruneLease, PruneScope, PruneStep};
 
 /// How long a PostgreSQL session may sit idle inside a transaction.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";

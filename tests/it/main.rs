@@ -25,6 +25,7 @@ mod layout;
 mod policies;
 mod reconcile;
 mod recovery;
+mod retention;
 mod scheduling;
 mod shutdown;
 mod store;
