@@ -157,7 +157,12 @@ impl Pruner {
                     ))
                 })
                 .collect();
-            scopes.push((None, PruneScope::BeyondNewest { keep: keep.max_rows }));
+            scopes.push((
+                None,
+                PruneScope::BeyondNewest {
+                    keep: keep.max_rows,
+                },
+            ));
             for (status, scope) in scopes {
                 let Some(rows) = self.prune_scope(job.id, scope).await? else {
                     // The lease went to another node: stop this pass.
@@ -249,7 +254,12 @@ pub async fn prune_by_hand(
             Some(job) => vec![job],
             None => return Err(PruneError::Invalid(format!("job `{name}` does not exist"))),
         },
-        None => store.jobs_list().await?.into_iter().map(|s| s.job).collect(),
+        None => store
+            .jobs_list()
+            .await?
+            .into_iter()
+            .map(|s| s.job)
+            .collect(),
     };
     let before_ms = clock
         .now_ms()

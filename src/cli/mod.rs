@@ -254,24 +254,28 @@ pub enum FiresAction {
     /// Remove final fires scheduled longer ago than `--older-than` and
     /// print what went (the newest fire of each status of each job stays;
     /// queued and running fires are never pruned).
-    Prune {
-        /// e.g. 30d, 12h.
-        #[arg(long)]
-        older_than: String,
-        /// Only fires with this (final) status.
-        #[arg(long, value_parser = parse_status)]
-        status: Option<FireStatus>,
-        /// Only this job's fires.
-        #[arg(long)]
-        job: Option<String>,
-        /// Print what would be removed; remove nothing.
-        #[arg(long)]
-        dry_run: bool,
-        #[command(flatten)]
-        db: DatabaseArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Prune(PruneArgs),
+}
+
+/// `cosched fires prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// e.g. 30d, 12h.
+    #[arg(long)]
+    pub older_than: String,
+    /// Only fires with this (final) status.
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<FireStatus>,
+    /// Only this job's fires.
+    #[arg(long)]
+    pub job: Option<String>,
+    /// Print what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -461,30 +465,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             producer::cancel(&client(&db, &registry).await?, fire_id).await
         }
         Command::Fires {
-            action:
-                Some(FiresAction::Prune {
-                    older_than,
-                    status,
-                    job,
-                    dry_run,
-                    db,
-                    json,
-                }),
+            action: Some(FiresAction::Prune(args)),
             ..
-        } => {
-            let older_than = parse_duration(&older_than, "--older-than")?;
-            let client = client(&db, &registry).await?;
-            let report = client
-                .prune_fires(&ManualPrune {
-                    older_than,
-                    status,
-                    job,
-                    dry_run,
-                })
-                .await?;
-            output::pruned(&report, dry_run, json);
-            Ok(())
-        }
+        } => prune(args, &registry).await,
         Command::Fires {
             action: None,
             job,
@@ -517,6 +500,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(|e| CliError::Runtime(format!("cannot write the manual page: {e}")))
         }
     }
+}
+
+/// Prunes fire history by hand and prints what went (or would).
+async fn prune(args: PruneArgs, registry: &JobRegistry) -> Result<(), CliError> {
+    let older_than = parse_duration(&args.older_than, "--older-than")?;
+    let client = client(&args.db, registry).await?;
+    let report = client
+        .prune_fires(&ManualPrune {
+            older_than,
+            status: args.status,
+            job: args.job,
+            dry_run: args.dry_run,
+        })
+        .await?;
+    output::pruned(&report, args.dry_run, args.json);
+    Ok(())
 }
 
 /// Reads the config file (if any) and resolves the settings.

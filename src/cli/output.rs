@@ -281,9 +281,7 @@ pub fn pruned(report: &PruneReport, dry_run: bool, as_json: bool) {
         let rows: Vec<Value> = report
             .removed
             .iter()
-            .map(|r| {
-                json!({"job": r.job, "status": r.status.map(|s| s.as_str()), "rows": r.rows})
-            })
+            .map(|r| json!({"job": r.job, "status": r.status.map(|s| s.as_str()), "rows": r.rows}))
             .collect();
         println!(
             "{}",
@@ -297,7 +295,9 @@ pub fn pruned(report: &PruneReport, dry_run: bool, as_json: bool) {
         .map(|r| {
             vec![
                 r.job.clone(),
-                r.status.map_or("(beyond max_rows)", |s| s.as_str()).to_string(),
+                r.status
+                    .map_or("(beyond max_rows)", |s| s.as_str())
+                    .to_string(),
                 r.rows.to_string(),
             ]
         })

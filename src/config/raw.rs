@@ -124,10 +124,7 @@ impl RawKeepFires {
             spans.push(("max_rows", v.span()));
             *v.get_ref()
         });
-        (
-            crate::declare::KeepFiresDecl { max_rows, ..decl },
-            spans,
-        )
+        (crate::declare::KeepFiresDecl { max_rows, ..decl }, spans)
     }
 }
 

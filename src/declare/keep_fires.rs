@@ -61,7 +61,10 @@ pub(crate) fn check_keep_fires(k: &KeepFiresOverride, prefix: &str, issues: &mut
     for (name, age) in ages {
         if let Some(age) = age {
             let key = format!("{prefix}.{name}");
-            issues.check(&key, ranges::check_duration(age, &key, ranges::KEEP_FIRES_AGE));
+            issues.check(
+                &key,
+                ranges::check_duration(age, &key, ranges::KEEP_FIRES_AGE),
+            );
         }
     }
     if let Some(n) = k.max_rows {

@@ -43,11 +43,9 @@ pub mod ranges;
 mod schedule;
 mod typed;
 
-pub use decl::{
-    CalendarIntervalDecl, DailyDecl, JobDecl, KeepFiresDecl, RetryDecl, ScheduleDecl,
-};
-pub use keep_fires::keep_fires_override;
+pub use decl::{CalendarIntervalDecl, DailyDecl, JobDecl, KeepFiresDecl, RetryDecl, ScheduleDecl};
 pub use error::{FieldIssue, ValidationError};
+pub use keep_fires::keep_fires_override;
 pub use schedule::{parse_time_of_day, parse_timezone};
 pub use typed::check_defs;
 

@@ -236,7 +236,12 @@ fn keep_fires(text: &str) -> Column<KeepFiresOverride> {
         let n = value
             .as_u64()
             .filter(|n| *n > 0 && i64::try_from(*n).is_ok())
-            .ok_or_else(|| bad(COLUMN, format_args!("`{key}` is not a positive whole number")))?;
+            .ok_or_else(|| {
+                bad(
+                    COLUMN,
+                    format_args!("`{key}` is not a positive whole number"),
+                )
+            })?;
         values[i] = Some(n);
     }
     let age = |i: usize| values[i].map(Duration::from_millis);

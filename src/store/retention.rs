@@ -93,7 +93,10 @@ impl Store {
         }
         let (selection, values) = self.prune_selection(&txn, step, Some(step.limit)).await?;
         let sql = format!("DELETE FROM fires WHERE id IN ({selection})");
-        let removed = txn.execute_raw(self.stmt(&sql, values)).await?.rows_affected();
+        let removed = txn
+            .execute_raw(self.stmt(&sql, values))
+            .await?
+            .rows_affected();
         txn.commit().await?;
         Ok(Some(removed))
     }

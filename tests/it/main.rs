@@ -17,6 +17,7 @@ mod command;
 mod config;
 mod contract;
 mod declare;
+mod health;
 mod http;
 mod http_job;
 mod http_limits;

@@ -250,7 +250,12 @@ async fn a_second_node_does_not_prune_while_another_holds_the_lease() {
                 ..a_lease
             }),
         };
-        assert_eq!(store.fires_prune(&a_step).await.unwrap(), None, "{}", db.backend);
+        assert_eq!(
+            store.fires_prune(&a_step).await.unwrap(),
+            None,
+            "{}",
+            db.backend
+        );
         assert!(!store.prune_lease_take(&a_lease).await.unwrap());
         assert_eq!(remaining(&db, now).await.len(), 10, "{}", db.backend);
 
@@ -265,7 +270,11 @@ async fn a_second_node_does_not_prune_while_another_holds_the_lease() {
             now_ms: clock.now_ms(),
             until_ms: clock.now_ms() + 300_000,
         };
-        assert!(store.prune_lease_take(&a_now).await.unwrap(), "{}", db.backend);
+        assert!(
+            store.prune_lease_take(&a_now).await.unwrap(),
+            "{}",
+            db.backend
+        );
     }
 }
 
@@ -296,34 +305,75 @@ async fn fires_prune_by_hand_prints_what_it_removes_or_would() {
         ],
     )
     .await;
-    insert_fires(&db, &store, "b", now, &[("succeeded", 40 * DAY_MS), ("succeeded", 39 * DAY_MS)]).await;
+    insert_fires(
+        &db,
+        &store,
+        "b",
+        now,
+        &[("succeeded", 40 * DAY_MS), ("succeeded", 39 * DAY_MS)],
+    )
+    .await;
     let run = |args: &[&str]| {
         let mut args = args.to_vec();
         args.extend(["--database", &db.url]);
         cosched(&args)
     };
-    let out = run(&["fires", "prune", "--older-than", "30d", "--dry-run", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "fires",
+        "prune",
+        "--older-than",
+        "30d",
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dry_run"], true);
     // a: two old successes, two old failures; b: one (its newest stays).
     assert_eq!(v["total"], 5);
     assert_eq!(remaining(&db, now).await.len(), 9);
 
-    let out = run(&["fires", "prune", "--older-than", "30d", "--status", "failed", "--job", "a"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "fires",
+        "prune",
+        "--older-than",
+        "30d",
+        "--status",
+        "failed",
+        "--job",
+        "a",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("removed 2 fires"), "{text}");
     assert!(text.contains("failed"), "{text}");
     let left = remaining(&db, now).await;
     assert_eq!(
-        left.iter().filter(|(j, s, _)| j == "a" && s == "failed").count(),
+        left.iter()
+            .filter(|(j, s, _)| j == "a" && s == "failed")
+            .count(),
         1
     );
 
     let out = run(&["fires", "prune", "--older-than", "30d"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8(out.stdout).unwrap().contains("removed 3 fires"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("removed 3 fires")
+    );
     let left: Vec<(String, String, i64)> = remaining(&db, now).await;
     assert_eq!(
         left,
@@ -338,7 +388,14 @@ async fn fires_prune_by_hand_prints_what_it_removes_or_would() {
     );
 
     // Unfinished fires are refused with a usage error, and nothing changes.
-    let out = run(&["fires", "prune", "--older-than", "1d", "--status", "running"]);
+    let out = run(&[
+        "fires",
+        "prune",
+        "--older-than",
+        "1d",
+        "--status",
+        "running",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("never pruned"));
     assert_eq!(remaining(&db, now).await.len(), 4);
