@@ -44,7 +44,8 @@ async fn insert_fires(db: &TestDb, store: &Store, job: &str, now_ms: i64, fires:
     support::exec(db.sql().await, &sql).await.unwrap();
 }
 
-/// The remaining fires: (job, status, age in hours) sorted.
+/// The remaining fires: (job, status, age in hours), sorted by all three
+/// (each test's fires are distinct in them).
 async fn remaining(db: &TestDb, now_ms: i64) -> Vec<(String, String, i64)> {
     let conn = db.sql().await;
     let rows = conn
@@ -63,6 +64,10 @@ async fn remaining(db: &TestDb, now_ms: i64) -> Vec<(String, String, i64)> {
                 (now_ms - at) / HOUR_MS,
             )
         })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect()
 }
 
