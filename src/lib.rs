@@ -21,6 +21,7 @@
 //! - [`http`]: the HTTP JSON API and Prometheus metrics of a node (`[http]`).
 //! - [`node`]: a running node and its shutdown protocol.
 //! - [`cluster`]: check-ins, clock offset, dead nodes and recovery.
+//! - [`retention`]: pruning fire history to `keep_fires`, one node at a time.
 //! - [`clock`]: every "now", injectable; [`events`]: what a node did.
 //! - [`bench`]: the end-to-end benchmark behind `cosched bench`.
 //! - [`cli`]: the command line (the binary is a thin shell around it).
@@ -42,6 +43,7 @@ pub mod jobs;
 pub mod model;
 pub mod node;
 pub mod os;
+pub mod retention;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;

@@ -37,6 +37,7 @@ use crate::events::Events;
 use crate::executor::{DrainReport, Executor, ExecutorConfig};
 use crate::http;
 use crate::jobs::JobRegistry;
+use crate::retention::{Pruner, PrunerConfig};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::store::{ReconcileReport, Store, StoreError};
 
@@ -49,6 +50,8 @@ pub struct Node {
     executor: Executor,
     events: Events,
     cluster: Arc<Cluster<Arc<dyn Clock>>>,
+    /// Keeps fire history to `keep_fires`, off the hot path.
+    pruner: Pruner,
     stop: CancellationToken,
     declared_dead: CancellationToken,
     /// The HTTP API's bound socket until [`Node::run`] serves it, and the
@@ -166,6 +169,11 @@ impl Node {
             .reconcile_config(&config.jobs, &config.calendars, clock.now_ms())
             .await?;
         let clock: Arc<dyn Clock> = clock;
+        let pruner = Pruner::new(
+            PrunerConfig::new(settings.node_id.clone(), settings.scheduler.keep_fires),
+            store.clone(),
+            clock.clone(),
+        );
         let api_registry = registry.clone();
         let executor = Executor::new(
             ExecutorConfig {
@@ -217,6 +225,7 @@ impl Node {
             executor,
             events,
             cluster,
+            pruner,
             stop: CancellationToken::new(),
             declared_dead: CancellationToken::new(),
             http,
@@ -232,6 +241,11 @@ impl Node {
     /// `[http] listen` asked for port 0); None without `[http] listen`.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().map(|h| h.addr)
+    }
+
+    /// The node's pruner of fire history.
+    pub fn pruner(&self) -> &Pruner {
+        &self.pruner
     }
 
     pub fn store(&self) -> &Store {
@@ -285,6 +299,11 @@ impl Node {
             scheduler_stop.clone(),
             database_lost.clone(),
         ));
+        let pruner_task = tokio::spawn({
+            let pruner = self.pruner.clone();
+            let stop = scheduler_stop.clone();
+            async move { pruner.run(stop).await }
+        });
         let listener_task = tokio::spawn({
             let store = self.store.clone();
             let stop = scheduler_stop.clone();
@@ -304,6 +323,7 @@ impl Node {
         }
         let _ = listener_task.await;
         let _ = watch_task.await;
+        let _ = pruner_task.await;
         cluster_stop.cancel();
         let _ = cluster_task.await;
         if !declared_dead {

@@ -27,6 +27,9 @@ pub struct Model {
     pub paused: bool,
     pub source: String,
     pub config_hash: Option<String>,
+    /// JSON; NULL: the `[scheduler] keep_fires` defaults.
+    pub keep_fires: Option<String>,
+    pub expect_success_within_ms: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -16,6 +16,7 @@ mod m20261130_000001_create_tables;
 mod m20261130_000002_pause_scopes_and_queue;
 mod m20261201_000003_producer_contract;
 mod m20261201_000004_listing_indexes;
+mod m20261201_000005_fire_retention;
 
 /// The ordered list of cosched migrations.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_pause_scopes_and_queue::Migration),
             Box::new(m20261201_000003_producer_contract::Migration),
             Box::new(m20261201_000004_listing_indexes::Migration),
+            Box::new(m20261201_000005_fire_retention::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ use crate::http::tokens::{self, Role};
 use crate::jobs::JobRegistry;
 use crate::model::FireStatus;
 use crate::node::{Node, NodeError};
+use crate::retention::ManualPrune;
 use crate::schedule::calendar::{CalendarSet, next_allowed};
 use crate::schedule::cron::{CronExpr, CronSchedule, Dialect};
 use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
@@ -166,8 +167,11 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Recent fires, newest first.
+    /// Recent fires, newest first; `fires prune` removes old history.
+    #[command(args_conflicts_with_subcommands = true)]
     Fires {
+        #[command(subcommand)]
+        action: Option<FiresAction>,
         /// Only this job's fires.
         #[arg(long)]
         job: Option<String>,
@@ -263,6 +267,35 @@ pub enum JobsAction {
     },
     /// Delete a job created through the API, with its history.
     Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FiresAction {
+    /// Remove final fires scheduled longer ago than `--older-than` and
+    /// print what went (the newest fire of each status of each job stays;
+    /// queued and running fires are never pruned).
+    Prune(PruneArgs),
+}
+
+/// `cosched fires prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// e.g. 30d, 12h.
+    #[arg(long)]
+    pub older_than: String,
+    /// Only fires with this (final) status.
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<FireStatus>,
+    /// Only this job's fires.
+    #[arg(long)]
+    pub job: Option<String>,
+    /// Print what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -456,6 +489,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             producer::cancel(&client(&db, &registry).await?, fire_id).await
         }
         Command::Fires {
+            action: Some(FiresAction::Prune(args)),
+            ..
+        } => prune(args, &registry).await,
+        Command::Fires {
+            action: None,
             job,
             status,
             limit,
@@ -493,6 +531,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(|e| CliError::Runtime(format!("cannot write the manual page: {e}")))
         }
     }
+}
+
+/// Prunes fire history by hand and prints what went (or would).
+async fn prune(args: PruneArgs, registry: &JobRegistry) -> Result<(), CliError> {
+    let older_than = parse_duration(&args.older_than, "--older-than")?;
+    let client = client(&args.db, registry).await?;
+    let report = client
+        .prune_fires(&ManualPrune {
+            older_than,
+            status: args.status,
+            job: args.job,
+            dry_run: args.dry_run,
+        })
+        .await?;
+    output::pruned(&report, args.dry_run, args.json);
+    Ok(())
 }
 
 /// Reads the config file (if any) and resolves the settings.

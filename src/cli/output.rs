@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::client::views::{fire_json, job_json, node_json, schedule_text};
 use crate::clock::from_ms;
 pub use crate::model::printable;
-use crate::model::{Fire, JobSource, JobSummary, NodeState, NodeSummary};
+use crate::model::{Fire, JobHealth, JobSource, JobSummary, NodeState, NodeSummary};
+use crate::retention::PruneReport;
 use crate::schedule::cron::CronFire;
 
 pub fn instant(t: Option<DateTime<Utc>>) -> String {
@@ -72,6 +73,8 @@ pub fn jobs(rows: &[JobSummary], as_json: bool) {
                     "active".into()
                 },
                 ms(r.next_fire_at),
+                ms(r.health.as_ref().and_then(|h| h.last_success_at)),
+                health_word(r.health.as_ref()),
                 r.job.source.to_string(),
             ]
         })
@@ -83,10 +86,24 @@ pub fn jobs(rows: &[JobSummary], as_json: bool) {
             "SCHEDULE",
             "STATE",
             "NEXT FIRE (UTC)",
+            "LAST SUCCESS (UTC)",
+            "HEALTH",
             "SOURCE",
         ],
         &rows,
     );
+}
+
+/// A job's health at a glance: `unhealthy` (its expectation is
+/// violated), `failing N` (N failures since the last success), `ok`, or
+/// `-` before any fire.
+fn health_word(h: Option<&JobHealth>) -> String {
+    match h {
+        Some(h) if h.unhealthy => "unhealthy".into(),
+        Some(h) if h.consecutive_failures > 0 => format!("failing {}", h.consecutive_failures),
+        Some(h) if h.last_status.is_some() => "ok".into(),
+        _ => "-".into(),
+    }
 }
 
 pub fn job_detail(row: &JobSummary, fires: &[Fire], as_json: bool) {
@@ -115,6 +132,25 @@ pub fn job_detail(row: &JobSummary, fires: &[Fire], as_json: bool) {
         j.source
     );
     println!("next fire {}", ms(row.next_fire_at));
+    if let Some(h) = &row.health {
+        println!(
+            "health    {}   last status {}   consecutive failures {}",
+            health_word(Some(h)),
+            h.last_status.map_or("-", |s| s.as_str()),
+            h.consecutive_failures
+        );
+        println!(
+            "          last success {}   last failure {}",
+            ms(h.last_success_at),
+            ms(h.last_failure_at)
+        );
+        if let Some(within) = h.expect_success_within {
+            println!(
+                "          expects a success within {}",
+                humantime::format_duration(within)
+            );
+        }
+    }
     println!("triggers");
     for t in &row.triggers {
         println!(
@@ -237,4 +273,38 @@ pub fn nodes(nodes: &[NodeSummary], now_ms: i64, as_json: bool) {
         ],
         &rows,
     );
+}
+
+/// What a prune removed (or, on a dry run, would remove), per job and status.
+pub fn pruned(report: &PruneReport, dry_run: bool, as_json: bool) {
+    if as_json {
+        let rows: Vec<Value> = report
+            .removed
+            .iter()
+            .map(|r| json!({"job": r.job, "status": r.status.map(|s| s.as_str()), "rows": r.rows}))
+            .collect();
+        println!(
+            "{}",
+            json!({"dry_run": dry_run, "total": report.total(), "removed": rows})
+        );
+        return;
+    }
+    let rows: Vec<Vec<String>> = report
+        .removed
+        .iter()
+        .map(|r| {
+            vec![
+                r.job.clone(),
+                r.status
+                    .map_or("(beyond max_rows)", |s| s.as_str())
+                    .to_string(),
+                r.rows.to_string(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        table(&["JOB", "STATUS", "FIRES"], &rows);
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    println!("{verb} {} fires", report.total());
 }

@@ -24,7 +24,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::declare::{self, Door, JobDecl, ValidationContext, ValidationError, ranges};
 use crate::jobs::JobRegistry;
 use crate::jobs::http::ApiHttpPolicy;
-use crate::model::{Calendar, Fire, Job, JobDef, JobSummary, NodeSummary, Trigger, TriggerDef};
+use crate::model::{
+    Calendar, Fire, Job, JobDef, JobHealth, JobSummary, NodeSummary, Trigger, TriggerDef,
+};
+use crate::retention::{self, ManualPrune, PruneError, PruneReport};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::CalendarDef;
 use crate::store::{FireFilter, Store, StoreError};
@@ -327,7 +330,18 @@ impl Client {
     /// Every job with its triggers and next fire (rows that do not decode
     /// are left out, logged and counted).
     pub async fn jobs(&self) -> Result<Vec<JobSummary>, ClientError> {
-        Ok(self.store.jobs_list().await?)
+        let mut jobs = self.store.jobs_list().await?;
+        let mut health: std::collections::HashMap<i64, JobHealth> = self
+            .store
+            .jobs_health(None, self.clock.now_ms())
+            .await?
+            .into_iter()
+            .map(|h| (h.job_id, h))
+            .collect();
+        for j in &mut jobs {
+            j.health = health.remove(&j.job.id);
+        }
+        Ok(jobs)
     }
 
     /// One page of jobs by name (at most `limit`, 1 to
@@ -373,8 +387,23 @@ impl Client {
 
     /// One job with its triggers and next fire, looked up by its name
     /// through the unique index (its triggers through theirs by job).
+    /// One job with its triggers, next fire and health.
     pub async fn job(&self, name: &str) -> Result<JobSummary, ClientError> {
-        Ok(self.store.job_summary(name).await?)
+        let mut job = self.store.job_summary(name).await?;
+        job.health = self
+            .store
+            .jobs_health(Some(name), self.clock.now_ms())
+            .await?
+            .into_iter()
+            .next();
+        Ok(job)
+    }
+
+    /// The health of every job, judged now: last outcomes, next fire,
+    /// consecutive failures, and `unhealthy` where `expect_success_within`
+    /// is violated.
+    pub async fn jobs_health(&self) -> Result<Vec<JobHealth>, ClientError> {
+        Ok(self.store.jobs_health(None, self.clock.now_ms()).await?)
     }
 
     /// One fire by id.
@@ -391,4 +420,18 @@ impl Client {
     pub async fn fires(&self, filter: &FireFilter) -> Result<Vec<Fire>, ClientError> {
         Ok(self.store.fires_list(filter).await?)
     }
+
+    /// Prunes final fires by hand (or counts them, on a dry run); the
+    /// newest fire of each status of each job is kept.
+    pub async fn prune_fires(&self, what: &ManualPrune) -> Result<PruneReport, ClientError> {
+        retention::prune_by_hand(&self.store, self.clock.as_ref(), what, PRUNE_BATCH)
+            .await
+            .map_err(|e| match e {
+                PruneError::Store(e) => ClientError::Store(e),
+                PruneError::Invalid(m) => ClientError::Invalid(m),
+            })
+    }
 }
+
+/// Rows per transaction of a prune by hand.
+const PRUNE_BATCH: u64 = 1_000;

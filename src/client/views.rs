@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::clock::from_ms;
-use crate::model::{Calendar, Fire, JobSummary, NodeSummary, Trigger};
+use crate::model::{Calendar, Fire, JobHealth, JobSummary, NodeSummary, Trigger};
 use crate::schedule::ScheduleSpec;
 
 fn rfc3339(ms: Option<i64>) -> Option<String> {
@@ -52,7 +52,24 @@ pub fn job_json(row: &JobSummary) -> Value {
         "priority": j.priority,
         "settings": j.settings, "data": j.data,
         "next_fire_at": rfc3339(row.next_fire_at),
+        "expect_success_within_ms": j.expect_success_within.map(|t| t.as_millis().min(i64::MAX as u128) as i64),
+        "health": row.health.as_ref().map(health_json),
         "triggers": row.triggers.iter().map(trigger_json).collect::<Vec<_>>(),
+    })
+}
+
+/// A job's health: last outcomes, next fire, consecutive failures, and
+/// whether its `expect_success_within` holds (`healthy`).
+pub fn health_json(h: &JobHealth) -> Value {
+    json!({
+        "job": h.job,
+        "healthy": !h.unhealthy,
+        "last_success_at": rfc3339(h.last_success_at),
+        "last_failure_at": rfc3339(h.last_failure_at),
+        "last_status": h.last_status.map(|s| s.as_str()),
+        "next_fire_at": rfc3339(h.next_fire_at),
+        "consecutive_failures": h.consecutive_failures,
+        "expect_success_within_ms": h.expect_success_within.map(|t| t.as_millis().min(i64::MAX as u128) as i64),
     })
 }
 

@@ -25,12 +25,38 @@ fn stable_hash(v: &Value) -> String {
 
 /// Everything declared about the job but its schedule.
 pub(super) fn job_hash(job: &JobDef) -> String {
-    stable_hash(&json!({
+    let mut inputs = json!({
         "name": job.name, "kind": job.kind, "settings": job.settings, "data": job.data,
         "pool": job.pool, "group": job.group, "overlap": job.overlap.as_str(),
         "timeout_ms": job.timeout.map(|t| t.as_millis() as u64), "priority": job.priority,
         "retry": job.retry, "requests_recovery": job.requests_recovery, "paused": job.paused,
-    }))
+    });
+    // Added only when set, so the hashes of jobs declared before the key
+    // existed do not change.
+    if !job.keep_fires.is_empty()
+        && let Value::Object(map) = &mut inputs
+    {
+        let k = &job.keep_fires;
+        let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_millis() as u64);
+        map.insert(
+            "keep_fires".into(),
+            json!({
+                "succeeded": ms(k.succeeded), "failed": ms(k.failed),
+                "timed_out": ms(k.timed_out), "abandoned": ms(k.abandoned),
+                "cancelled": ms(k.cancelled), "skipped": ms(k.skipped),
+                "max_rows": k.max_rows,
+            }),
+        );
+    }
+    if let Some(d) = job.expect_success_within
+        && let Value::Object(map) = &mut inputs
+    {
+        map.insert(
+            "expect_success_within_ms".into(),
+            json!(d.as_millis() as u64),
+        );
+    }
+    stable_hash(&inputs)
 }
 
 /// The schedule as written (`timezone` defaulted to the scheduler's), the

@@ -295,6 +295,15 @@ fn declaration(
     spans.put("timeout", &raw.timeout);
     spans.put("priority", &raw.priority);
     spans.put("retry", &raw.retry);
+    spans.put("keep_fires", &raw.keep_fires);
+    spans.put("expect_success_within", &raw.expect_success_within);
+    let keep_fires = raw.keep_fires.as_ref().map(|k| {
+        let (decl, places) = k.get_ref().declaration();
+        for (name, span) in places {
+            spans.by_path.insert(keep_fires_path(name), span);
+        }
+        decl
+    });
     let retry = raw.retry.as_ref().map(|r| {
         let r = r.get_ref();
         spans.put("retry.max_attempts", &r.max_attempts);
@@ -323,9 +332,24 @@ fn declaration(
         retry,
         requests_recovery: raw.requests_recovery,
         paused: raw.paused,
+        keep_fires,
+        expect_success_within: text(&raw.expect_success_within),
         schedule: schedule(raw, &mut spans),
     };
     (decl, spans)
+}
+
+/// The declaration path of a `keep_fires` field.
+fn keep_fires_path(name: &str) -> &'static str {
+    match name {
+        "succeeded" => "keep_fires.succeeded",
+        "failed" => "keep_fires.failed",
+        "timed_out" => "keep_fires.timed_out",
+        "abandoned" => "keep_fires.abandoned",
+        "cancelled" => "keep_fires.cancelled",
+        "skipped" => "keep_fires.skipped",
+        _ => "keep_fires.max_rows",
+    }
 }
 
 /// Validates one `[[job]]` table; None when it has a problem (in `c`).

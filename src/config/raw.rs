@@ -82,6 +82,53 @@ pub(super) struct RawScheduler {
     pub http_allow: Option<Spanned<Vec<Spanned<String>>>>,
     pub http_secret_env: Option<Spanned<Vec<Spanned<String>>>>,
     pub http_secret_files: Option<Spanned<Vec<Spanned<String>>>>,
+    pub keep_fires: Option<Spanned<RawKeepFires>>,
+}
+
+/// `keep_fires = { succeeded = "14d", …, max_rows = 10000 }`, in
+/// `[scheduler]` and on a job.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKeepFires {
+    pub succeeded: Option<Spanned<String>>,
+    pub failed: Option<Spanned<String>>,
+    pub timed_out: Option<Spanned<String>>,
+    pub abandoned: Option<Spanned<String>>,
+    pub cancelled: Option<Spanned<String>>,
+    pub skipped: Option<Spanned<String>>,
+    pub max_rows: Option<Spanned<i64>>,
+}
+
+impl RawKeepFires {
+    /// The declaration, and where each of its keys is (by field name).
+    pub fn declaration(
+        &self,
+    ) -> (
+        crate::declare::KeepFiresDecl,
+        Vec<(&'static str, std::ops::Range<usize>)>,
+    ) {
+        let mut spans = Vec::new();
+        let mut text = |name: &'static str, v: &Option<Spanned<String>>| {
+            v.as_ref().map(|v| {
+                spans.push((name, v.span()));
+                v.get_ref().clone()
+            })
+        };
+        let decl = crate::declare::KeepFiresDecl {
+            succeeded: text("succeeded", &self.succeeded),
+            failed: text("failed", &self.failed),
+            timed_out: text("timed_out", &self.timed_out),
+            abandoned: text("abandoned", &self.abandoned),
+            cancelled: text("cancelled", &self.cancelled),
+            skipped: text("skipped", &self.skipped),
+            max_rows: None,
+        };
+        let max_rows = self.max_rows.as_ref().map(|v| {
+            spans.push(("max_rows", v.span()));
+            *v.get_ref()
+        });
+        (crate::declare::KeepFiresDecl { max_rows, ..decl }, spans)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +188,8 @@ pub(super) struct RawJob {
     pub retry: Option<Spanned<RawRetry>>,
     pub requests_recovery: Option<bool>,
     pub paused: Option<bool>,
+    pub keep_fires: Option<Spanned<RawKeepFires>>,
+    pub expect_success_within: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

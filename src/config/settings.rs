@@ -23,7 +23,7 @@ use super::raw::RawScheduler;
 use super::spans::Checker;
 use crate::declare::{parse_timezone, ranges};
 use crate::jobs::http::{ApiHttpPolicy, HttpAllow};
-use crate::model::DEFAULT_POOL;
+use crate::model::{DEFAULT_POOL, KeepFires};
 use crate::store::DEFAULT_DATABASE_URL;
 
 /// Defaults, in one place.
@@ -55,6 +55,8 @@ pub struct SchedulerSettings {
     pub dead_after_checkins: u32,
     /// The rules for `http` jobs created through the API.
     pub api_http: ApiHttpPolicy,
+    /// Fire-history retention for every job (each job may override it).
+    pub keep_fires: KeepFires,
 }
 
 impl Default for SchedulerSettings {
@@ -72,6 +74,7 @@ impl Default for SchedulerSettings {
             checkin_interval: defaults::CHECKIN_INTERVAL,
             dead_after_checkins: defaults::DEAD_AFTER_CHECKINS,
             api_http: ApiHttpPolicy::default(),
+            keep_fires: KeepFires::default(),
         }
     }
 }
@@ -204,6 +207,22 @@ pub(super) fn scheduler_settings(
         &mut s.dead_after_checkins,
     );
     s.api_http = api_http_policy(c, raw);
+    if let Some(k) = &raw.keep_fires {
+        let (decl, places) = k.get_ref().declaration();
+        match crate::declare::keep_fires_override(&decl, "keep_fires") {
+            Ok(o) => s.keep_fires = s.keep_fires.overridden_by(&o),
+            Err(e) => {
+                for issue in e.issues {
+                    let field = issue.path.rsplit('.').next().unwrap_or_default();
+                    let span = places
+                        .iter()
+                        .find(|(name, _)| *name == field)
+                        .map_or_else(|| k.span(), |(_, span)| span.clone());
+                    c.at(span, issue.message);
+                }
+            }
+        }
+    }
     s
 }
 

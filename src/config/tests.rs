@@ -391,3 +391,46 @@ fn the_http_kind_takes_its_settings_as_keys_of_the_job() {
     let i = issue("[[job]]\nname = \"j\"\nkind = \"http\"\nurl = \"ftp://h/\"\n");
     assert_eq!(i.line, 4, "{}", i.message);
 }
+
+#[test]
+fn keep_fires_and_expectations_in_the_scheduler_table_and_on_a_job() {
+    let config = load(
+        r#"
+[scheduler]
+keep_fires = { succeeded = "3d", max_rows = 500 }
+
+[[job]]
+name = "j"
+kind = "noop"
+keep_fires = { skipped = "1h" }
+expect_success_within = "26h"
+"#,
+    )
+    .expect("valid");
+    let keep = config.scheduler.keep_fires;
+    assert_eq!(keep.succeeded, std::time::Duration::from_secs(3 * 86_400));
+    assert_eq!(keep.failed, crate::model::KeepFires::default().failed);
+    assert_eq!(keep.max_rows, 500);
+    let job = &config.jobs[0].job;
+    assert_eq!(
+        job.keep_fires.skipped,
+        Some(std::time::Duration::from_secs(3600))
+    );
+    assert_eq!(job.keep_fires.succeeded, None);
+    assert_eq!(
+        job.expect_success_within,
+        Some(std::time::Duration::from_secs(26 * 3600))
+    );
+
+    let i = issue("[scheduler]\nkeep_fires = { succeeded = \"3d\", failed = \"often\" }\n");
+    assert_eq!((i.line, i.column), (2, 43));
+    assert!(i.message.contains("keep_fires.failed"), "{}", i.message);
+    let i = issue("[[job]]\nname = \"j\"\nkind = \"noop\"\nkeep_fires = { max_rows = 0 }\n");
+    assert_eq!(i.line, 4);
+    assert!(i.message.contains("keep_fires.max_rows"), "{}", i.message);
+    let i = issue("[[job]]\nname = \"j\"\nkind = \"noop\"\nkeep_fires = { succeded = \"1d\" }\n");
+    assert_eq!(i.line, 4);
+    let i = issue("[[job]]\nname = \"j\"\nkind = \"noop\"\nexpect_success_within = \"0s\"\n");
+    assert_eq!(i.line, 4);
+    assert!(i.message.contains("expect_success_within"), "{}", i.message);
+}

@@ -49,6 +49,13 @@ pub struct JobDecl {
     pub requests_recovery: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
+    /// The job's own fire-history retention, over `[scheduler] keep_fires`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_fires: Option<KeepFiresDecl>,
+    /// A duration such as `"26h"`: the job is unhealthy when it has not
+    /// succeeded for this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_success_within: Option<String>,
     /// None: the job fires only on demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleDecl>,
@@ -63,6 +70,29 @@ impl JobDecl {
             ..Self::default()
         }
     }
+}
+
+/// `keep_fires = { succeeded = "14d", failed = "90d", timed_out, abandoned,
+/// cancelled, skipped, max_rows = 10000 }`: how long fires of each final
+/// status are kept, and at most how many per job. Also the shape of
+/// `[scheduler] keep_fires`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeepFiresDecl {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<i64>,
 }
 
 /// `retry = { max_attempts, backoff, factor, max_backoff, jitter }`.

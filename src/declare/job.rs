@@ -58,6 +58,15 @@ pub(super) fn job_def(
         .retry
         .as_ref()
         .map_or_else(RetryPolicy::default, |r| retry_policy(r, issues));
+    let keep_fires = decl
+        .keep_fires
+        .as_ref()
+        .map(|k| super::keep_fires::fields(k, "keep_fires", issues))
+        .unwrap_or_default();
+    let expect_success_within = decl.expect_success_within.as_deref().and_then(|t| {
+        let key = "expect_success_within";
+        issues.check(key, ranges::duration(t, key, ranges::PERIOD))
+    });
     if issues.len() > before {
         return None;
     }
@@ -77,6 +86,8 @@ pub(super) fn job_def(
         retry,
         requests_recovery: decl.requests_recovery.unwrap_or(false),
         paused: decl.paused.unwrap_or(false),
+        keep_fires,
+        expect_success_within,
     })
 }
 

@@ -17,9 +17,11 @@
 //! | value | range |
 //! |---|---|
 //! | `at`, `start`, `end` | RFC 3339 instants from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z |
-//! | `every`, `timeout`, `misfire_threshold` | 1 ms to 100 years |
+//! | `every`, `timeout`, `misfire_threshold`, `expect_success_within` | 1 ms to 100 years |
 //! | `retry.backoff`, `retry.max_backoff` | 0 to 100 years |
 //! | `retry.max_attempts` | 1 to 10 000 |
+//! | `keep_fires.<status>` (`succeeded`, `failed`, `timed_out`, `abandoned`, `cancelled`, `skipped`) | 1 ms to 100 years |
+//! | `keep_fires.max_rows` | 1 to 1 000 000 000 |
 //! | `retry.factor` | 1.0 or more; `retry.jitter` 0.0 to 1.0 |
 //! | `repeat` | 0 to 4 294 967 295 |
 //! | `priority` | a 32-bit signed integer |
@@ -36,12 +38,14 @@ mod decl;
 mod error;
 pub mod hint;
 mod job;
+mod keep_fires;
 pub mod ranges;
 mod schedule;
 mod typed;
 
-pub use decl::{CalendarIntervalDecl, DailyDecl, JobDecl, RetryDecl, ScheduleDecl};
+pub use decl::{CalendarIntervalDecl, DailyDecl, JobDecl, KeepFiresDecl, RetryDecl, ScheduleDecl};
 pub use error::{FieldIssue, ValidationError};
+pub use keep_fires::keep_fires_override;
 pub use schedule::{parse_time_of_day, parse_timezone};
 pub use typed::check_defs;
 

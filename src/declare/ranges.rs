@@ -64,6 +64,10 @@ pub const SHUTDOWN_GRACE: DurationRange = DurationRange {
 /// `misfire_threshold`, so the same range, 1 ms to 100 years.
 pub const SCHEDULER_MISFIRE_THRESHOLD: DurationRange = PERIOD;
 
+/// `keep_fires.<status>`: 1 ms to 100 years.
+pub const KEEP_FIRES_AGE: DurationRange = PERIOD;
+/// `keep_fires.max_rows`: 1 to 1 000 000 000 fires per job.
+pub const KEEP_FIRES_MAX_ROWS: (i64, i64) = (1, 1_000_000_000);
 /// `retry.max_attempts`: 1 (never retry) to 10 000.
 pub const MAX_ATTEMPTS: (i64, i64) = (1, 10_000);
 /// `repeat`: 0 to 4 294 967 295 fires after the first.

@@ -41,6 +41,11 @@ pub fn check_defs(
     }
     issues.check("retry.factor", job::factor(r.factor));
     issues.check("retry.jitter", job::jitter(r.jitter));
+    super::keep_fires::check_keep_fires(&def.keep_fires, "keep_fires", &mut issues);
+    if let Some(d) = def.expect_success_within {
+        let key = "expect_success_within";
+        issues.check(key, ranges::check_duration(d, key, ranges::PERIOD));
+    }
     if let Some(t) = trigger {
         check_trigger(t, &mut issues);
     }

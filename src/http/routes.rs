@@ -3,7 +3,7 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `GET /healthz` | node id, whether the database answers, standby; 503 when the database file is lost |
+//! | `GET /healthz?strict=` | node id, whether the database answers, standby; 503 when the database file is lost; `strict=true`: also 503 naming the jobs whose `expect_success_within` is violated |
 //! | `GET /metrics` | Prometheus text (see [`super::metrics`]) |
 //! | `GET /openapi.json` | the OpenAPI 3.1 document ([`super::openapi`]) |
 //! | `GET /jobs?limit=&cursor=` | the jobs by name, paged ([`job_json`]) |
@@ -470,7 +470,14 @@ fn id(text: &str, what: &str) -> Result<i64> {
 
 // ---- node ------------------------------------------------------------------
 
-async fn healthz(State(s): State<AppState>) -> (StatusCode, Json) {
+/// `/healthz?strict=true`.
+#[derive(Debug, Deserialize)]
+struct HealthQuery {
+    #[serde(default)]
+    strict: bool,
+}
+
+async fn healthz(State(s): State<AppState>, QueryParams(q): QueryParams<HealthQuery>) -> Response {
     // A lost SQLite file still answers queries (on its unlinked inode):
     // the node's own check says the truth, and the answer is 503.
     if let Some(lost) = s.api.client.store().database_fault() {
@@ -478,7 +485,7 @@ async fn healthz(State(s): State<AppState>) -> (StatusCode, Json) {
             "status": "degraded", "node": s.api.node_id, "database": false,
             "standby": null, "error": lost,
         });
-        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body));
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     }
     let probe = tokio::time::timeout(HEALTH_TIMEOUT, s.api.client.is_standby()).await;
     let (database, standby, error) = match probe {
@@ -493,11 +500,35 @@ async fn healthz(State(s): State<AppState>) -> (StatusCode, Json) {
             )),
         ),
     };
-    let body = json!({
+    let mut body = json!({
         "status": if database { "ok" } else { "degraded" },
         "node": s.api.node_id, "database": database, "standby": standby, "error": error,
     });
-    (StatusCode::OK, axum::Json(body))
+    if !q.strict {
+        return axum::Json(body).into_response();
+    }
+    // Strict: the node is healthy only when the database answers and every
+    // job meets its expectation.
+    let unhealthy = match tokio::time::timeout(HEALTH_TIMEOUT, s.api.client.jobs_health()).await {
+        Ok(Ok(jobs)) => Some(
+            jobs.into_iter()
+                .filter(|h| h.unhealthy)
+                .map(|h| h.job)
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    };
+    let ok = database && unhealthy.as_ref().is_some_and(Vec::is_empty);
+    body["unhealthy_jobs"] = json!(unhealthy);
+    if !ok {
+        body["status"] = json!("unhealthy");
+    }
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {

@@ -11,6 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::enums::{JobSource, OverlapPolicy};
+use super::health::JobHealth;
+use super::retention::KeepFiresOverride;
 use super::trigger::{Trigger, TriggerDef};
 
 /// The pool a job runs in when it names none.
@@ -34,6 +36,12 @@ pub struct JobDef {
     pub retry: RetryPolicy,
     pub requests_recovery: bool,
     pub paused: bool,
+    /// The job's own fire-history retention (`keep_fires`), over the
+    /// `[scheduler]` defaults.
+    pub keep_fires: KeepFiresOverride,
+    /// The job is unhealthy when its last success (or, before any, its
+    /// creation) is older than this.
+    pub expect_success_within: Option<Duration>,
 }
 
 impl JobDef {
@@ -52,6 +60,8 @@ impl JobDef {
             retry: RetryPolicy::default(),
             requests_recovery: false,
             paused: false,
+            keep_fires: KeepFiresOverride::default(),
+            expect_success_within: None,
         }
     }
 }
@@ -75,6 +85,10 @@ pub struct Job {
     pub retry: RetryPolicy,
     pub requests_recovery: bool,
     pub paused: bool,
+    /// The job's own fire-history retention, over the `[scheduler]` defaults.
+    pub keep_fires: KeepFiresOverride,
+    /// See [`JobDef::expect_success_within`].
+    pub expect_success_within: Option<Duration>,
     pub source: JobSource,
     pub created_at: i64,
     pub updated_at: i64,
@@ -87,6 +101,8 @@ pub struct JobSummary {
     /// The earliest next fire among its waiting triggers.
     pub next_fire_at: Option<i64>,
     pub triggers: Vec<Trigger>,
+    /// Its last outcomes and health, where the reader asked for them.
+    pub health: Option<JobHealth>,
 }
 
 /// A job as declared in the configuration file, with the hashes of its

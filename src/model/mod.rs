@@ -10,17 +10,21 @@
 mod calendar;
 mod enums;
 mod fire;
+mod health;
 mod job;
 mod node;
 mod overlap;
+mod retention;
 mod text;
 mod trigger;
 
 pub use calendar::Calendar;
 pub use enums::{FireStatus, JobSource, NodeState, OverlapPolicy, TriggerState};
 pub use fire::{Fire, MAX_RECORDED_TEXT};
+pub use health::JobHealth;
 pub use job::{ConfigJob, DEFAULT_POOL, Job, JobDef, JobSummary, RetryPolicy};
 pub use node::{NodeInfo, NodeSummary};
 pub use overlap::{Admission, OverlapGate};
+pub use retention::{KeepFires, KeepFiresOverride, PRUNABLE_STATUSES};
 pub use text::{Printable, printable};
 pub use trigger::{Trigger, TriggerDef};

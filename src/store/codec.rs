@@ -37,7 +37,9 @@ use serde_json::Value;
 
 use super::StoreError;
 use crate::clock::from_ms;
-use crate::model::{Calendar, Fire, Job, JobDef, NodeInfo, RetryPolicy, Trigger};
+use crate::model::{
+    Calendar, Fire, Job, JobDef, KeepFiresOverride, NodeInfo, RetryPolicy, Trigger,
+};
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::CalendarDef;
 use crate::schedule::cron::CronExpr;
@@ -141,6 +143,16 @@ fn decode_job(row: &jobs::Model) -> Column<Job> {
         },
         requests_recovery: row.requests_recovery,
         paused: row.paused,
+        keep_fires: row
+            .keep_fires
+            .as_deref()
+            .map(keep_fires)
+            .transpose()?
+            .unwrap_or_default(),
+        expect_success_within: row
+            .expect_success_within_ms
+            .map(|ms| millis("expect_success_within_ms", ms))
+            .transpose()?,
         source: parsed("source", &row.source)?,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -169,6 +181,79 @@ pub(super) fn job_columns(def: &JobDef, model: &mut jobs::ActiveModel) {
     model.retry_jitter = Set(def.retry.jitter);
     model.requests_recovery = Set(def.requests_recovery);
     model.paused = Set(def.paused);
+    model.keep_fires = Set(keep_fires_column(&def.keep_fires));
+    model.expect_success_within_ms = Set(def.expect_success_within.map(stored_ms));
+}
+
+/// The names of `jobs.keep_fires`'s fields: milliseconds per status, and
+/// `max_rows`.
+const KEEP_FIRES_FIELDS: [&str; 7] = [
+    "succeeded_ms",
+    "failed_ms",
+    "timed_out_ms",
+    "abandoned_ms",
+    "cancelled_ms",
+    "skipped_ms",
+    "max_rows",
+];
+
+/// `jobs.keep_fires`: a JSON object of the fields the job sets; NULL when
+/// it sets none.
+fn keep_fires_column(k: &KeepFiresOverride) -> Option<String> {
+    if k.is_empty() {
+        return None;
+    }
+    let ages = [
+        k.succeeded,
+        k.failed,
+        k.timed_out,
+        k.abandoned,
+        k.cancelled,
+        k.skipped,
+    ];
+    let mut map = serde_json::Map::new();
+    for (name, age) in KEEP_FIRES_FIELDS.iter().zip(ages) {
+        if let Some(age) = age {
+            map.insert((*name).to_string(), Value::from(stored_ms(age)));
+        }
+    }
+    if let Some(n) = k.max_rows {
+        map.insert("max_rows".to_string(), Value::from(n));
+    }
+    Some(Value::Object(map).to_string())
+}
+
+fn keep_fires(text: &str) -> Column<KeepFiresOverride> {
+    const COLUMN: &str = "keep_fires";
+    let Value::Object(map) = json(COLUMN, text)? else {
+        return Err(bad(COLUMN, "is not a JSON object"));
+    };
+    let mut values = [None; 7];
+    for (key, value) in &map {
+        let Some(i) = KEEP_FIRES_FIELDS.iter().position(|f| f == key) else {
+            return Err(bad(COLUMN, format_args!("has an unknown field `{key}`")));
+        };
+        let n = value
+            .as_u64()
+            .filter(|n| *n > 0 && i64::try_from(*n).is_ok())
+            .ok_or_else(|| {
+                bad(
+                    COLUMN,
+                    format_args!("`{key}` is not a positive whole number"),
+                )
+            })?;
+        values[i] = Some(n);
+    }
+    let age = |i: usize| values[i].map(Duration::from_millis);
+    Ok(KeepFiresOverride {
+        succeeded: age(0),
+        failed: age(1),
+        timed_out: age(2),
+        abandoned: age(3),
+        cancelled: age(4),
+        skipped: age(5),
+        max_rows: values[6],
+    })
 }
 
 // ---- triggers --------------------------------------------------------------

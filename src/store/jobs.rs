@@ -181,6 +181,7 @@ impl Store {
             job,
             next_fire_at,
             triggers,
+            health: None,
         }
     }
 

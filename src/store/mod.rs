@@ -23,6 +23,7 @@ mod dashboard;
 mod error;
 mod file_identity;
 mod fires;
+mod health;
 mod jobs;
 mod lease;
 mod nodes;
@@ -32,6 +33,7 @@ mod producer_key;
 mod queue;
 mod reconcile;
 mod record;
+mod retention;
 mod storable;
 mod triggers;
 
@@ -60,6 +62,7 @@ pub use nodes::{NodeCheckin, Recovery};
 pub use pages::{FireKey, Page};
 pub use reconcile::ReconcileReport;
 pub use record::{RecordFire, RecordOutcome};
+pub use retention::{PruneLease, PruneScope, PruneStep};
 pub use storable::{refuse_nul, storable_text};
 
 /// How long a PostgreSQL session may sit idle inside a transaction.

@@ -1,0 +1,301 @@
+//! Fire-history retention: the pruner that keeps `fires` to the policy of
+//! `[scheduler] keep_fires` and each job's own `keep_fires`, and the prune
+//! by hand behind `cosched fires prune`.
+//!
+//! [`Pruner::run_once`] is one full pass: take the cluster-wide prune
+//! lease (a node that does not get it does nothing), then for every job
+//! remove, in steps of at most `batch` rows with a pause between, its
+//! fires older than their status's age and those beyond its row cap.
+//! [`Pruner::run`] is the thin loop around it. The store keeps the newest
+//! fire of each status of each job and never touches `queued`/`running`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::declare::ranges;
+use crate::model::{FireStatus, KeepFires, PRUNABLE_STATUSES};
+use crate::store::{PruneLease, PruneScope, PruneStep, Store, StoreError};
+
+/// How the pruner runs.
+#[derive(Debug, Clone)]
+pub struct PrunerConfig {
+    pub node_id: String,
+    /// The policy of jobs that set none of their own.
+    pub keep: KeepFires,
+    /// At most this many rows per transaction.
+    pub batch: u64,
+    /// The pause between two steps, leaving the database to the hot path.
+    pub pause: Duration,
+    /// Time between two passes.
+    pub interval: Duration,
+    /// How long the prune lease holds without a step extending it.
+    pub lease: Duration,
+}
+
+impl PrunerConfig {
+    /// The defaults: 1 000 rows a step, 50 ms apart, a pass every 10
+    /// minutes under a 5 minute lease.
+    pub fn new(node_id: impl Into<String>, keep: KeepFires) -> Self {
+        Self {
+            node_id: node_id.into(),
+            keep,
+            batch: 1_000,
+            pause: Duration::from_millis(50),
+            interval: Duration::from_secs(600),
+            lease: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What one pass (or a prune by hand) removed, per job and reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// False when another node held the prune lease (nothing was done).
+    pub ran: bool,
+    pub removed: Vec<PrunedRows>,
+}
+
+impl PruneReport {
+    /// Rows removed in all.
+    pub fn total(&self) -> u64 {
+        self.removed.iter().map(|r| r.rows).sum()
+    }
+}
+
+/// Rows of one job removed for one reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrunedRows {
+    pub job: String,
+    /// The status pruned by age; None: beyond the job's row cap.
+    pub status: Option<FireStatus>,
+    pub rows: u64,
+}
+
+/// What `cosched fires prune` removes: final fires scheduled more than
+/// `older_than` ago, of one status or all, of one job or all; the newest
+/// fire of each status of each job is kept as always.
+#[derive(Debug, Clone)]
+pub struct ManualPrune {
+    pub older_than: Duration,
+    pub status: Option<FireStatus>,
+    pub job: Option<String>,
+    /// Count, remove nothing.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The pruner of one node.
+#[derive(Debug, Clone)]
+pub struct Pruner {
+    config: PrunerConfig,
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+impl Pruner {
+    pub fn new(config: PrunerConfig, store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            config,
+            store,
+            clock,
+        }
+    }
+
+    fn lease(&self) -> PruneLease<'_> {
+        let now_ms = self.clock.now_ms();
+        PruneLease {
+            owner: &self.config.node_id,
+            now_ms,
+            until_ms: now_ms.saturating_add(ranges::millis(self.config.lease)),
+        }
+    }
+
+    /// One pass over every job, if this node gets the prune lease.
+    pub async fn run_once(&self) -> Result<PruneReport, StoreError> {
+        if !self.store.prune_lease_take(&self.lease()).await? {
+            return Ok(PruneReport::default());
+        }
+        let mut report = PruneReport {
+            ran: true,
+            removed: Vec::new(),
+        };
+        let result = self.prune_all(&mut report).await;
+        // Give the lease up at once, so a pass elsewhere need not wait
+        // for it to expire; a node that stops mid-pass lets it expire.
+        if result.is_ok() {
+            self.store.prune_lease_release(&self.config.node_id).await?;
+        }
+        result.map(|()| report)
+    }
+
+    async fn prune_all(&self, report: &mut PruneReport) -> Result<(), StoreError> {
+        let jobs = self.store.jobs_list().await?;
+        for summary in jobs {
+            let job = &summary.job;
+            let keep = self.config.keep.overridden_by(&job.keep_fires);
+            let now_ms = self.clock.now_ms();
+            let mut scopes: Vec<(Option<FireStatus>, PruneScope)> = PRUNABLE_STATUSES
+                .iter()
+                .filter_map(|&status| {
+                    let age = keep.age_of(status)?;
+                    Some((
+                        Some(status),
+                        PruneScope::OlderThan {
+                            status,
+                            before_ms: now_ms.saturating_sub(ranges::millis(age)),
+                        },
+                    ))
+                })
+                .collect();
+            scopes.push((
+                None,
+                PruneScope::BeyondNewest {
+                    keep: keep.max_rows,
+                },
+            ));
+            for (status, scope) in scopes {
+                let Some(rows) = self.prune_scope(job.id, scope).await? else {
+                    // The lease went to another node: stop this pass.
+                    report.ran = false;
+                    return Ok(());
+                };
+                if rows > 0 {
+                    report.removed.push(PrunedRows {
+                        job: job.name.clone(),
+                        status,
+                        rows,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a scope of one job step by step; None once the lease is lost.
+    async fn prune_scope(&self, job_id: i64, scope: PruneScope) -> Result<Option<u64>, StoreError> {
+        let mut total = 0;
+        loop {
+            let step = PruneStep {
+                job_id,
+                scope,
+                limit: self.config.batch,
+                lease: Some(self.lease()),
+            };
+            let Some(removed) = self.store.fires_prune(&step).await? else {
+                return Ok(None);
+            };
+            total += removed;
+            if removed < self.config.batch {
+                return Ok(Some(total));
+            }
+            if !self.config.pause.is_zero() {
+                tokio::time::sleep(self.config.pause).await;
+            }
+        }
+    }
+
+    /// Passes every `interval` until `stop`; an error is logged and the
+    /// next pass tries again.
+    pub async fn run(&self, stop: CancellationToken) {
+        loop {
+            // A pass stopped mid-step rolls its transaction back; its
+            // lease expires on its own.
+            let pass = tokio::select! {
+                _ = stop.cancelled() => return,
+                pass = self.run_once() => pass,
+            };
+            match pass {
+                Ok(report) if report.total() > 0 => {
+                    tracing::info!(rows = report.total(), "pruned fire history");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning fire history failed; retrying later"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(self.config.interval) => {}
+            }
+        }
+    }
+}
+
+/// Prunes (or counts, on a dry run) by hand, in steps of `batch` rows,
+/// without the lease: what it removes is final history, which a node's
+/// pass may remove as well without harm.
+pub async fn prune_by_hand(
+    store: &Store,
+    clock: &dyn Clock,
+    what: &ManualPrune,
+    batch: u64,
+) -> Result<PruneReport, PruneError> {
+    let statuses: Vec<FireStatus> = match what.status {
+        Some(s) if !s.is_final() => {
+            return Err(PruneError::Invalid(format!(
+                "`--status {s}`: queued and running fires are never pruned; \
+                 expected one of {}",
+                PRUNABLE_STATUSES.map(FireStatus::as_str).join(", ")
+            )));
+        }
+        Some(s) => vec![s],
+        None => PRUNABLE_STATUSES.to_vec(),
+    };
+    let jobs = match &what.job {
+        Some(name) => match store.job_by_name(name).await? {
+            Some(job) => vec![job],
+            None => return Err(PruneError::Invalid(format!("job `{name}` does not exist"))),
+        },
+        None => store
+            .jobs_list()
+            .await?
+            .into_iter()
+            .map(|s| s.job)
+            .collect(),
+    };
+    let before_ms = clock
+        .now_ms()
+        .saturating_sub(ranges::millis(what.older_than));
+    let mut report = PruneReport {
+        ran: true,
+        removed: Vec::new(),
+    };
+    for job in &jobs {
+        for &status in &statuses {
+            let step = PruneStep {
+                job_id: job.id,
+                scope: PruneScope::OlderThan { status, before_ms },
+                limit: batch,
+                lease: None,
+            };
+            let rows = if what.dry_run {
+                store.fires_prune_count(&step).await?
+            } else {
+                let mut total = 0;
+                loop {
+                    let removed = store.fires_prune(&step).await?.unwrap_or(0);
+                    total += removed;
+                    if removed < batch {
+                        break total;
+                    }
+                }
+            };
+            if rows > 0 {
+                report.removed.push(PrunedRows {
+                    job: job.name.clone(),
+                    status: Some(status),
+                    rows,
+                });
+            }
+        }
+    }
+    Ok(report)
+}

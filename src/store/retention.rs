@@ -1,0 +1,245 @@
+//! Pruning fire history: the prune lease (one node at a time), and the
+//! bounded deletes that keep the newest fire of each status of each job.
+//!
+//! Every delete removes at most `limit` rows in one short transaction, so
+//! the lease and record statements of a busy node wait on it for
+//! milliseconds at most. `queued` and `running` fires are never touched:
+//! the statements name the final statuses only.
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+
+use super::{Store, StoreError, placeholders};
+use crate::model::{FireStatus, PRUNABLE_STATUSES};
+
+/// The row of `maintenance_leases` that the pruning node holds.
+const PRUNE_LEASE: &str = "prune";
+
+/// Which rows one prune step removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PruneScope {
+    /// The job's fires of `status` scheduled before `before_ms`.
+    OlderThan { status: FireStatus, before_ms: i64 },
+    /// The job's final fires beyond its newest `keep` (by scheduled
+    /// instant).
+    BeyondNewest { keep: u64 },
+}
+
+/// One bounded prune step on one job.
+#[derive(Debug, Clone, Copy)]
+pub struct PruneStep<'a> {
+    pub job_id: i64,
+    pub scope: PruneScope,
+    /// At most this many rows in this step.
+    pub limit: u64,
+    /// The prune lease this step runs under (`owner`, the clock's now and
+    /// the new expiry): the step extends it first, in its transaction, and
+    /// removes nothing once another node holds it. None: a prune by hand.
+    pub lease: Option<PruneLease<'a>>,
+}
+
+/// A node's hold on the prune lease.
+#[derive(Debug, Clone, Copy)]
+pub struct PruneLease<'a> {
+    pub owner: &'a str,
+    pub now_ms: i64,
+    pub until_ms: i64,
+}
+
+impl Store {
+    /// Takes (or extends) the prune lease for `lease.owner` unless another
+    /// node holds it unexpired; returns whether `owner` holds it now.
+    pub async fn prune_lease_take(&self, lease: &PruneLease<'_>) -> Result<bool, StoreError> {
+        // One statement: on PostgreSQL the conflicting row is locked, so
+        // two nodes taking the lease at once serialise, and the second
+        // sees the first's unexpired lease.
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(
+                "INSERT INTO maintenance_leases (name, owner, lease_until) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until \
+                 WHERE maintenance_leases.owner = excluded.owner OR maintenance_leases.lease_until < $4 \
+                 RETURNING owner",
+                [
+                    PRUNE_LEASE.into(),
+                    lease.owner.into(),
+                    lease.until_ms.into(),
+                    lease.now_ms.into(),
+                ],
+            ))
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Gives the prune lease up, if `owner` holds it.
+    pub async fn prune_lease_release(&self, owner: &str) -> Result<(), StoreError> {
+        self.db
+            .execute_raw(self.stmt(
+                "UPDATE maintenance_leases SET lease_until = 0 WHERE name = $1 AND owner = $2",
+                [PRUNE_LEASE.into(), owner.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the rows of one step; None when the step's lease is held by
+    /// another node (nothing removed), else how many rows went.
+    pub async fn fires_prune(&self, step: &PruneStep<'_>) -> Result<Option<u64>, StoreError> {
+        let txn = self.begin_write().await?;
+        if let Some(lease) = &step.lease
+            && !self.prune_lease_extend(&txn, lease).await?
+        {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let (selection, values) = self.prune_selection(&txn, step, Some(step.limit)).await?;
+        let sql = format!("DELETE FROM fires WHERE id IN ({selection})");
+        let removed = txn
+            .execute_raw(self.stmt(&sql, values))
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        Ok(Some(removed))
+    }
+
+    /// How many rows the step would remove without its limit (a dry run).
+    pub async fn fires_prune_count(&self, step: &PruneStep<'_>) -> Result<u64, StoreError> {
+        let txn = self.db.begin().await?;
+        let (selection, values) = self.prune_selection(&txn, step, None).await?;
+        let sql = format!("SELECT COUNT(*) AS n FROM ({selection}) AS doomed");
+        let n = match txn.query_one_raw(self.stmt(&sql, values)).await? {
+            Some(row) => row.try_get::<i64>("", "n")?,
+            None => 0,
+        };
+        txn.commit().await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Extends the lease inside a prune transaction; false when `owner`
+    /// no longer holds it (expired and taken by another node).
+    async fn prune_lease_extend(
+        &self,
+        txn: &DatabaseTransaction,
+        lease: &PruneLease<'_>,
+    ) -> Result<bool, StoreError> {
+        let rows = txn
+            .query_all_raw(self.stmt(
+                "UPDATE maintenance_leases SET lease_until = $1 \
+                 WHERE name = $2 AND owner = $3 AND lease_until >= $4 RETURNING owner",
+                [
+                    lease.until_ms.into(),
+                    PRUNE_LEASE.into(),
+                    lease.owner.into(),
+                    lease.now_ms.into(),
+                ],
+            ))
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// A `SELECT id …` of the rows a step removes, oldest first, with its
+    /// values: the newest fire of each status of the job is left out.
+    async fn prune_selection(
+        &self,
+        txn: &DatabaseTransaction,
+        step: &PruneStep<'_>,
+        limit: Option<u64>,
+    ) -> Result<(String, Vec<sea_orm::Value>), StoreError> {
+        let kept = self.newest_per_status(txn, step.job_id).await?;
+        let mut values: Vec<sea_orm::Value> = vec![step.job_id.into()];
+        let final_statuses = PRUNABLE_STATUSES
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let kept_clause = if kept.is_empty() {
+            String::new()
+        } else {
+            let clause = format!(" AND id NOT IN ({})", placeholders(2, kept.len()));
+            values.extend(kept.iter().map(|id| sea_orm::Value::from(*id)));
+            clause
+        };
+        let limit_clause = |values: &mut Vec<sea_orm::Value>| match limit {
+            Some(n) => {
+                values.push(i64::try_from(n).unwrap_or(i64::MAX).into());
+                format!(" LIMIT ${}", values.len())
+            }
+            None => String::new(),
+        };
+        let sql = match step.scope {
+            PruneScope::OlderThan { status, before_ms } => {
+                if !status.is_final() {
+                    // Never reached through the pruner; refused all the same.
+                    return Ok(("SELECT id FROM fires WHERE 1 = 0".into(), Vec::new()));
+                }
+                values.push(status.as_str().into());
+                let s = values.len();
+                values.push(before_ms.into());
+                let b = values.len();
+                let limit = limit_clause(&mut values);
+                format!(
+                    "SELECT id FROM fires WHERE job_id = $1 AND status = ${s} AND scheduled_at < ${b}{kept_clause} \
+                     ORDER BY scheduled_at, id{limit}"
+                )
+            }
+            PruneScope::BeyondNewest { keep } => {
+                // The newest of each status is left out first, so it never
+                // counts against the cap; OFFSET skips the newest `keep`
+                // of the others. The limit comes before OFFSET: a step
+                // removes the oldest end of the window each time.
+                let limit = limit_clause(&mut values);
+                let limit = if limit.is_empty() {
+                    // OFFSET needs a LIMIT on SQLite (-1: none); PostgreSQL
+                    // takes ALL.
+                    if self.backend == sea_orm::DbBackend::Sqlite {
+                        " LIMIT -1".to_string()
+                    } else {
+                        " LIMIT ALL".to_string()
+                    }
+                } else {
+                    limit
+                };
+                values.push(i64::try_from(keep).unwrap_or(i64::MAX).into());
+                let k = values.len();
+                format!(
+                    "SELECT id FROM fires WHERE job_id = $1 AND status IN ({final_statuses}){kept_clause} \
+                     ORDER BY scheduled_at DESC, id DESC{limit} OFFSET ${k}"
+                )
+            }
+        };
+        Ok((sql, values))
+    }
+
+    /// The id of the newest fire (by scheduled instant) of each final
+    /// status of a job: what pruning always keeps.
+    async fn newest_per_status(
+        &self,
+        txn: &DatabaseTransaction,
+        job_id: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        // One scalar subquery per status, each a single step down the
+        // (job_id, status, scheduled_at) index.
+        let columns = PRUNABLE_STATUSES
+            .iter()
+            .map(|s| {
+                format!(
+                    "(SELECT id FROM fires WHERE job_id = $1 AND status = '{0}' \
+                       ORDER BY scheduled_at DESC, id DESC LIMIT 1) AS {0}",
+                    s.as_str()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = txn
+            .query_one_raw(self.stmt(&format!("SELECT {columns}"), [job_id.into()]))
+            .await?;
+        let mut ids = Vec::new();
+        if let Some(row) = row {
+            for s in PRUNABLE_STATUSES {
+                if let Some(id) = row.try_get::<Option<i64>>("", s.as_str())? {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+}
