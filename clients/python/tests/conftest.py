@@ -46,6 +46,8 @@ paused = true
 name = "record"
 kind = "command"
 command = ["sh", "-c", "cat > \\"$COSCHED_TEST_OUT/$COSCHED_FIRE_ID.json\\""]
+# A job sees a clean environment: it asks for the node's variable by name.
+inherit_env = ["COSCHED_TEST_OUT"]
 """
 
 JOB_NAMES = ("report", "held", "record")

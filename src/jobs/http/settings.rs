@@ -654,7 +654,7 @@ mod tests {
         );
         let e = refused(json!({"url": "http://h/", "request_timeout": "soon"}));
         assert!(
-            e.starts_with("`timeout` = \"soon\" is not a duration"),
+            e.starts_with("`request_timeout` = \"soon\" is not a duration"),
             "{e}"
         );
         let e = refused(json!({"url": "http://h/", "max_response": 2_000_000}));
