@@ -136,18 +136,7 @@ impl Node {
     ) -> Result<(Node, ReconcileReport), NodeError> {
         // First, so a missing token secret or a taken port fails the start
         // before anything is written.
-        let protection = match config.http.listen {
-            Some(_) => Some(http::Protection::from_settings(&config.http)?),
-            None => None,
-        };
-        let listener = match config.http.listen {
-            Some(addr) => Some(
-                http::Listener::bind(addr)
-                    .await
-                    .map_err(|source| NodeError::Listen { addr, source })?,
-            ),
-            None => None,
-        };
+        let bound = bind_http(config).await?;
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let clock = Arc::new(OffsetClock::new(clock));
@@ -200,7 +189,7 @@ impl Node {
             executor.clone(),
             events.clone(),
         );
-        let http = listener.zip(protection).map(|(listener, protection)| {
+        let http = bound.map(|(listener, protection)| {
             Arc::new(HttpPart {
                 protection,
                 addr: listener.local_addr(),
@@ -368,4 +357,19 @@ impl Node {
             database_lost: None,
         }
     }
+}
+
+/// The HTTP API's socket and guards, when `[http] listen` asks for one: the
+/// token secrets are read and the address bound here.
+async fn bind_http(
+    config: &Config,
+) -> Result<Option<(http::Listener, http::Protection)>, NodeError> {
+    let Some(addr) = config.http.listen else {
+        return Ok(None);
+    };
+    let protection = http::Protection::from_settings(&config.http)?;
+    let listener = http::Listener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Listen { addr, source })?;
+    Ok(Some((listener, protection)))
 }

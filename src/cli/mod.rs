@@ -425,20 +425,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let registry = JobRegistry::with_builtins();
     match cli.command {
         Command::Serve { db } => serve(db, registry).await,
-        Command::Check { config } => {
-            let config = config::load_file(&config, &registry)?;
-            println!(
-                "{}: valid: {} job(s), {} calendar(s)",
-                config
-                    .path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                config.jobs.len(),
-                config.calendars.len()
-            );
-            Ok(())
-        }
+        Command::Check { config } => check(&config, &registry),
         Command::Token {
             action: TokenAction::New { role, name },
         } => new_token(role, name),
@@ -501,22 +488,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             db,
             json,
         } => {
-            let client = client(&db, &registry).await?;
             let filter = FireFilter {
                 job,
                 status,
                 limit: Some(limit),
             };
-            // A page (with a cursor to the next) when it fits in one;
-            // a longer listing in one read, as before paging.
-            if cursor.is_some() || limit <= MAX_PAGE_LIMIT {
-                let page = client.fires_page(&filter, cursor.as_deref(), limit).await?;
-                output::fires(&page.items, json);
-                announce_next_page(page.next_cursor.as_deref());
-            } else {
-                output::fires(&client.fires(&filter).await?, json);
-            }
-            Ok(())
+            list_fires(&client(&db, &registry).await?, &filter, cursor, json).await
         }
         Command::Bench(args) => bench::run(args).await,
         Command::Completions { shell } => {
@@ -546,6 +523,41 @@ async fn prune(args: PruneArgs, registry: &JobRegistry) -> Result<(), CliError> 
         })
         .await?;
     output::pruned(&report, args.dry_run, args.json);
+    Ok(())
+}
+
+/// `cosched check`: validates a file and says what it holds.
+fn check(path: &std::path::Path, registry: &JobRegistry) -> Result<(), CliError> {
+    let config = config::load_file(path, registry)?;
+    println!(
+        "{}: valid: {} job(s), {} calendar(s)",
+        config
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        config.jobs.len(),
+        config.calendars.len()
+    );
+    Ok(())
+}
+
+/// `cosched fires`: a page (with a cursor to the next) when it fits in
+/// one; a longer listing in one read, as before paging.
+async fn list_fires(
+    client: &Client,
+    filter: &FireFilter,
+    cursor: Option<String>,
+    json: bool,
+) -> Result<(), CliError> {
+    let limit = filter.limit.unwrap_or(50);
+    if cursor.is_some() || limit <= MAX_PAGE_LIMIT {
+        let page = client.fires_page(filter, cursor.as_deref(), limit).await?;
+        output::fires(&page.items, json);
+        announce_next_page(page.next_cursor.as_deref());
+    } else {
+        output::fires(&client.fires(filter).await?, json);
+    }
     Ok(())
 }
 

@@ -89,6 +89,7 @@ impl Store {
         let limit = limit.max(1);
         let mut query = fires::Entity::find();
         if let Some(job) = &filter.job {
+            super::storable::refuse_nul("job", job)?;
             query = query.filter(fires::Column::JobName.eq(job.as_str()));
         }
         if let Some(status) = filter.status {

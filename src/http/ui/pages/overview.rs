@@ -59,36 +59,7 @@ async fn render(s: &AppState) -> Result<Markup, ClientError> {
     let jobs = client.jobs_by_id(&job_ids).await?;
     let calendars = client.compiled_calendars().await?;
 
-    // The timeline: one lane per job, its triggers' fires merged.
-    let mut lanes: HashMap<i64, Lane> = HashMap::new();
-    for t in &due {
-        let Some(job) = jobs.get(&t.job_id) else {
-            continue;
-        };
-        let lane = lanes.entry(job.id).or_insert_with(|| Lane {
-            job: job.name.clone(),
-            group: job.group.clone(),
-            paused: job.paused,
-            ticks: Vec::new(),
-        });
-        lane.paused |= t.paused;
-        for fire in upcoming::fires_of(t, &calendars, now, horizon, MAX_TICKS) {
-            if fire.excluded_by.is_none() {
-                lane.ticks.push(Tick {
-                    at: fire.at,
-                    dst: fire.dst.map(|d| d.describe()),
-                });
-            }
-        }
-    }
-    let mut lanes: Vec<Lane> = lanes
-        .into_values()
-        .filter(|l| !l.ticks.is_empty())
-        .collect();
-    for lane in &mut lanes {
-        lane.ticks.sort_by_key(|t| t.at);
-    }
-    lanes.sort_by(|a, b| (&a.group, &a.job).cmp(&(&b.group, &b.job)));
+    let lanes = timeline_lanes(&due, &jobs, &calendars, now, horizon);
     let dst_notes: Vec<(&str, &Tick)> = lanes
         .iter()
         .flat_map(|l| l.ticks.iter().map(move |t| (l.job.as_str(), t)))
@@ -180,53 +151,116 @@ async fn render(s: &AppState) -> Result<Markup, ClientError> {
                 }
             }
         }
-        section aria-labelledby="late" {
-            h2 id="late" { "Late now" }
-            @if late.is_empty() {
-                p class="empty" { "No due fire is waiting." }
-            } @else {
-                table class="late" {
-                    thead { tr { th { "Job" } th { "Trigger" } th { "Due" } th { "Reason" } } }
-                    tbody {
-                        @for (t, job, reason) in &late {
-                            tr data-reason=(reason.code()) {
-                                td { @if let Some(j) = job {
-                                    a href={ "/ui/jobs/" (urlencode(&j.name)) } { (j.name) }
-                                } @else { "job " (t.job_id) } }
-                                td { "#" (t.id) }
-                                td { @if let Some(n) = t.next_fire_at {
-                                    (format::instant(n, tz)) br;
-                                    span class="muted" { (format::relative(n, now)) }
-                                } }
-                                td class={ "reason r-" (reason.code()) } { (reason.to_string()) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        section aria-labelledby="problems" {
-            h2 id="problems" { "Problems of the last 24 hours" }
-            @if problems.is_empty() {
-                p class="empty" { "No failed, timed-out, abandoned or skipped fire." }
-            } @else {
-                table {
-                    thead { tr { th { "Job" } th { "Status" } th { "Reason" } th { "Fires" } th { "Last" } } }
-                    tbody {
-                        @for p in &problems {
-                            tr {
-                                td { a href={ "/ui/jobs/" (urlencode(&p.job)) } { (p.job) } }
-                                td { (status_badge(p.status)) }
-                                td { @if p.reason.is_empty() { span class="muted" { "–" } } @else { (p.reason) } }
-                                td class="num" {
-                                    a href={ "/ui/fires?job=" (urlencode(&p.job)) "&status=" (p.status.as_str()) } { (p.count) }
-                                }
-                                td { (format::relative(p.last_scheduled_at, now)) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (late_section(&late, tz, now))
+        (problems_section(&problems, now))
     })
+}
+
+/// One lane per job of the due triggers, their fires in `now..horizon`
+/// merged (excluded instants left out), by group then job.
+fn timeline_lanes(
+    due: &[Trigger],
+    jobs: &HashMap<i64, Job>,
+    calendars: &HashMap<String, std::sync::Arc<crate::schedule::calendar::Calendar>>,
+    now: chrono::DateTime<chrono::Utc>,
+    horizon: chrono::DateTime<chrono::Utc>,
+) -> Vec<Lane> {
+    // The timeline: one lane per job, its triggers' fires merged.
+    let mut lanes: HashMap<i64, Lane> = HashMap::new();
+    for t in due {
+        let Some(job) = jobs.get(&t.job_id) else {
+            continue;
+        };
+        let lane = lanes.entry(job.id).or_insert_with(|| Lane {
+            job: job.name.clone(),
+            group: job.group.clone(),
+            paused: job.paused,
+            ticks: Vec::new(),
+        });
+        lane.paused |= t.paused;
+        for fire in upcoming::fires_of(t, calendars, now, horizon, MAX_TICKS) {
+            if fire.excluded_by.is_none() {
+                lane.ticks.push(Tick {
+                    at: fire.at,
+                    dst: fire.dst.map(|d| d.describe()),
+                });
+            }
+        }
+    }
+    let mut lanes: Vec<Lane> = lanes
+        .into_values()
+        .filter(|l| !l.ticks.is_empty())
+        .collect();
+    for lane in &mut lanes {
+        lane.ticks.sort_by_key(|t| t.at);
+    }
+    lanes.sort_by(|a, b| (&a.group, &a.job).cmp(&(&b.group, &b.job)));
+    lanes
+}
+
+/// The due triggers not yet fired, each with its reason.
+fn late_section(
+    late: &[(&Trigger, Option<&Job>, LateReason)],
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Markup {
+    html! {
+    section aria-labelledby="late" {
+        h2 id="late" { "Late now" }
+        @if late.is_empty() {
+            p class="empty" { "No due fire is waiting." }
+        } @else {
+            table class="late" {
+                thead { tr { th { "Job" } th { "Trigger" } th { "Due" } th { "Reason" } } }
+                tbody {
+                    @for (t, job, reason) in late {
+                        tr data-reason=(reason.code()) {
+                            td { @if let Some(j) = job {
+                                a href={ "/ui/jobs/" (urlencode(&j.name)) } { (j.name) }
+                            } @else { "job " (t.job_id) } }
+                            td { "#" (t.id) }
+                            td { @if let Some(n) = t.next_fire_at {
+                                (format::instant(n, tz)) br;
+                                span class="muted" { (format::relative(n, now)) }
+                            } }
+                            td class={ "reason r-" (reason.code()) } { (reason.to_string()) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    }
+}
+
+/// The last day's failed, timed-out, abandoned and skipped fires.
+fn problems_section(
+    problems: &[crate::store::ProblemGroup],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Markup {
+    html! {
+    section aria-labelledby="problems" {
+        h2 id="problems" { "Problems of the last 24 hours" }
+        @if problems.is_empty() {
+            p class="empty" { "No failed, timed-out, abandoned or skipped fire." }
+        } @else {
+            table {
+                thead { tr { th { "Job" } th { "Status" } th { "Reason" } th { "Fires" } th { "Last" } } }
+                tbody {
+                    @for p in problems {
+                        tr {
+                            td { a href={ "/ui/jobs/" (urlencode(&p.job)) } { (p.job) } }
+                            td { (status_badge(p.status)) }
+                            td { @if p.reason.is_empty() { span class="muted" { "–" } } @else { (p.reason) } }
+                            td class="num" {
+                                a href={ "/ui/fires?job=" (urlencode(&p.job)) "&status=" (p.status.as_str()) } { (p.count) }
+                            }
+                            td { (format::relative(p.last_scheduled_at, now)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    }
 }
