@@ -87,32 +87,7 @@ async fn render(s: &AppState) -> Result<Markup, ClientError> {
     let total: u64 = counts.iter().map(|(_, n)| n).sum();
 
     Ok(html! {
-        section class="cards" aria-label="Cluster" {
-            div class="card" {
-                h2 { "Standby" }
-                @if standby {
-                    p class="big warn" { "⏸ on" } p { "no fire starts" }
-                } @else {
-                    p class="big ok" { "▶ off" } p { "firing" }
-                }
-            }
-            div class="card" {
-                h2 { "Nodes" }
-                p class="big" { (live) " live" }
-                p { (dead) " dead · " (nodes.len()) " known" }
-            }
-            div class="card" {
-                h2 { "This node" }
-                p class="big" { (s.api.executor.running()) " running" }
-                p { (s.api.executor.free_slots()) " free of " (s.api.max_concurrent) " slots" }
-            }
-            div class="card" {
-                h2 { "Lateness, last hour" }
-                p class="big" { "p50 " (p50.map(format::lateness).unwrap_or_else(|| "–".into())) }
-                p { "p99 " (p99.map(format::lateness).unwrap_or_else(|| "–".into()))
-                    " · " (lateness.len()) " starts" }
-            }
-        }
+        (cards_section(s, standby, (live, dead, nodes.len()), (p50, p99, lateness.len())))
         section aria-labelledby="last-hour" {
             h2 id="last-hour" { "Fires of the last hour" }
             @if counts.is_empty() {
@@ -260,6 +235,44 @@ fn problems_section(
                     }
                 }
             }
+        }
+    }
+    }
+}
+
+/// Standby, nodes (live, dead, known), this node's slots, and the last
+/// hour's lateness (p50, p99, starts).
+fn cards_section(
+    s: &AppState,
+    standby: bool,
+    nodes: (usize, usize, usize),
+    lateness: (Option<i64>, Option<i64>, usize),
+) -> Markup {
+    html! {
+    section class="cards" aria-label="Cluster" {
+        div class="card" {
+            h2 { "Standby" }
+            @if standby {
+                p class="big warn" { "⏸ on" } p { "no fire starts" }
+            } @else {
+                p class="big ok" { "▶ off" } p { "firing" }
+            }
+        }
+        div class="card" {
+            h2 { "Nodes" }
+            p class="big" { (nodes.0) " live" }
+            p { (nodes.1) " dead · " (nodes.2) " known" }
+        }
+        div class="card" {
+            h2 { "This node" }
+            p class="big" { (s.api.executor.running()) " running" }
+            p { (s.api.executor.free_slots()) " free of " (s.api.max_concurrent) " slots" }
+        }
+        div class="card" {
+            h2 { "Lateness, last hour" }
+            p class="big" { "p50 " (lateness.0.map(format::lateness).unwrap_or_else(|| "–".into())) }
+            p { "p99 " (lateness.1.map(format::lateness).unwrap_or_else(|| "–".into()))
+                " · " (lateness.2) " starts" }
         }
     }
     }
