@@ -9,6 +9,7 @@ pub mod command;
 pub mod http;
 pub mod noop;
 mod registry;
+mod settings_table;
 
 use std::time::Duration;
 

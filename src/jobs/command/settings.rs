@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::jobs::settings_table::{kind_of, settings_table};
+
 /// Bytes of stdout (and of stderr) kept by default.
 pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
 
@@ -86,24 +88,7 @@ impl CommandSettings {
     /// Parses and checks the settings, without looking at the filesystem.
     /// The error names the key and says what was expected.
     pub fn parse(settings: &Value) -> Result<CommandSettings, String> {
-        let Some(map) = settings.as_object() else {
-            return Err(format!(
-                "the command kind's settings must be a table of keys ({}), not {}",
-                KEYS.join(", "),
-                kind_of(settings)
-            ));
-        };
-        for key in map.keys() {
-            if !KEYS.contains(&key.as_str()) {
-                let hint = nearest_key(key)
-                    .map(|k| format!(" (did you mean `{k}`?)"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "unknown field `{key}`{hint}: the command kind takes {}",
-                    KEYS.join(", ")
-                ));
-            }
-        }
+        let map = settings_table("command", &KEYS, settings)?;
         let shell = parse_bool(map, "shell")?.unwrap_or(false);
         let command = parse_command(map, shell)?;
         let env = parse_env(map)?;
@@ -177,25 +162,6 @@ pub fn check_workdir(dir: &Path) -> Result<(), String> {
         }
         Err(e) => Err(format!("workdir {} cannot be used: {e}", dir.display())),
     }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a table",
-    }
-}
-
-fn nearest_key(key: &str) -> Option<&'static str> {
-    KEYS.iter()
-        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
-        .filter(|(edits, _)| *edits <= 2)
-        .min_by_key(|(edits, _)| *edits)
-        .map(|(_, k)| k)
 }
 
 /// A NUL byte can never reach a program: the kernel's strings end at it.

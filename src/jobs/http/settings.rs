@@ -15,6 +15,9 @@ use reqwest::Method;
 use reqwest::header::HeaderName;
 use serde_json::{Map, Value};
 
+pub use crate::jobs::settings_table::kind_of;
+use crate::jobs::settings_table::settings_table;
+
 use super::outcome::{RetryOn, StatusSet};
 use super::secret::SecretSource;
 use super::template::Template;
@@ -147,24 +150,7 @@ pub struct HttpSettings {
 impl HttpSettings {
     /// Parses and checks the settings, without touching the filesystem.
     pub fn parse(settings: &Value) -> Result<HttpSettings, String> {
-        let Some(map) = settings.as_object() else {
-            return Err(format!(
-                "the http kind's settings must be a table of keys ({}), not {}",
-                KEYS.join(", "),
-                kind_of(settings)
-            ));
-        };
-        for key in map.keys() {
-            if !KEYS.contains(&key.as_str()) {
-                let hint = nearest_key(key)
-                    .map(|k| format!(" (did you mean `{k}`?)"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "unknown field `{key}`{hint}: the http kind takes {}",
-                    KEYS.join(", ")
-                ));
-            }
-        }
+        let map = settings_table("http", &KEYS, settings)?;
         let url = parse_url(map)?;
         let method = parse_method(map)?;
         let sign = map.get("sign").map(parse_sign).transpose()?;
@@ -235,25 +221,6 @@ impl HttpSettings {
     pub fn check_host(&self) -> Result<(), String> {
         super::transport::check_tls_files(&self.tls)
     }
-}
-
-pub fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a table",
-    }
-}
-
-fn nearest_key(key: &str) -> Option<&'static str> {
-    KEYS.iter()
-        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
-        .filter(|(edits, _)| *edits <= 2)
-        .min_by_key(|(edits, _)| *edits)
-        .map(|(_, k)| k)
 }
 
 fn string<'a>(
