@@ -137,8 +137,9 @@ impl<C: Clock> Cluster<C> {
             .store
             .node_register(&self.checkin(self.clock.now_ms()))
             .await?;
-        if recovery.abandoned > 0 {
-            tracing::warn!(node = %self.config.node_id, rerun = recovery.rerun, abandoned = recovery.abandoned,
+        if recovery.abandoned + recovery.refired > 0 {
+            tracing::warn!(node = %self.config.node_id, refired = recovery.refired,
+                rerun = recovery.rerun, abandoned = recovery.abandoned,
                 "recovered fires a previous run of this node left running");
         }
         self.healthy_checkins
@@ -178,20 +179,28 @@ impl<C: Clock> Cluster<C> {
         if healthy < self.config.dead_after {
             return Ok(round);
         }
-        let dead = self
+        let mut dead = self
             .store
             .declare_dead_nodes(&self.config.node_id, now_ms, self.config.dead_after)
             .await?;
+        // A recovery that failed halfway (the database went away after the
+        // declaration) is done again: the node is dead, its fires wait.
+        for node in self.store.dead_nodes_with_running_fires().await? {
+            if !dead.contains(&node) {
+                dead.push(node);
+            }
+        }
         for node in dead {
             let recovery = self
                 .store
                 .recover_node_fires(&node, &self.config.node_id, self.clock.now_ms())
                 .await?;
-            tracing::warn!(dead = %node, rerun = recovery.rerun, abandoned = recovery.abandoned,
-                "declared a node dead and recovered its fires");
+            tracing::warn!(dead = %node, refired = recovery.refired, rerun = recovery.rerun,
+                abandoned = recovery.abandoned, "recovered the fires of a dead node");
             self.events.emit(SchedulerEvent::Recovered {
                 node: node.clone(),
-                rerun: recovery.rerun as usize,
+                // Every fire that runs again: never started, or rerun.
+                rerun: (recovery.refired + recovery.rerun) as usize,
                 abandoned: recovery.abandoned as usize,
             });
             round.recovered.push((node, recovery));
@@ -208,25 +217,36 @@ impl<C: Clock> Cluster<C> {
     /// `declared_dead` when a peer declared this node dead.
     pub async fn run(&self, stop: CancellationToken, declared_dead: CancellationToken) {
         use std::sync::atomic::Ordering;
+        let mut failing = false;
         while !stop.is_cancelled() {
-            match self.run_once().await {
+            let interval = self.config.checkin_interval;
+            let wait = match self.run_once().await {
                 Ok(round) if round.declared_dead => {
                     tracing::error!(node = %self.config.node_id,
                         "this node was declared dead by a peer (it missed its check-ins); stopping");
                     declared_dead.cancel();
                     return;
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!(node = %self.config.node_id, "checking in again");
+                    }
+                    interval
+                }
                 Err(e) => {
                     self.healthy_checkins.store(0, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "check-in failed; retrying");
+                    // Once per outage; retried soon, so that the node checks
+                    // in as soon as the database is back.
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(error = %e, "check-in failed; retrying until the database answers");
+                    }
+                    interval.min(crate::store::MAX_RETRY_WAIT)
                 }
-            }
-            let interval = self.config.checkin_interval;
-            let jitter = interval.mul_f64(rand::rng().random_range(0.0..0.1));
+            };
+            let jitter = wait.mul_f64(rand::rng().random_range(0.0..0.1));
             tokio::select! {
                 _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(interval.saturating_sub(jitter)) => {}
+                _ = tokio::time::sleep(wait.saturating_sub(jitter)) => {}
             }
         }
     }

@@ -35,7 +35,9 @@ pub enum SchedulerEvent {
     TriggerError { trigger_id: i64, message: String },
     /// The node checked in.
     CheckedIn,
-    /// Another node was declared dead and its fires recovered.
+    /// Another node was declared dead and its fires recovered: `rerun`
+    /// counts every fire that runs again (one that never started, or a new
+    /// attempt of one that did, for jobs that request recovery).
     Recovered {
         node: String,
         rerun: usize,

@@ -10,6 +10,13 @@
 //! transaction for all that finished meanwhile), so the database sees one
 //! commit per batch rather than per fire.
 //!
+//! No job is called before its fire carries the start mark (see
+//! `store/start_mark.rs`): the scheduler marks the fires due at once in
+//! one statement per pass before handing them over; a fire recorded ahead
+//! of its instant is marked here, on its instant, by one marker task that
+//! batches every fire due meanwhile. A fire whose mark does not take
+//! (recovered, cancelled or replaced elsewhere) is not run at all.
+//!
 //! Shutdown: [`Executor::shutdown`] waits for running fires up to a grace
 //! period, then cancels the rest; cancelled fires are recorded `cancelled`.
 
@@ -60,6 +67,17 @@ struct Inner {
     running: Mutex<HashMap<i64, CancellationToken>>,
     /// Outcomes on their way to the completion writer.
     completions: mpsc::UnboundedSender<PendingCompletion>,
+    /// Fires on their instant, on their way to the start marker.
+    marks: mpsc::UnboundedSender<PendingMark>,
+}
+
+/// A fire whose instant came, waiting for its start mark, and where to
+/// say whether the mark took (the fire may start).
+#[derive(Debug)]
+struct PendingMark {
+    fire_id: i64,
+    fence: i64,
+    marked: oneshot::Sender<bool>,
 }
 
 /// A fire's outcome waiting to be written, and where to say whether the
@@ -69,7 +87,9 @@ struct PendingCompletion {
     fire_id: i64,
     fence: i64,
     status: FireStatus,
-    started_at_ms: i64,
+    /// None: the job never started (cancelled while waiting for its
+    /// instant).
+    started_at_ms: Option<i64>,
     finished_at_ms: i64,
     error: Option<String>,
     output: Option<String>,
@@ -80,6 +100,10 @@ struct PendingCompletion {
 /// The longest a fire recorded ahead of its instant waits to start; more
 /// would mean a large clock step, and the fire then starts at once.
 const MAX_EARLY_WAIT_MS: i64 = 1_000;
+
+/// The first wait before a write is tried again while the database is
+/// unreachable; it doubles up to [`crate::store::MAX_RETRY_WAIT`].
+const FIRST_RETRY_WAIT: Duration = Duration::from_millis(50);
 
 /// The most outcomes one completion transaction writes.
 const MAX_COMPLETION_BATCH: usize = 256;
@@ -113,7 +137,7 @@ async fn write_completions(
                     node_id: &node_id,
                     fence: p.fence,
                     status: p.status,
-                    started_at_ms: Some(p.started_at_ms),
+                    started_at_ms: p.started_at_ms,
                     finished_at_ms: p.finished_at_ms,
                     error: p.error.clone(),
                     output: p.output.clone(),
@@ -126,6 +150,55 @@ async fn write_completions(
         for (pending, recorded) in batch.into_iter().zip(recorded) {
             // The fire's task may be gone (aborted); nobody to tell then.
             let _ = pending.recorded.send(recorded);
+        }
+    }
+}
+
+/// Marks the fires whose instant came, in batches: one statement for every
+/// fire that arrived while the previous batch was marked. Retries while the
+/// database is unreachable (the fires wait, unstarted); gives up when the
+/// node's grace period has ended (`work`): those fires do not start.
+async fn mark_starts(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    node_id: String,
+    work: CancellationToken,
+    mut rx: mpsc::UnboundedReceiver<PendingMark>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(next) = rx.try_recv() {
+            batch.push(next);
+        }
+        let ids: Vec<(i64, i64)> = batch.iter().map(|p| (p.fire_id, p.fence)).collect();
+        let mut delay = FIRST_RETRY_WAIT;
+        let marked = loop {
+            match store
+                .fires_mark_started(&node_id, &ids, clock.now_ms())
+                .await
+            {
+                Ok(marked) => break marked,
+                Err(e) if e.is_connection() && !work.is_cancelled() => {
+                    if delay == FIRST_RETRY_WAIT {
+                        tracing::warn!(fires = ids.len(), error = %e,
+                            "cannot mark fires started; retrying until the database answers");
+                    }
+                    tokio::select! {
+                        _ = work.cancelled() => {}
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(crate::store::MAX_RETRY_WAIT);
+                }
+                Err(e) => {
+                    tracing::error!(fires = ids.len(), error = %e,
+                        "cannot mark fires started; they do not start (recovery fires them again)");
+                    break Default::default();
+                }
+            }
+        };
+        for pending in batch {
+            // The fire's task may be gone (aborted); nobody to tell then.
+            let _ = pending.marked.send(marked.contains(&pending.fire_id));
         }
     }
 }
@@ -146,13 +219,17 @@ async fn write_retrying_connection(
     items: &[(FireCompletion<'_>, Option<i64>)],
     work: &CancellationToken,
 ) -> Result<Vec<bool>, WriteFailure> {
-    let mut delay = Duration::from_millis(100);
+    let mut delay = FIRST_RETRY_WAIT;
+    let mut warned = false;
     loop {
         match store.fire_complete_batch(items).await {
             Ok(recorded) => return Ok(recorded),
             Err(e) if e.is_connection() => {
-                tracing::warn!(fires = items.len(), error = %e, retry_in = ?delay,
-                    "cannot record fire outcomes; retrying");
+                if !warned {
+                    warned = true;
+                    tracing::warn!(fires = items.len(), error = %e,
+                        "cannot record fire outcomes; retrying until the database answers");
+                }
                 tokio::select! {
                     _ = work.cancelled() => {
                         tracing::error!(fires = items.len(),
@@ -161,7 +238,7 @@ async fn write_retrying_connection(
                     }
                     _ = tokio::time::sleep(delay) => {}
                 }
-                delay = (delay * 2).min(Duration::from_secs(5));
+                delay = (delay * 2).min(crate::store::MAX_RETRY_WAIT);
             }
             Err(e) => return Err(WriteFailure::Refused(e)),
         }
@@ -247,6 +324,14 @@ impl Executor {
             work.clone(),
             rx,
         ));
+        let (marks, marks_rx) = mpsc::unbounded_channel();
+        tokio::spawn(mark_starts(
+            store,
+            clock.clone(),
+            config.node_id.clone(),
+            work.clone(),
+            marks_rx,
+        ));
         Executor {
             inner: Arc::new(Inner {
                 config,
@@ -259,6 +344,7 @@ impl Executor {
                 work,
                 running: Mutex::new(HashMap::new()),
                 completions,
+                marks,
             }),
         }
     }
@@ -278,7 +364,10 @@ impl Executor {
         self.inner.slot_freed.notified().await
     }
 
-    /// Starts a recorded fire (status `running`) of `job`.
+    /// Starts a recorded fire (status `running`) of `job`: at once when it
+    /// already carries the start mark (`started_at`, see
+    /// [`Store::fires_mark_started`]), else on its instant (`due_at`),
+    /// after marking it; a fire whose mark does not take is not run.
     pub fn start(&self, fire: Fire, job: Job) {
         let inner = self.inner.clone();
         let permit = match inner.slots.clone().try_acquire_owned() {
@@ -341,29 +430,50 @@ impl Inner {
     }
 
     /// Waits until a fire recorded a little ahead of its instant (the
-    /// scheduler's lookahead) may start; returns its start instant.
-    async fn wait_for_start(&self, fire: &Fire, cancel: &CancellationToken) -> i64 {
-        // A fire recorded a little ahead of its instant (the scheduler's
-        // lookahead) starts exactly on it.
+    /// scheduler's lookahead) may start, then marks it started; returns its
+    /// start instant, or None when it must not start (cancelled meanwhile,
+    /// or its mark did not take: it is no longer ours).
+    async fn begin(&self, fire: &Fire, cancel: &CancellationToken) -> Option<i64> {
+        if fire.started_at.is_some() {
+            // Marked by the scheduler just before handing it over.
+            return Some(self.clock.now_ms());
+        }
+        self.wait_for_start(fire, cancel).await;
+        if cancel.is_cancelled() {
+            return None;
+        }
+        let (reply, answer) = oneshot::channel();
+        let pending = PendingMark {
+            fire_id: fire.id,
+            fence: fire.fence,
+            marked: reply,
+        };
+        if self.marks.send(pending).is_err() || !answer.await.unwrap_or(false) {
+            return None;
+        }
+        Some(self.clock.now_ms())
+    }
+
+    /// Waits until the instant of a fire recorded a little ahead of it
+    /// (the scheduler's lookahead), or until it is cancelled.
+    async fn wait_for_start(&self, fire: &Fire, cancel: &CancellationToken) {
         // The clock is checked again after each wait: a node's clock is
         // corrected by its measured offset to the database, and a new
         // measurement can step it back a few milliseconds meanwhile. A
         // fire never starts before its instant by the clock that records
         // its start.
-        let mut started_at_ms = self.clock.now_ms();
-        if let Some(planned) = fire.started_at {
-            let mut waited = 0;
-            while started_at_ms < planned && waited < MAX_EARLY_WAIT_MS && !cancel.is_cancelled() {
-                let wait = planned - started_at_ms;
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
-                    _ = cancel.cancelled() => {}
-                }
-                waited += wait;
-                started_at_ms = self.clock.now_ms();
+        let planned = fire.due_at;
+        let mut now_ms = self.clock.now_ms();
+        let mut waited = 0;
+        while now_ms < planned && waited < MAX_EARLY_WAIT_MS && !cancel.is_cancelled() {
+            let wait = planned - now_ms;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                _ = cancel.cancelled() => {}
             }
+            waited += wait;
+            now_ms = self.clock.now_ms();
         }
-        started_at_ms
     }
 
     /// Runs the job kind under the job's timeout and the fire's
@@ -410,12 +520,7 @@ impl Inner {
                         ),
                     },
                     _ = cancel.cancelled() => {
-                        let why = if self.work.is_cancelled() {
-                            "cancelled: the node shut down before the fire finished"
-                        } else {
-                            "cancelled: the fire was cancelled, replaced or recovered elsewhere"
-                        };
-                        (FireStatus::Cancelled, Some(why.to_string()), None)
+                        (FireStatus::Cancelled, Some(cancelled_why(&self.work).to_string()), None)
                     }
                 }
             }
@@ -442,8 +547,32 @@ impl Inner {
             node: self.config.node_id.clone(),
             data: fire.data.clone().unwrap_or(Value::Null),
         };
-        let started_at_ms = self.wait_for_start(fire, cancel).await;
-        let (status, error, output, directive) = self.execute(job, &context, cancel).await;
+        let started_at_ms = self.begin(fire, cancel).await;
+        if started_at_ms.is_none() && !cancel.is_cancelled() {
+            // Not ours any more: recovered, cancelled or replaced elsewhere
+            // before it started. Nothing ran, nothing to record.
+            drop(permit);
+            self.slot_freed.notify_waiters();
+            self.slot_freed.notify_one();
+            tracing::info!(fire = fire.id, job = %Printable(&job.name),
+                "fire not started: it is no longer ours (recovered or cancelled elsewhere)");
+            self.events.emit(SchedulerEvent::Completed {
+                fire_id: fire.id,
+                job: job.name.clone(),
+                status: FireStatus::Cancelled,
+                recorded: false,
+            });
+            return FireStatus::Cancelled;
+        }
+        let (status, error, output, directive) = match started_at_ms {
+            Some(_) => self.execute(job, &context, cancel).await,
+            None => (
+                FireStatus::Cancelled,
+                Some(cancelled_why(&self.work).to_string()),
+                None,
+                RetryDirective::Never,
+            ),
+        };
         drop(permit);
         self.slot_freed.notify_waiters();
         self.slot_freed.notify_one();
@@ -492,6 +621,15 @@ impl Inner {
             recorded,
         });
         status
+    }
+}
+
+/// Why a fire stopped when its token was cancelled.
+fn cancelled_why(work: &CancellationToken) -> &'static str {
+    if work.is_cancelled() {
+        "cancelled: the node shut down before the fire finished"
+    } else {
+        "cancelled: the fire was cancelled, replaced or recovered elsewhere"
     }
 }
 

@@ -137,7 +137,11 @@ impl Node {
         // First, so a missing token secret or a taken port fails the start
         // before anything is written.
         let bound = bind_http(config).await?;
-        let store = Store::connect(&settings.database_url).await?;
+        let store = Store::connect_node(
+            &settings.database_url,
+            settings.scheduler.idle_in_transaction_timeout(),
+        )
+        .await?;
         store.migrate().await?;
         let clock = Arc::new(OffsetClock::new(clock));
         let events = Events::new();

@@ -18,7 +18,8 @@
 //! The repeat count of daily-time-interval triggers is enforced here, on
 //! the plan, since their schedule is stateless. Tests drive `run_once`
 //! with a manual clock. A pass that fills every free slot loops at once; a
-//! database error backs off and retries, and never ends the loop.
+//! database error is logged once per outage and retried every
+//! [`MAX_RETRY_WAIT`] at most, and never ends the loop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +37,8 @@ use crate::model::{Fire, Job, Trigger};
 use crate::schedule::calendar::{CalendarSet, next_allowed};
 use crate::schedule::misfire::{self, DueTrigger, FirePlan};
 use crate::store::{
-    JobsById, LeaseParams, LeasedFires, LoadedCalendars, RecordFire, RecordOutcome, Store,
-    StoreError,
+    JobsById, LeaseParams, LeasedFires, LoadedCalendars, MAX_RETRY_WAIT, RecordFire, RecordOutcome,
+    Store, StoreError,
 };
 
 /// What the loop needs, fixed at start.
@@ -211,9 +212,10 @@ impl Scheduler {
             return Ok(());
         }
         let jobs = self.jobs_of(queued.fires.iter().map(|f| f.job_id)).await?;
+        let mut to_start = Vec::with_capacity(queued.fires.len());
         for fire in queued.fires {
             if let Some(job) = jobs.jobs.get(&fire.job_id) {
-                self.start(fire, job, pass);
+                to_start.push((fire, job));
             } else if let Some(bad) = jobs.malformed.get(&fire.job_id) {
                 let reason = format!("its job (id {}) cannot be read: {}", bad.id, bad.reason());
                 tracing::error!(fire = fire.id, %reason, "queued fire not run; set to failed");
@@ -223,7 +225,57 @@ impl Scheduler {
             }
             // Else the job is gone: the foreign key cascades deletes.
         }
+        self.start_all(to_start, pass).await;
         Ok(())
+    }
+
+    /// Hands a pass's fires to the executor. The fires due now are first
+    /// marked started, all in one statement (see `store/start_mark.rs`),
+    /// and only those whose mark took are handed over: the others were
+    /// recovered or cancelled elsewhere meanwhile. Fires recorded ahead of
+    /// their instant are handed over unmarked: the executor marks them on
+    /// it. If the mark cannot be written now (the database went away), the
+    /// fires go over unmarked too, and the executor marks them when it can:
+    /// a recorded fire is never left behind on a live node.
+    async fn start_all(&self, fires: Vec<(Fire, &Job)>, pass: &mut Pass) {
+        if fires.is_empty() {
+            return;
+        }
+        let now_ms = self.clock.now_ms();
+        let due: Vec<(i64, i64)> = fires
+            .iter()
+            .filter(|(f, _)| f.due_at <= now_ms)
+            .map(|(f, _)| (f.id, f.fence))
+            .collect();
+        let marked = if due.is_empty() {
+            None
+        } else {
+            match self
+                .store
+                .fires_mark_started(&self.config.node_id, &due, now_ms)
+                .await
+            {
+                Ok(marked) => Some(marked),
+                Err(e) => {
+                    tracing::warn!(fires = due.len(), error = %e,
+                        "cannot mark fires started; the executor marks them when it can");
+                    None
+                }
+            }
+        };
+        for (mut fire, job) in fires {
+            if let Some(marked) = &marked
+                && fire.due_at <= now_ms
+            {
+                if !marked.contains(&fire.id) {
+                    tracing::info!(fire = fire.id, job = %Printable(&job.name),
+                        "fire not started: it is no longer ours (recovered or cancelled elsewhere)");
+                    continue;
+                }
+                fire.started_at = Some(now_ms);
+            }
+            self.start(fire, job, pass);
+        }
     }
 
     /// The job of a leased trigger; None when it is gone (deleted between
@@ -367,6 +419,7 @@ impl Scheduler {
             })
             .collect();
         let outcomes = self.store.record_fires(&records).await?;
+        let mut to_start = Vec::new();
         for ((trigger, job, _, _), outcome) in planned.iter().zip(outcomes) {
             match outcome {
                 RecordOutcome::LeaseLost => {
@@ -384,12 +437,11 @@ impl Scheduler {
                             scheduled_at_ms: fire.scheduled_at,
                         });
                     }
-                    for fire in run {
-                        self.start(fire, job, pass);
-                    }
+                    to_start.extend(run.into_iter().map(|fire| (fire, *job)));
                 }
             }
         }
+        self.start_all(to_start, pass).await;
         Ok(())
     }
 
@@ -399,11 +451,14 @@ impl Scheduler {
     pub async fn run(&self, stop: CancellationToken) {
         let changes = self.store.changes();
         let mut failures = 0u32;
+        let mut failing_since = None;
         while !stop.is_cancelled() {
             let wait = match self.run_once().await {
                 Ok(pass) => {
-                    if failures > 0 {
-                        tracing::info!("database reachable again; scheduling resumes");
+                    if let Some(since) = failing_since.take() {
+                        let since: std::time::Instant = since;
+                        tracing::info!(failed_passes = failures, outage = ?since.elapsed(),
+                            "database reachable again; scheduling resumes");
                     }
                     failures = 0;
                     if pass.full && self.executor.free_slots() > 0 {
@@ -414,7 +469,15 @@ impl Scheduler {
                 Err(e) => {
                     failures += 1;
                     let backoff = backoff(failures);
-                    tracing::warn!(error = %e, retry_in = ?backoff, "scheduler pass failed");
+                    // Once per outage: the loop retries every few hundred
+                    // milliseconds until the database answers again.
+                    if failing_since.is_none() {
+                        failing_since = Some(std::time::Instant::now());
+                        tracing::warn!(error = %e, retry_every = ?backoff,
+                            "scheduler pass failed; retrying until the database answers");
+                    } else {
+                        tracing::debug!(error = %e, "scheduler pass failed again");
+                    }
                     backoff
                 }
             };
@@ -444,9 +507,10 @@ impl Scheduler {
     }
 }
 
-/// Exponential backoff after `failures` failed passes: 100 ms doubling to 10 s.
+/// The wait after `failures` failed passes: 50 ms doubling to
+/// [`MAX_RETRY_WAIT`].
 fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(100u64.saturating_mul(1 << failures.min(7))).min(Duration::from_secs(10))
+    Duration::from_millis(50u64.saturating_mul(1 << failures.min(7))).min(MAX_RETRY_WAIT)
 }
 
 /// Records as skipped the fires a calendar excludes. The timeline never
@@ -623,8 +687,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_millis(200));
-        assert!(backoff(3) > backoff(2));
-        assert_eq!(backoff(30), Duration::from_secs(10));
+        assert_eq!(backoff(1), Duration::from_millis(100));
+        assert!(backoff(2) > backoff(1));
+        assert_eq!(backoff(30), MAX_RETRY_WAIT);
     }
 }

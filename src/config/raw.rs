@@ -79,6 +79,7 @@ pub(super) struct RawScheduler {
     pub lease: Option<Spanned<String>>,
     pub checkin_interval: Option<Spanned<String>>,
     pub dead_after_checkins: Option<Spanned<i64>>,
+    pub idle_in_transaction_timeout: Option<Spanned<String>>,
     pub http_allow: Option<Spanned<Vec<Spanned<String>>>>,
     pub http_secret_env: Option<Spanned<Vec<Spanned<String>>>>,
     pub http_secret_files: Option<Spanned<Vec<Spanned<String>>>>,

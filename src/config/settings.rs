@@ -9,6 +9,15 @@
 //! day, the time to declare a node dead stays far inside an `i64` of
 //! milliseconds).
 //!
+//! `idle_in_transaction_timeout` (PostgreSQL) is derived from the dead-node
+//! threshold (`checkin_interval` × `dead_after_checkins`): half of it
+//! unless set, and a value set must not exceed that half, so that the
+//! server ends the session of a node frozen inside a transaction (and
+//! releases its row locks) before its peers declare it dead and recover
+//! it. Why half: a node freezes at most one check-in interval after its
+//! last check-in, and with at least two check-ins to the threshold, one
+//! interval plus half the threshold is within it.
+//!
 //! `http_allow`, `http_secret_env` and `http_secret_files` are the rules
 //! for `http` jobs created through the API ([`ApiHttpPolicy`]); each
 //! defaults to none, and a bad entry is reported at its own line and
@@ -53,6 +62,9 @@ pub struct SchedulerSettings {
     pub lease: Duration,
     pub checkin_interval: Duration,
     pub dead_after_checkins: u32,
+    /// `idle_in_transaction_timeout` as set (None: derived, see
+    /// [`SchedulerSettings::idle_in_transaction_timeout`]).
+    pub idle_in_transaction_timeout: Option<Duration>,
     /// The rules for `http` jobs created through the API.
     pub api_http: ApiHttpPolicy,
     /// Fire-history retention for every job (each job may override it).
@@ -73,9 +85,26 @@ impl Default for SchedulerSettings {
             lease: defaults::LEASE,
             checkin_interval: defaults::CHECKIN_INTERVAL,
             dead_after_checkins: defaults::DEAD_AFTER_CHECKINS,
+            idle_in_transaction_timeout: None,
             api_http: ApiHttpPolicy::default(),
             keep_fires: KeepFires::default(),
         }
+    }
+}
+
+impl SchedulerSettings {
+    /// How long a peer waits before declaring a silent node dead.
+    pub fn dead_threshold(&self) -> Duration {
+        self.checkin_interval
+            .saturating_mul(self.dead_after_checkins)
+    }
+
+    /// The longest a node's PostgreSQL session may sit idle inside a
+    /// transaction before the server ends it: as set, else half the dead
+    /// threshold (see the module docs for why).
+    pub fn idle_in_transaction_timeout(&self) -> Duration {
+        self.idle_in_transaction_timeout
+            .unwrap_or_else(|| self.dead_threshold() / 2)
     }
 }
 
@@ -206,6 +235,7 @@ pub(super) fn scheduler_settings(
         ranges::DEAD_AFTER_CHECKINS,
         &mut s.dead_after_checkins,
     );
+    idle_in_transaction_timeout(c, raw, &mut s);
     s.api_http = api_http_policy(c, raw);
     if let Some(k) = &raw.keep_fires {
         let (decl, places) = k.get_ref().declaration();
@@ -224,6 +254,41 @@ pub(super) fn scheduler_settings(
         }
     }
     s
+}
+
+/// `idle_in_transaction_timeout`: 1 ms up to half the dead threshold (it
+/// must end a frozen node's transaction before its peers declare it dead).
+fn idle_in_transaction_timeout(c: &mut Checker<'_>, raw: &RawScheduler, s: &mut SchedulerSettings) {
+    let Some(v) = &raw.idle_in_transaction_timeout else {
+        return;
+    };
+    let Some(d) = c.check(
+        v.span(),
+        ranges::duration(
+            v.get_ref(),
+            "idle_in_transaction_timeout",
+            ranges::NODE_TIMING,
+        ),
+    ) else {
+        return;
+    };
+    let most = s.dead_threshold() / 2;
+    if d > most {
+        c.at(
+            v.span(),
+            format!(
+                "`idle_in_transaction_timeout` = \"{}\" conflicts with the dead-node threshold \
+                 (`checkin_interval` × `dead_after_checkins` = {}): expected at most half of it, {}, \
+                 so that a node frozen inside a transaction releases its locks before its peers \
+                 declare it dead",
+                v.get_ref(),
+                humantime::format_duration(s.dead_threshold()),
+                humantime::format_duration(most),
+            ),
+        );
+        return;
+    }
+    s.idle_in_transaction_timeout = Some(d);
 }
 
 /// `http_allow`, `http_secret_env`, `http_secret_files`: each entry

@@ -34,6 +34,7 @@ mod queue;
 mod reconcile;
 mod record;
 mod retention;
+mod start_mark;
 mod storable;
 mod triggers;
 
@@ -65,8 +66,36 @@ pub use record::{RecordFire, RecordOutcome};
 pub use retention::{PruneLease, PruneScope, PruneStep};
 pub use storable::{refuse_nul, storable_text};
 
-/// How long a PostgreSQL session may sit idle inside a transaction.
-const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+/// How long a PostgreSQL session may sit idle inside a transaction, unless
+/// the node says otherwise ([`Store::connect_node`]): half the default
+/// dead-node threshold (4 check-ins of 5 s).
+pub const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest any background loop (scheduler passes, check-ins, outcome
+/// and start-mark writers, the change listener) waits between attempts
+/// while the database does not answer: short, so that the node resumes
+/// within a fraction of a second of the database coming back (a failed
+/// attempt costs one refused connection). Each loop logs the outage once.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_millis(250);
+
+/// How long a PostgreSQL statement waits for a pool connection. Short on
+/// purpose: while the server is away, the pool retries refused connections
+/// with a backoff capped at a fifth of this, so the node sees the server
+/// back within a quarter of a second, and a pass that cannot get a
+/// connection fails soon and is retried by its loop. (SQLite keeps a long
+/// wait: its one connection is shared by every task of the process.)
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1250);
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Test only: milliseconds a node pauses inside each record transaction
+/// (before its commit), so that a test can freeze it there (SIGSTOP). Read
+/// once, when the store connects; never set it in production.
+pub const TEST_PAUSE_IN_RECORD_ENV: &str = "COSCHED_TEST_PAUSE_IN_RECORD_MS";
+
+fn record_pause_from_env() -> Option<Duration> {
+    let ms: u64 = std::env::var(TEST_PAUSE_IN_RECORD_ENV).ok()?.parse().ok()?;
+    Some(Duration::from_millis(ms))
+}
 
 /// The database a node uses when none is named.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://cosched.db";
@@ -84,6 +113,12 @@ pub struct Store {
     malformed: Arc<AtomicU64>,
     /// The SQLite file opened (None on PostgreSQL and `:memory:`).
     file: Option<Arc<file_identity::FileIdentity>>,
+    /// PostgreSQL's `idle_in_transaction_session_timeout` on every session,
+    /// and the `lock_timeout` of a recovery.
+    idle_in_transaction: Duration,
+    /// Test only: a pause inside every record transaction, read once from
+    /// [`TEST_PAUSE_IN_RECORD_ENV`] when the store connects.
+    record_pause: Option<Duration>,
     /// Why the database can no longer record (sticky: once the file is
     /// gone, a new file at its path is not the database the node ran on).
     fault: Arc<std::sync::Mutex<Option<String>>>,
@@ -94,6 +129,18 @@ impl Store {
     /// `postgres://…`). Does not migrate.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         Self::open(url, Create::IfMissing, |_| {}).await
+    }
+
+    /// Connects as a node does: like [`Store::connect`], with PostgreSQL
+    /// sessions that the server ends when they sit idle inside a
+    /// transaction longer than `idle_in_transaction` (a node frozen
+    /// mid-transaction then releases its row locks before its peers
+    /// declare it dead; see `[scheduler] idle_in_transaction_timeout`).
+    pub async fn connect_node(
+        url: &str,
+        idle_in_transaction: Duration,
+    ) -> Result<Store, StoreError> {
+        Self::open_with(url, Create::IfMissing, idle_in_transaction, |_| {}).await
     }
 
     /// Connects to an existing database: a SQLite file that does not exist
@@ -120,13 +167,26 @@ impl Store {
         create: Create,
         adjust: impl FnOnce(&mut ConnectOptions),
     ) -> Result<Store, StoreError> {
+        Self::open_with(url, create, DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT, adjust).await
+    }
+
+    async fn open_with(
+        url: &str,
+        create: Create,
+        idle_in_transaction: Duration,
+        adjust: impl FnOnce(&mut ConnectOptions),
+    ) -> Result<Store, StoreError> {
         let target = connect::target(url, create)?;
         let url = target.url.clone();
         let mut options = ConnectOptions::new(url.clone());
         options
             .sqlx_logging(false)
             .connect_timeout(target.connect_timeout)
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(if target.is_sqlite {
+                SQLITE_ACQUIRE_TIMEOUT
+            } else {
+                PG_ACQUIRE_TIMEOUT
+            });
         if target.is_sqlite {
             // One connection: SQLite has one writer at a time anyway, and a
             // single connection makes every transaction in this process
@@ -156,11 +216,9 @@ impl Store {
             // the server ends such a session, rolling the transaction back,
             // so peers can recover the node's work. cosched's transactions
             // last milliseconds.
-            options.map_sqlx_postgres_opts(|o| {
-                o.options([(
-                    "idle_in_transaction_session_timeout",
-                    IDLE_IN_TRANSACTION_TIMEOUT,
-                )])
+            let idle = format!("{}ms", idle_in_transaction.as_millis().max(1));
+            options.map_sqlx_postgres_opts(move |o| {
+                o.options([("idle_in_transaction_session_timeout", idle.as_str())])
             });
         }
         adjust(&mut options);
@@ -184,6 +242,8 @@ impl Store {
             changes: Arc::new(Notify::new()),
             malformed: Arc::new(AtomicU64::new(0)),
             file,
+            idle_in_transaction,
+            record_pause: record_pause_from_env(),
             fault: Arc::new(std::sync::Mutex::new(None)),
         })
     }

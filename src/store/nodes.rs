@@ -6,8 +6,9 @@
 //! declares it so with a conditional update, so it happens once. A node
 //! declared dead cannot check in again (its check-in is conditional on
 //! being active); it notices and stops. Its running fires are recovered in
-//! one transaction, scoped to its id: a new attempt for jobs that request
-//! recovery, `abandoned` for the rest. Completing a fire is fenced on
+//! one transaction, scoped to its id: a fire that never started is queued
+//! again as it is; one that may have started gets a new attempt when its
+//! job requests recovery, and is `abandoned` either way. Completing a fire is fenced on
 //! status `running`, so the dead node can never overwrite them.
 
 use entity::nodes;
@@ -32,9 +33,14 @@ pub struct NodeCheckin<'a> {
 /// A dead node's fires, recovered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recovery {
-    /// Fires queued again as a new attempt (their jobs request recovery).
+    /// Fires that had not started, queued again as they are (same
+    /// attempt), whatever their job's `requests_recovery`.
+    pub refired: u64,
+    /// Fires that may have started, queued again as a new attempt (their
+    /// jobs request recovery).
     pub rerun: u64,
-    /// Fires marked `abandoned` (all of the node's running fires).
+    /// Fires that may have started, marked `abandoned` (each rerun one is
+    /// also abandoned: its new attempt is a new row).
     pub abandoned: u64,
 }
 
@@ -145,6 +151,17 @@ impl Store {
 
     /// Recovers the running fires of a dead (or restarted) node, in one
     /// transaction, and frees its trigger leases at once.
+    ///
+    /// A fire that never started (no start mark, see
+    /// [`super::start_mark`]) goes back to the queue as it is, same fire
+    /// and same attempt: its job was never called, so this is its first
+    /// run, whatever `requests_recovery` says (it keeps its due instant,
+    /// so the queue starts it at once). This statement runs first and
+    /// takes the row of every unmarked fire: the start mark, racing with
+    /// it, either took the row before (the fire counts as started) or
+    /// finds it no longer running (the job is never called). A fire that
+    /// may have started gets a new attempt when its job requests recovery;
+    /// it is `abandoned` in either case.
     pub async fn recover_node_fires(
         &self,
         dead: &str,
@@ -152,6 +169,29 @@ impl Store {
         now_ms: i64,
     ) -> Result<Recovery, StoreError> {
         let txn = self.begin_write().await?;
+        if self.backend == DbBackend::Postgres {
+            // A dead node frozen inside a transaction holds row locks until
+            // the server ends its session (idle_in_transaction_session_
+            // timeout, at most half the dead threshold, so normally before
+            // anyone declares it dead). Should a lock outlive that, this
+            // recovery gives up after as long, and the next round does it
+            // again (`dead_nodes_with_running_fires`): a peer is never
+            // stalled behind a frozen node.
+            txn.execute_unprepared(&format!(
+                "SET LOCAL lock_timeout = '{}ms'",
+                self.idle_in_transaction.as_millis().max(1)
+            ))
+            .await?;
+        }
+        let refired = txn
+            .execute_raw(self.stmt(
+                "UPDATE fires SET status = 'queued', node_id = NULL, recovery = TRUE, \
+                   reason = 'fired again: node ' || $1 || ' stopped before starting it' \
+                 WHERE node_id = $1 AND status = 'running' AND started_at IS NULL",
+                [dead.into()],
+            ))
+            .await?
+            .rows_affected();
         let rerun = txn
             .execute_raw(self.stmt(
                 "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, attempt, fence, \
@@ -180,10 +220,32 @@ impl Store {
         ))
         .await?;
         txn.commit().await?;
-        if rerun > 0 {
+        if rerun + refired > 0 {
             self.announce_change().await;
         }
-        Ok(Recovery { rerun, abandoned })
+        Ok(Recovery {
+            refired,
+            rerun,
+            abandoned,
+        })
+    }
+
+    /// Nodes declared dead that still hold running fires: a recovery that
+    /// failed (the database went away between the declaration and the
+    /// recovery), or a fire a dead node's last transaction committed after
+    /// it was recovered. A healthy node recovers them again.
+    pub async fn dead_nodes_with_running_fires(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(
+                "SELECT DISTINCT f.node_id AS id FROM fires f JOIN nodes n ON n.id = f.node_id \
+                 WHERE f.status = 'running' AND n.state = 'dead'",
+                [],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "id").map_err(StoreError::from))
+            .collect()
     }
 
     /// Every node, with how many fires it is running (a row that does not

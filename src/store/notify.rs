@@ -5,8 +5,6 @@
 //! `LISTEN`/`NOTIFY` on the channel `cosched_changes`. Polling stays the
 //! backstop: a lost notification only delays a fire to the poll ceiling.
 
-use std::time::Duration;
-
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait, DbBackend};
 use tokio_util::sync::CancellationToken;
@@ -32,37 +30,39 @@ impl Store {
     }
 
     /// Until `stop`: relays PostgreSQL notifications on the changes channel
-    /// to this process's schedulers, reconnecting with backoff. Returns at
-    /// once on SQLite.
+    /// to this process's schedulers, reconnecting every
+    /// [`super::MAX_RETRY_WAIT`] while the server is away (logged once per
+    /// outage). Returns at once on SQLite.
     pub async fn listen_for_changes(&self, stop: CancellationToken) {
         if self.backend != DbBackend::Postgres {
             return;
         }
-        let mut backoff = Duration::from_millis(200);
+        let mut failing = false;
         while !stop.is_cancelled() {
             let pool = self.db.get_postgres_connection_pool();
-            let mut listener = match PgListener::connect_with(pool).await {
+            let listening = match PgListener::connect_with(pool).await {
+                Ok(mut l) => l.listen(CHANGES_CHANNEL).await.map(|()| l),
+                Err(e) => Err(e),
+            };
+            let mut listener = match listening {
                 Ok(l) => l,
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot LISTEN for changes; retrying");
+                    if !failing {
+                        tracing::warn!(error = %e, "cannot LISTEN for changes; retrying");
+                        failing = true;
+                    }
                     tokio::select! {
                         _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(super::MAX_RETRY_WAIT) => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
                     continue;
                 }
             };
-            if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
-                tracing::warn!(error = %e, "cannot LISTEN for changes; retrying");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-                continue;
+            if failing {
+                tracing::info!("listening for changes again");
             }
-            backoff = Duration::from_millis(200);
+            // Something may have changed while we were deaf.
+            self.notify_change();
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
@@ -70,7 +70,7 @@ impl Store {
                         Ok(_) => self.notify_change(),
                         Err(e) => {
                             tracing::warn!(error = %e, "change listener lost its connection; reconnecting");
-                            // Something may have changed while we were deaf.
+                            failing = true;
                             self.notify_change();
                             break;
                         }

@@ -79,8 +79,8 @@ impl FireRows {
     }
 
     /// One fire of `r`'s trigger at `scheduled_ms`: running on this node
-    /// (planned to start on its due instant, at which the executor starts
-    /// it; its completion records the actual start), queued, or skipped
+    /// (due to start on its `due_at`, not started: `started_at` stays NULL
+    /// until the start mark, see [`super::start_mark`]), queued, or skipped
     /// (finished now, with the reason).
     fn push(&mut self, r: &RecordFire<'_>, data: &str, scheduled_ms: i64, admission: Admission) {
         let n = self.values.len();
@@ -94,20 +94,13 @@ impl FireRows {
             Admission::Skip(reason) => (false, FireStatus::Skipped, Some(reason)),
         };
         let skipped = status == FireStatus::Skipped;
-        // The due instant is the 5th value of the row.
-        let planned_start = format!("${}", n + 5);
         self.rows.push(format!(
-            "(${}, ${}, ${}, ${}, ${}, {}, {}, {}, 1, ${}, ${}, ${}, ${})",
+            "(${}, ${}, ${}, ${}, ${}, NULL, {}, {}, 1, ${}, ${}, ${}, ${})",
             n + 1,
             n + 2,
             n + 3,
             n + 4,
             n + 5,
-            if running {
-                planned_start.as_str()
-            } else {
-                "NULL"
-            },
             if skipped { "$1" } else { "NULL" },
             if running { "$2" } else { "NULL" },
             n + 6,
@@ -200,6 +193,10 @@ impl Store {
         }
         for i in gated {
             outcomes[i] = Some(self.record_in(&txn, &batch[i]).await?);
+        }
+        if let Some(pause) = self.record_pause {
+            tracing::warn!(?pause, "test-only pause inside the record transaction");
+            tokio::time::sleep(pause).await;
         }
         txn.commit().await?;
         // Every index was filled by one of the two paths above.

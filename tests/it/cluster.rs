@@ -40,7 +40,7 @@ const DEAD_AFTER: u32 = 3;
 /// How long after a node stops checking in its peers must have declared it
 /// dead: the threshold, one more interval (the peer's next round), and
 /// slack for a loaded machine.
-fn detection_deadline() -> Duration {
+pub(crate) fn detection_deadline() -> Duration {
     CHECKIN * (DEAD_AFTER + 1) + Duration::from_secs(3)
 }
 
@@ -237,6 +237,16 @@ impl ServeProcess {
     /// Starts node `id` over `url` with the test scheduler settings (and
     /// no jobs in its file); its log goes to a file in `dir`.
     pub(crate) fn spawn(dir: &TempDir, url: &str, id: &str) -> ServeProcess {
+        Self::spawn_with_env(dir, url, id, &[])
+    }
+
+    /// [`ServeProcess::spawn`], with these environment variables set.
+    pub(crate) fn spawn_with_env(
+        dir: &TempDir,
+        url: &str,
+        id: &str,
+        env: &[(&str, &str)],
+    ) -> ServeProcess {
         let config = dir.path().join(format!("{id}.toml"));
         std::fs::write(&config, scheduler_toml(id)).expect("write config");
         let log = dir.path().join(format!("{id}.log"));
@@ -249,6 +259,7 @@ impl ServeProcess {
             .env_remove("DATABASE_URL")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -261,21 +272,21 @@ impl ServeProcess {
         }
     }
 
-    fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
-    fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         // SAFETY: signalling our own child process, which we have not reaped.
         unsafe { libc::kill(self.pid(), signal) };
     }
 
-    fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
     }
 
     /// Waits up to `within` for the process to exit on its own.
-    async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+    pub(crate) async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {

@@ -28,6 +28,8 @@ mod http_openapi;
 mod http_paging;
 mod http_security;
 mod layout;
+mod never_started;
+mod outage;
 mod policies;
 mod reconcile;
 mod recovery;
