@@ -3,9 +3,10 @@
 //! [`Store`] owns the connection pool and every statement cosched runs, on
 //! SQLite and PostgreSQL alike: sea-orm entities for plain reads and
 //! inserts, hand-written SQL for the few statements that must be exact
-//! (the lease, the fenced fire record, the fenced completion). Every
-//! instant is a bound parameter (UTC milliseconds from the caller's
-//! [`Clock`](crate::clock::Clock)), never the database's `now()`.
+//! (the lease, the fenced fire record, the start mark, the fenced
+//! completion). Every instant is a bound parameter (UTC milliseconds from
+//! the caller's [`Clock`](crate::clock::Clock)), never the database's
+//! `now()`.
 //!
 //! Every method takes and returns [`crate::model`] types; rows never leave
 //! this module. [`codec`] is the one place rows are decoded, strictly: a

@@ -68,9 +68,13 @@ async fn node(db: &DatabaseConnection, id: &str) -> Option<nodes::Model> {
         .flatten()
 }
 
+/// Waits until node `id` runs: registered, and checked in since (its
+/// start, which an outage would fail, is over).
 async fn wait_active(db: &DatabaseConnection, id: &str) {
     let active = poll_some(Duration::from_secs(20), || async {
-        node(db, id).await.filter(|n| n.state == "active")
+        node(db, id)
+            .await
+            .filter(|n| n.state == "active" && n.last_checkin_at > n.started_at)
     })
     .await;
     assert!(active.is_some(), "node {id} did not become active");
