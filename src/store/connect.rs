@@ -46,6 +46,8 @@ pub(super) struct Target {
     /// The URL handed to the driver (our own parameters removed).
     pub url: String,
     pub connect_timeout: Duration,
+    /// The URL named `connect_timeout` itself.
+    pub connect_timeout_given: bool,
     pub is_sqlite: bool,
     /// The SQLite file the URL names (none for `:memory:` and PostgreSQL).
     pub sqlite_file: Option<PathBuf>,
@@ -55,10 +57,12 @@ pub(super) struct Target {
 pub(super) fn target(url: &str, create: Create) -> Result<Target, StoreError> {
     let (base, params) = split_query(url);
     let mut connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+    let mut connect_timeout_given = false;
     let mut kept = Vec::new();
     for (key, value) in &params {
         if *key == "connect_timeout" {
             connect_timeout = parse_timeout(value, url)?;
+            connect_timeout_given = true;
         } else {
             kept.push(format!("{key}={value}"));
         }
@@ -69,6 +73,7 @@ pub(super) fn target(url: &str, create: Create) -> Result<Target, StoreError> {
         return Ok(Target {
             url,
             connect_timeout,
+            connect_timeout_given,
             is_sqlite: true,
             sqlite_file: (path != ":memory:").then(|| PathBuf::from(path)),
         });
@@ -88,6 +93,7 @@ pub(super) fn target(url: &str, create: Create) -> Result<Target, StoreError> {
     Ok(Target {
         url,
         connect_timeout,
+        connect_timeout_given,
         is_sqlite: false,
         sqlite_file: None,
     })

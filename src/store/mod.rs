@@ -79,12 +79,16 @@ pub const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10
 /// attempt costs one refused connection). Each loop logs the outage once.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_millis(250);
 
-/// How long a PostgreSQL statement waits for a pool connection. Short on
+/// How long a PostgreSQL statement waits for a pool connection (opening
+/// one included) unless the URL names a `connect_timeout`. Short on
 /// purpose: while the server is away, the pool retries refused connections
 /// with a backoff capped at a fifth of this, so the node sees the server
 /// back within a quarter of a second, and a pass that cannot get a
-/// connection fails soon and is retried by its loop. (SQLite keeps a long
-/// wait: its one connection is shared by every task of the process.)
+/// connection fails soon and is retried by its loop. A server that takes
+/// longer to connect to (a slow TLS handshake far away) needs
+/// `connect_timeout` in the URL, which then bounds the wait instead.
+/// (SQLite keeps a long wait: its one connection is shared by every task
+/// of the process.)
 const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1250);
 const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -185,6 +189,8 @@ impl Store {
             .connect_timeout(target.connect_timeout)
             .acquire_timeout(if target.is_sqlite {
                 SQLITE_ACQUIRE_TIMEOUT
+            } else if target.connect_timeout_given {
+                target.connect_timeout
             } else {
                 PG_ACQUIRE_TIMEOUT
             });
