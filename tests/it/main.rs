@@ -28,6 +28,8 @@ mod http_openapi;
 mod http_paging;
 mod http_security;
 mod layout;
+mod metrics;
+mod next;
 mod policies;
 mod reconcile;
 mod recovery;
