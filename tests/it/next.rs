@@ -114,6 +114,28 @@ fn next_previews_every_schedule_kind() {
         "--json",
     ]);
     assert_eq!(repeat.as_array().map(Vec::len), Some(2));
+    // And a daily interval, whose schedule does not stop by itself: the
+    // fire limit the scheduler enforces ends the preview too.
+    let daily_repeat = json_of(&[
+        "next",
+        "--daily",
+        "every 1 hour from 09:00 to 17:00",
+        "--start",
+        "2026-03-06T00:00:00Z",
+        "--repeat",
+        "2",
+        "-n",
+        "10",
+        "--json",
+    ]);
+    assert_eq!(
+        daily_repeat,
+        json!([
+            "2026-03-06T09:00:00+00:00",
+            "2026-03-06T10:00:00+00:00",
+            "2026-03-06T11:00:00+00:00"
+        ])
+    );
 }
 
 #[test]
