@@ -13,7 +13,7 @@
 //! [`Scheduler::run_once`] is one pass; [`Scheduler::run`] is the thin loop
 //! around it that only waits, logs and repeats. A pass loads the exclusion
 //! calendars its leased triggers name in one query, so a trigger's
-//! timeline (`next_allowed` over its schedule) sees definitions at most one
+//! timeline ([`next_fire_after`], shared with the previews) sees definitions at most one
 //! pass old; a trigger naming a calendar that is gone goes to `error`.
 //! The repeat count of daily-time-interval triggers is enforced here, on
 //! the plan, since their schedule is stateless. Tests drive `run_once`
@@ -34,8 +34,9 @@ use crate::events::{Events, SchedulerEvent};
 use crate::executor::Executor;
 use crate::model::Printable;
 use crate::model::{Fire, Job, Trigger};
-use crate::schedule::calendar::{CalendarSet, next_allowed};
+use crate::schedule::calendar::CalendarSet;
 use crate::schedule::misfire::{self, DueTrigger, FirePlan};
+use crate::schedule::preview::next_fire_after;
 use crate::store::{
     JobsById, LeaseParams, LeasedFires, LoadedCalendars, MAX_RETRY_WAIT, RecordFire, RecordOutcome,
     Store, StoreError,
@@ -384,10 +385,7 @@ impl Scheduler {
             repeat_count: trigger.repeat_count,
             times_fired: trigger.times_fired,
         };
-        let timeline = |start, repeat, after| {
-            let schedule = spec.schedule(start, repeat);
-            next_allowed(after, &set, |t| schedule.next_after(t))
-        };
+        let timeline = |start, repeat, after| next_fire_after(spec, start, repeat, &set, after);
         let plan = misfire::plan(&due, now, &timeline);
         let plan = skip_excluded(plan, &set);
         let plan = limit_fires(plan, spec.fire_limit(due.repeat_count), due.times_fired);

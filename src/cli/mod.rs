@@ -4,30 +4,28 @@
 //! (0 success, 1 runtime failure, 2 bad usage or configuration).
 
 pub mod bench;
+mod next;
 mod output;
 mod producer;
+
+pub use next::NextArgs;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::client::{Client, ClientError, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config, ConfigError, Settings};
-use crate::declare::hint;
 use crate::http::tokens::{self, Role};
 use crate::jobs::JobRegistry;
 use crate::model::FireStatus;
 use crate::node::{Node, NodeError};
 use crate::retention::ManualPrune;
-use crate::schedule::calendar::{CalendarSet, next_allowed};
-use crate::schedule::cron::{CronExpr, CronSchedule, Dialect};
-use crate::schedule::dst::{DstOptions, FoldPolicy, GapPolicy};
 use crate::store::{FireFilter, Store, StoreError};
 
 pub use crate::client::views::{calendar_json, fire_json, job_json, node_json};
@@ -93,8 +91,9 @@ pub enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Preview the next fire times of a cron expression (optionally skipping
-    /// what the `--calendar`s of a `--config` file exclude).
+    /// Preview the next fire times of a schedule (cron, --every,
+    /// --calendar-interval, --daily; optionally skipping what the
+    /// `--calendar`s of a `--config` file exclude), or of a stored --job.
     Next(NextArgs),
     /// List, show, pause, resume, trigger or delete jobs.
     Jobs {
@@ -238,7 +237,7 @@ fn announce_next_page(cursor: Option<&str>) {
 /// The most rows `--limit` may ask for in one listing.
 pub const MAX_LIST_LIMIT: u64 = 10_000;
 /// The most instants `next -n` may preview.
-pub const MAX_PREVIEW_COUNT: u64 = 10_000;
+pub use crate::client::MAX_PREVIEW_COUNT;
 
 #[derive(Debug, Subcommand)]
 pub enum JobsAction {
@@ -313,41 +312,6 @@ pub enum CalendarsAction {
 pub enum PauseAction {
     Pause { target: String },
     Resume { target: String },
-}
-
-#[derive(Debug, Args)]
-pub struct NextArgs {
-    /// The cron expression, e.g. '0 30 2 * * ?'.
-    pub expression: String,
-    /// IANA time zone the expression is read in.
-    #[arg(long, default_value = "UTC")]
-    pub tz: String,
-    /// How many fire times (1 to 10000).
-    #[arg(short = 'n', long = "count", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..=MAX_PREVIEW_COUNT))]
-    pub count: u64,
-    /// Start after this instant (RFC 3339), default now.
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Cron dialect.
-    #[arg(long, default_value = "quartz")]
-    pub dialect: String,
-    /// What a fixed time in a spring-forward gap does.
-    #[arg(long)]
-    pub dst_gap: Option<String>,
-    /// What a wall time that occurs twice does.
-    #[arg(long)]
-    pub dst_fold: Option<String>,
-    /// Skip the instants this calendar excludes (repeatable); the calendar
-    /// is read from the `[[calendar]]` tables of `--config`.
-    #[arg(long = "calendar", value_name = "NAME", requires = "config")]
-    pub calendars: Vec<String>,
-    /// The configuration file whose `[[calendar]]` tables `--calendar` names.
-    #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Print a JSON array of RFC 3339 instants.
-    #[arg(long)]
-    pub json: bool,
 }
 
 fn parse_status(s: &str) -> Result<FireStatus, String> {
@@ -436,7 +400,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("migrated {}", store.display_url());
             Ok(())
         }
-        Command::Next(args) => next(args, &registry),
+        Command::Next(args) => next::next(args, &registry).await,
         Command::Jobs { action, db, json } => {
             let client = client(&db, &registry).await?;
             let action = action.unwrap_or(JobsAction::List {
@@ -698,83 +662,6 @@ async fn jobs(client: &Client, action: JobsAction, json: bool) -> Result<(), Cli
             println!("{name}: deleted");
         }
     }
-    Ok(())
-}
-
-fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError> {
-    let calendars = match &args.config {
-        Some(path) if !args.calendars.is_empty() => config::load_file(path, registry)?
-            .calendar_set(&args.calendars)
-            .map_err(|e| CliError::Usage(format!("--calendar: {e}")))?,
-        _ => CalendarSet::default(),
-    };
-    let dialect: Dialect = args
-        .dialect
-        .parse()
-        .map_err(|e: crate::closed_enum::UnknownName| CliError::Usage(e.to_string()))?;
-    let expr = CronExpr::parse(&args.expression, dialect).map_err(|e| {
-        let caret = format!("{}^", " ".repeat(e.column.saturating_sub(1)));
-        CliError::Usage(format!(
-            "invalid cron expression: {e}\n  {}\n  {caret}",
-            args.expression
-        ))
-    })?;
-    let tz: Tz = args.tz.parse().map_err(|_| {
-        let hint = hint::as_suffix(&args.tz, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()));
-        CliError::Usage(format!("unknown time zone `{}`{hint}", args.tz))
-    })?;
-    let dst = DstOptions {
-        gap: args
-            .dst_gap
-            .as_deref()
-            .map(str::parse::<GapPolicy>)
-            .transpose()
-            .map_err(|e| CliError::Usage(e.to_string()))?,
-        fold: args
-            .dst_fold
-            .as_deref()
-            .map(str::parse::<FoldPolicy>)
-            .transpose()
-            .map_err(|e| CliError::Usage(e.to_string()))?,
-    };
-    let from = match &args.from {
-        Some(f) => parse_instant(f, "--from")?,
-        None => Utc::now(),
-    };
-    let schedule = CronSchedule::new(expr, tz, dst);
-    let mut fires = Vec::new();
-    let mut at = from;
-    while (fires.len() as u64) < args.count {
-        let Some(allowed) = next_allowed(at, &calendars, |t| schedule.next_after(t)) else {
-            break;
-        };
-        // The fire at `allowed`, with its DST details.
-        let just_before = allowed
-            .checked_sub_signed(chrono::Duration::nanoseconds(1))
-            .unwrap_or(allowed);
-        let Some(fire) = schedule
-            .next_fire_after(just_before)
-            .filter(|f| f.at == allowed)
-        else {
-            break;
-        };
-        at = fire.at;
-        fires.push(fire);
-    }
-    if fires.is_empty() {
-        // Nothing to print is not a preview: say why, as a failure.
-        return Err(CliError::Runtime(format!(
-            "`{}` never fires after {}{}",
-            args.expression,
-            from.to_rfc3339(),
-            if calendars.is_empty() {
-                ""
-            } else {
-                " outside the calendars given"
-            }
-        )));
-    }
-    output::next(&fires, tz, args.json);
     Ok(())
 }
 

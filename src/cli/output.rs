@@ -5,11 +5,12 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::client::views::{fire_json, job_json, node_json, schedule_text};
+use crate::client::{JobPreview, views::preview_json};
 use crate::clock::from_ms;
 pub use crate::model::printable;
 use crate::model::{Fire, JobHealth, JobSource, JobSummary, NodeState, NodeSummary};
 use crate::retention::PruneReport;
-use crate::schedule::cron::CronFire;
+use crate::schedule::preview::PreviewFire;
 
 pub fn instant(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
@@ -213,7 +214,23 @@ pub fn fires(fires: &[Fire], as_json: bool) {
     );
 }
 
-pub fn next(fires: &[CronFire], tz: Tz, as_json: bool) {
+/// The note of a previewed fire: the calendar excluding it, or DST.
+fn preview_note(f: &PreviewFire) -> String {
+    match (&f.excluded_by, f.dst) {
+        (Some(calendar), _) => format!("excluded by calendar {calendar} (recorded skipped)"),
+        (None, Some(dst)) => dst.describe(),
+        (None, None) => String::new(),
+    }
+}
+
+fn local(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %Z (%:z)")
+        .to_string()
+}
+
+/// `cosched next`: the instants (a JSON array of RFC 3339 strings).
+pub fn preview(fires: &[PreviewFire], tz: Tz, as_json: bool) {
     if as_json {
         let v: Vec<Value> = fires
             .iter()
@@ -224,17 +241,40 @@ pub fn next(fires: &[CronFire], tz: Tz, as_json: bool) {
     }
     let rows: Vec<Vec<String>> = fires
         .iter()
+        .map(|f| vec![instant(Some(f.at)), local(f.at, tz), preview_note(f)])
+        .collect();
+    table(&["UTC", &format!("{tz}"), ""], &rows);
+}
+
+/// `cosched next --job`: the job's fires, each with its trigger.
+pub fn job_preview(p: &JobPreview, tz: Tz, as_json: bool) {
+    if as_json {
+        println!("{}", preview_json(p));
+        return;
+    }
+    if p.paused {
+        println!(
+            "job {} is paused: it fires none of these until resumed (missed ones then follow the misfire policy)",
+            printable(&p.job)
+        );
+    }
+    for (id, why) in &p.errors {
+        println!("trigger {id} is left out: {}", printable(why));
+    }
+    let rows: Vec<Vec<String>> = p
+        .fires
+        .iter()
         .map(|f| {
+            let paused = if f.trigger_paused { " (paused)" } else { "" };
             vec![
-                instant(Some(f.at)),
-                f.at.with_timezone(&tz)
-                    .format("%Y-%m-%d %H:%M:%S %Z (%:z)")
-                    .to_string(),
-                f.dst.map(|d| format!("DST: {d:?}")).unwrap_or_default(),
+                instant(Some(f.at())),
+                local(f.at(), tz),
+                format!("{}{paused}", f.trigger_id),
+                preview_note(&f.fire),
             ]
         })
         .collect();
-    table(&["UTC", &format!("{tz}"), ""], &rows);
+    table(&["UTC", &format!("{tz}"), "TRIGGER", ""], &rows);
 }
 
 pub fn nodes(nodes: &[NodeSummary], now_ms: i64, as_json: bool) {

@@ -9,9 +9,11 @@
 
 mod dashboard;
 mod page;
+mod preview;
 pub mod views;
 
 pub use page::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Page, check_limit};
+pub use preview::{JobPreview, JobPreviewFire, MAX_PREVIEW_COUNT};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +27,7 @@ use crate::declare::{self, Door, JobDecl, ValidationContext, ValidationError, ra
 use crate::jobs::JobRegistry;
 use crate::jobs::http::ApiHttpPolicy;
 use crate::model::{
-    Calendar, Fire, Job, JobDef, JobHealth, JobSummary, NodeSummary, Trigger, TriggerDef,
+    Calendar, Fire, FireCount, Job, JobDef, JobHealth, JobSummary, NodeSummary, Trigger, TriggerDef,
 };
 use crate::retention::{self, ManualPrune, PruneError, PruneReport};
 use crate::schedule::ScheduleSpec;
@@ -404,6 +406,11 @@ impl Client {
     /// is violated.
     pub async fn jobs_health(&self) -> Result<Vec<JobHealth>, ClientError> {
         Ok(self.store.jobs_health(None, self.clock.now_ms()).await?)
+    }
+
+    /// The fires of every job in the history, counted by status.
+    pub async fn fire_counts(&self) -> Result<Vec<FireCount>, ClientError> {
+        Ok(self.store.fire_counts().await?)
     }
 
     /// One fire by id.

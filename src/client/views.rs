@@ -109,3 +109,26 @@ pub fn node_json(r: &NodeSummary) -> Value {
         "running_fires": r.running_fires,
     })
 }
+
+/// A job's previewed fires (`next --job --json`, `GET /jobs/{name}/next`).
+pub fn preview_json(p: &super::JobPreview) -> Value {
+    let fires: Vec<Value> = p
+        .fires
+        .iter()
+        .map(|f| {
+            json!({
+                "at": f.fire.at.to_rfc3339(),
+                "trigger_id": f.trigger_id,
+                "trigger_paused": f.trigger_paused,
+                "excluded_by": f.fire.excluded_by,
+                "dst": f.fire.dst.map(|d| d.describe()),
+            })
+        })
+        .collect();
+    let errors: Vec<Value> = p
+        .errors
+        .iter()
+        .map(|(id, why)| json!({"trigger_id": id, "error": why}))
+        .collect();
+    json!({"job": p.job, "paused": p.paused, "fires": fires, "errors": errors})
+}

@@ -4,7 +4,7 @@
 //! | route | does |
 //! |---|---|
 //! | `GET /healthz?strict=` | node id, whether the database answers, standby; 503 when the database file is lost; `strict=true`: also 503 naming the jobs whose `expect_success_within` is violated |
-//! | `GET /metrics` | Prometheus text (see [`super::metrics`]) |
+//! | `GET /metrics` | OpenMetrics text (see [`super::metrics`]) |
 //! | `GET /openapi.json` | the OpenAPI 3.1 document ([`super::openapi`]) |
 //! | `GET /jobs?limit=&cursor=` | the jobs by name, paged ([`job_json`]) |
 //! | `GET /jobs/{name}` | one job with its ten most recent fires |
@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
@@ -46,9 +46,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use self::calendars::{calendars, delete_calendar, put_calendar};
 use self::fires::{FiresQuery, cancel_fire, fire, fires};
+use self::metrics::metrics;
 use self::paging::{page_limit, paged};
+use self::preview::{NextQuery, job_next};
 use super::auth::{self, Access, Caller};
-use super::metrics::Gauges;
 use super::openapi::{
     self, Answer, RouteDoc, Schemas, any_object, component, list_of, query_of, shapes,
 };
@@ -66,7 +67,9 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 mod calendars;
 mod fires;
+mod metrics;
 mod paging;
+mod preview;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 type Json = axum::Json<Value>;
@@ -174,8 +177,8 @@ pub static ROUTES: &[Route] = &[
         "/metrics",
         Access::Metrics,
         doc(
-            "Prometheus metrics",
-            Answer::Text("text/plain; version=0.0.4"),
+            "Prometheus metrics (OpenMetrics text): the node's counters and every job's series",
+            Answer::Text(super::metrics::CONTENT_TYPE),
         ),
         |m| on(m, metrics),
     ),
@@ -228,6 +231,19 @@ pub static ROUTES: &[Route] = &[
         ADMIN,
         doc("delete an API job with its history", CHANGED),
         |m| on(m, delete_job),
+    ),
+    route(
+        Verb::Get,
+        "/jobs/{name}/next",
+        READ,
+        with_query(
+            doc(
+                "the job's next fires as the node will record them: every trigger merged in order, calendars applied, also while paused",
+                Answer::Json(200, component::<shapes::JobNext>),
+            ),
+            query_of::<NextQuery>,
+        ),
+        |m| on(m, job_next),
     ),
     route(
         Verb::Post,
@@ -529,26 +545,6 @@ async fn healthz(State(s): State<AppState>, QueryParams(q): QueryParams<HealthQu
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, axum::Json(body)).into_response()
-}
-
-async fn metrics(State(s): State<AppState>) -> Response {
-    let executor = &s.api.executor;
-    let text = s.metrics.render(
-        &s.api.node_id,
-        Gauges {
-            running: executor.running(),
-            free_slots: executor.free_slots(),
-            max_concurrent: s.api.max_concurrent,
-        },
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }
 
 async fn nodes(State(s): State<AppState>) -> Result<Json> {

@@ -27,6 +27,14 @@ pub struct JobHealth {
     pub unhealthy: bool,
 }
 
+/// How many fires of one job the history holds with one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FireCount {
+    pub job: String,
+    pub status: FireStatus,
+    pub count: u64,
+}
+
 impl JobHealth {
     /// Whether the job's expectation is violated at `now_ms`: it has not
     /// succeeded within `expect_success_within` of now (counting from its

@@ -21,7 +21,7 @@ mod trigger;
 pub use calendar::Calendar;
 pub use enums::{FireStatus, JobSource, NodeState, OverlapPolicy, TriggerState};
 pub use fire::{Fire, MAX_RECORDED_TEXT};
-pub use health::JobHealth;
+pub use health::{FireCount, JobHealth};
 pub use job::{ConfigJob, DEFAULT_POOL, Job, JobDef, JobSummary, RetryPolicy};
 pub use node::{NodeInfo, NodeSummary};
 pub use overlap::{Admission, OverlapGate};

@@ -5,7 +5,9 @@
 //! - [`interval`]: fixed-rate, calendar-interval and daily-time-interval schedules.
 //! - [`calendar`]: exclusion calendars (holidays, weekends, time ranges…).
 //! - [`misfire`]: given a due trigger and now, what fires, what is skipped.
-//! - [`preview`]: the next fires of a stored trigger, marked for DST and calendars.
+//! - [`preview`]: the one step that advances a trigger after a fire
+//!   ([`preview::next_fire_after`]), and the next fires of a stored trigger
+//!   walked with it, marked for DST and calendars.
 //! - [`spec`]: a trigger's validated timing declaration, and the
 //!   [`Schedule`] it evaluates to.
 //!

@@ -3,14 +3,14 @@
 //! calendars exclude (named by calendar). Pure: the caller gives the
 //! trigger's schedule, its next fire and the instant to stop at.
 //!
-//! The walk starts at the trigger's stored `next_fire_at` (already past
-//! its calendars) and continues with [`Schedule::next_after`], the same
-//! step the scheduler takes after each fire, so a preview never disagrees
-//! with what fires.
+//! [`next_fire_after`] is the one step that advances a trigger: the
+//! scheduler computes every `next_fire_at` with it after a fire, and
+//! [`TriggerTimeline::upcoming`] walks it from the stored next fire, with
+//! the same fire limit, so a preview never disagrees with what fires.
 
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 
-use super::calendar::CalendarSet;
+use super::calendar::{CalendarSet, next_allowed};
 use super::cron::{CronSchedule, DstAdjustment};
 use super::dst::FoldPolicy;
 use super::spec::{Schedule, ScheduleSpec};
@@ -69,6 +69,81 @@ pub struct PreviewRange {
     pub until: DateTime<Utc>,
     /// Report at most this many instants (fires and excluded ones).
     pub limit: usize,
+}
+
+/// The next fire of a trigger strictly after `after`: the first instant
+/// of its schedule (counting from `start_at` with `repeat_count` repeats)
+/// that no calendar of `calendars` excludes. The scheduler advances every
+/// trigger with this after a fire; previews walk it.
+pub fn next_fire_after(
+    spec: &ScheduleSpec,
+    start_at: DateTime<Utc>,
+    repeat_count: Option<u64>,
+    calendars: &CalendarSet,
+    after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let schedule = spec.schedule(start_at, repeat_count);
+    next_allowed(after, calendars, |t| schedule.next_after(t))
+}
+
+/// A stored trigger as the scheduler advances it.
+#[derive(Debug, Clone, Copy)]
+pub struct TriggerTimeline<'a> {
+    pub spec: &'a ScheduleSpec,
+    pub start_at: DateTime<Utc>,
+    pub repeat_count: Option<u64>,
+    /// Fires recorded so far (for a schedule with a fire limit).
+    pub times_fired: u64,
+    /// The stored next fire; None: the trigger is done.
+    pub next: Option<DateTime<Utc>>,
+    pub calendars: &'a CalendarSet,
+}
+
+impl TriggerTimeline<'_> {
+    /// The next fire strictly after `after` ([`next_fire_after`]).
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        next_fire_after(
+            self.spec,
+            self.start_at,
+            self.repeat_count,
+            self.calendars,
+            after,
+        )
+    }
+
+    /// The next `limit` fires, on time, from the stored next fire: each one
+    /// the scheduler will record, in order, up to the schedule's end and
+    /// fire limit. A stored next fire that a calendar changed since then
+    /// excludes is reported with that calendar (it is recorded skipped).
+    pub fn upcoming(&self, limit: usize) -> Vec<PreviewFire> {
+        let schedule = self.spec.schedule(self.start_at, self.repeat_count);
+        let mut left = self
+            .spec
+            .fire_limit(self.repeat_count)
+            .map(|l| l.saturating_sub(self.times_fired));
+        let mut out = Vec::new();
+        let mut at = self.next;
+        while let Some(t) = at {
+            if out.len() >= limit || left == Some(0) {
+                break;
+            }
+            let excluded_by = self
+                .calendars
+                .iter()
+                .find(|c| c.is_excluded(t))
+                .map(|c| c.name.clone());
+            if excluded_by.is_none() {
+                left = left.map(|l| l.saturating_sub(1));
+            }
+            out.push(PreviewFire {
+                at: t,
+                dst: dst_note(&schedule, t),
+                excluded_by,
+            });
+            at = self.next_after(t).filter(|next| *next > t);
+        }
+        out
+    }
 }
 
 /// The fires of a trigger from its next fire `next`, within `range`.

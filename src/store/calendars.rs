@@ -17,6 +17,7 @@ use sea_orm::{
     QueryOrder, Set,
 };
 
+use super::calendar_reschedule::reschedule_naming;
 use super::storable::refuse_nul;
 use super::{Store, StoreError, codec};
 use crate::model::{Calendar, JobSource};
@@ -112,8 +113,8 @@ impl Store {
     /// it is read in UTC). Stores the canonical JSON, with source `api`. A
     /// calendar declared in the configuration file cannot be replaced here.
     ///
-    /// Triggers keep their computed next fire; a fire the new definition
-    /// excludes is recorded as skipped when it comes due.
+    /// The next fire of every waiting trigger naming it is recomputed in
+    /// the same transaction (see [`super::calendar_reschedule`]).
     pub async fn calendar_upsert(
         &self,
         def: &CalendarDef,
@@ -152,6 +153,7 @@ impl Store {
                 .await?
             }
         };
+        reschedule_naming(self, &txn, std::slice::from_ref(&def.name), now_ms).await?;
         txn.commit().await?;
         Ok(codec::calendar(&row)?)
     }

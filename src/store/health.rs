@@ -10,7 +10,7 @@
 use sea_orm::ConnectionTrait;
 
 use super::{Store, StoreError};
-use crate::model::{FireStatus, JobHealth};
+use crate::model::{FireCount, FireStatus, JobHealth};
 
 /// The failing final statuses.
 const FAILING: &str = "'failed', 'timed_out', 'abandoned'";
@@ -84,6 +84,33 @@ impl Store {
             };
             health.unhealthy = health.expectation_violated(now_ms);
             out.push(health);
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// The fires of every existing job counted by status, in one grouped
+    /// statement over `fires (job_id, status, …)`: one row per job and
+    /// status, whatever the number of fires or one-off triggers.
+    pub async fn fire_counts(&self) -> Result<Vec<FireCount>, StoreError> {
+        let sql = "SELECT j.name, f.status, COUNT(*) AS n FROM fires f \
+                   JOIN jobs j ON j.id = f.job_id \
+                   GROUP BY j.name, f.status ORDER BY j.name, f.status";
+        let rows = self.db.query_all_raw(self.stmt(sql, [])).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let status: String = row.try_get("", "status")?;
+            let n: i64 = row.try_get("", "n")?;
+            // A status the CHECK constraint lets through always parses.
+            let Ok(status) = status.parse::<FireStatus>() else {
+                continue;
+            };
+            out.push(FireCount {
+                job: row.try_get("", "name")?,
+                status,
+                count: u64::try_from(n).unwrap_or(0),
+            });
         }
         Ok(out)
     }

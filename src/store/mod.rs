@@ -17,6 +17,7 @@
 //! conformance suite in `tests/it/store.rs` runs it on both.
 
 pub mod bench;
+mod calendar_reschedule;
 mod calendars;
 mod codec;
 mod connect;

@@ -17,6 +17,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::calendar_reschedule::reschedule_naming;
 use super::codec::job_columns;
 use super::jobs::insert_job;
 use super::triggers::insert_trigger;
@@ -191,6 +192,7 @@ impl Store {
             .into_iter()
             .map(|c| (c.name.clone(), c))
             .collect();
+        let mut changed = Vec::new();
         for (name, definition) in declared {
             match existing.get(name) {
                 Some(c) if c.source == JobSource::Api.as_str() => {
@@ -205,6 +207,7 @@ impl Store {
                     model.definition = Set(definition.clone());
                     model.updated_at = Set(now_ms);
                     model.update(db).await?;
+                    changed.push(name.clone());
                 }
                 None => {
                     calendars::ActiveModel {
@@ -216,9 +219,12 @@ impl Store {
                     }
                     .insert(db)
                     .await?;
+                    changed.push(name.clone());
                 }
             }
         }
+        // Changed definitions take effect at once on the triggers naming them.
+        reschedule_naming(self, db, &changed, now_ms).await?;
         for (name, c) in &existing {
             if c.source == JobSource::Config.as_str() && !declared.iter().any(|(n, _)| n == name) {
                 calendars::Entity::delete_by_id(name.clone())

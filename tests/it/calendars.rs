@@ -249,7 +249,7 @@ async fn api_calendars_changed_or_deleted_after_scheduling() {
             "{err}"
         );
 
-        // A holiday added after the next fire was computed still stops it.
+        // A holiday added after the next fire was computed moves it at once.
         let row = store
             .calendar_upsert(
                 &calendar(r#"{"name": "api-days", "dates": ["2026-03-02"]}"#),
@@ -259,19 +259,13 @@ async fn api_calendars_changed_or_deleted_after_scheduling() {
             .expect("replaced");
         assert_eq!(row.source, "api");
         assert_eq!(
-            step_at(&mut h, "2026-03-02T12:00:00Z").await,
-            0,
+            trigger_of(&h, "api-job").await.next_fire_at,
+            Some(utc("2026-03-03T12:00:00Z").timestamp_millis()),
             "{}",
             db.backend
         );
-        assert_eq!(
-            fires(&h, "api-job", Some("skipped")).await,
-            [utc("2026-03-02T12:00:00Z")]
-        );
-        assert_eq!(
-            trigger_of(&h, "api-job").await.next_fire_at,
-            Some(utc("2026-03-03T12:00:00Z").timestamp_millis())
-        );
+        assert_eq!(step_at(&mut h, "2026-03-02T12:00:00Z").await, 0);
+        assert!(fires(&h, "api-job", None).await.is_empty());
 
         // A deleted calendar puts the trigger in error, with the reason.
         store.calendar_delete("api-days").await.expect("deleted");
@@ -336,5 +330,74 @@ async fn a_calendar_set_through_the_client_excludes_fires_of_an_api_job() {
         assert_eq!(names, ["weekends"]);
         h.client.delete_calendar("weekends").await.unwrap();
         assert!(h.client.calendars().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_changed_calendar_moves_the_triggers_naming_it_at_once() {
+    for db in backends().await {
+        let b = db.backend;
+        let mut h = Harness::new(&db.url).await; // Monday 2026-03-02 10:00 UTC
+        let next = |h: &Harness| {
+            let h = h.client.clone();
+            async move { h.job("noon").await.expect("job").triggers[0].next_fire_at }
+        };
+        let at = |s: &str| Some(utc(s).timestamp_millis());
+        h.client
+            .set_calendar(&calendar(r#"{"name": "closed", "days_of_week": ["tue"]}"#))
+            .await
+            .unwrap();
+        let mut trigger = TriggerDef::new(ScheduleSpec::Cron {
+            expr: CronExpr::parse("0 0 12 * * ?", Dialect::Quartz).unwrap(),
+            tz: chrono_tz::UTC,
+            dst: Default::default(),
+        });
+        trigger.calendars = vec!["closed".into()];
+        h.client
+            .create_job_def(&JobDef::new("noon", "noop"), Some(&trigger))
+            .await
+            .unwrap();
+        assert_eq!(step_at(&mut h, "2026-03-02T12:00:00Z").await, 1, "{b}");
+        assert_eq!(next(&h).await, at("2026-03-04T12:00:00Z"), "{b}");
+
+        // Tuesday allowed again: the earlier day is next, and fires.
+        h.client
+            .set_calendar(&calendar(r#"{"name": "closed", "days_of_week": ["sat"]}"#))
+            .await
+            .unwrap();
+        assert_eq!(next(&h).await, at("2026-03-03T12:00:00Z"), "{b}");
+        assert_eq!(step_at(&mut h, "2026-03-03T12:00:00Z").await, 1, "{b}");
+        // Wednesday closed: strictly after Tuesday's fire, Thursday.
+        h.client
+            .set_calendar(&calendar(r#"{"name": "closed", "days_of_week": ["wed"]}"#))
+            .await
+            .unwrap();
+        assert_eq!(next(&h).await, at("2026-03-05T12:00:00Z"), "{b}");
+        assert_eq!(
+            fires(&h, "noon", None).await,
+            [utc("2026-03-02T12:00:00Z"), utc("2026-03-03T12:00:00Z")],
+            "{b}"
+        );
+
+        // The file's calendars too, in the reconcile's transaction (now is
+        // Tuesday 12:00: Wednesday 09:00 is first, unless excluded).
+        let file = |days: &str| {
+            format!(
+                "[[calendar]]\nname = \"c\"\ndays_of_week = [{days}]\n\n\
+                 [[job]]\nname = \"nine\"\nkind = \"noop\"\ncron = \"0 0 9 * * ?\"\ncalendars = [\"c\"]\n"
+            )
+        };
+        reconcile(&h, &file("\"wed\"")).await;
+        assert_eq!(
+            trigger_of(&h, "nine").await.next_fire_at,
+            at("2026-03-05T09:00:00Z"),
+            "{b}"
+        );
+        reconcile(&h, &file("\"thu\"")).await;
+        assert_eq!(
+            trigger_of(&h, "nine").await.next_fire_at,
+            at("2026-03-04T09:00:00Z"),
+            "{b}"
+        );
     }
 }

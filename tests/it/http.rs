@@ -328,7 +328,7 @@ async fn a_job_created_and_triggered_over_http_fires() {
         .await;
         assert!(
             text.header("content-type")
-                .is_some_and(|c| c.starts_with("text/plain; version=0.0.4")),
+                .is_some_and(|c| c.starts_with("application/openmetrics-text; version=1.0.0")),
             "{:?}",
             text.headers
         );

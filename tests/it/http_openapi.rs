@@ -237,6 +237,9 @@ async fn the_described_shapes_are_the_shapes_sent() {
         properties(&doc, "Standby"),
         keys(&get(addr, "/standby").await.json())
     );
+    let next = get(addr, "/jobs/shaped/next?n=2").await.json();
+    assert_eq!(properties(&doc, "JobNext"), keys(&next));
+    assert_eq!(properties(&doc, "NextFire"), keys(&next["fires"][0]));
     let error = get(addr, "/jobs/nope").await;
     assert_eq!(error.status, 404);
     let error_keys = keys(&error.json());

@@ -91,6 +91,38 @@ pub struct JobDetail {
     recent_fires: Vec<Fire>,
 }
 
+/// `GET /jobs/{name}/next`: the job's next fires.
+#[derive(Serialize, ToSchema)]
+pub struct JobNext {
+    job: String,
+    /// The job is paused: it fires none of these until resumed.
+    paused: bool,
+    fires: Vec<NextFire>,
+    /// Triggers that cannot be previewed, with why.
+    errors: Vec<TriggerProblem>,
+}
+
+/// One previewed fire.
+#[derive(Serialize, ToSchema)]
+pub struct NextFire {
+    /// RFC 3339, UTC.
+    at: String,
+    trigger_id: i64,
+    /// The trigger is paused on its own.
+    trigger_paused: bool,
+    /// The calendar that excludes it (then it is recorded skipped).
+    excluded_by: Option<String>,
+    /// How DST moved or selected it.
+    dst: Option<String>,
+}
+
+/// A trigger a preview leaves out.
+#[derive(Serialize, ToSchema)]
+pub struct TriggerProblem {
+    trigger_id: i64,
+    error: String,
+}
+
 /// One attempt of one scheduled fire.
 #[derive(Serialize, ToSchema)]
 pub struct Fire {
