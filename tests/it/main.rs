@@ -9,6 +9,7 @@
 
 mod support;
 
+mod backfill;
 mod bench;
 mod browser;
 mod calendars;
@@ -28,6 +29,7 @@ mod http_openapi;
 mod http_paging;
 mod http_security;
 mod layout;
+mod notifications;
 mod policies;
 mod reconcile;
 mod recovery;
