@@ -408,3 +408,62 @@ fn the_file_validator_reports_notify_errors_at_their_place() {
     assert_eq!(ok.notify.len(), 1);
     assert_eq!(ok.notify[0].jobs, ["a"]);
 }
+
+#[tokio::test]
+async fn a_serving_node_sends_its_notifications_and_backfills_over_http() {
+    use crate::http::{Running, eventually, get, post};
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("notify.log");
+        let toml = format!(
+            "[[notify]]\nname = \"ops\"\non = [\"failed\"]\n\
+             command = [\"sh\", \"-c\", \"cat >> '{0}'; echo >> '{0}'\"]\n\n\
+             [[job]]\nname = \"bad\"\nkind = \"command\"\ncommand = [\"false\"]\n\n\
+             [[job]]\nname = \"hourly\"\nkind = \"noop\"\ncron = \"0 0 * * * ?\"\n",
+            log.display()
+        );
+        let node = Running::start(&db.url, &toml).await;
+        let r = post(node.addr, "/jobs/bad/trigger", json!({})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let sent = eventually("the notification sent", || async {
+            let r = get(node.addr, "/notifications?status=sent").await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let list = r.json().as_array().unwrap().clone();
+            (!list.is_empty()).then_some(list)
+        })
+        .await;
+        assert_eq!(sent.len(), 1, "{}", db.backend);
+        assert_eq!(sent[0]["event"], "failed");
+        assert_eq!(sent[0]["job"], "bad");
+        assert_eq!(delivered(&log), [sent[0]["id"].as_i64().unwrap()]);
+        let r = get(node.addr, "/notifications?status=bogus").await;
+        assert_eq!(r.status, 400, "{}", r.body);
+
+        let now = chrono::Utc::now();
+        let window = json!({
+            "from": (now - chrono::Duration::hours(3)).to_rfc3339(),
+            "to": (now - chrono::Duration::hours(1)).to_rfc3339(),
+        });
+        let r = post(node.addr, "/jobs/hourly/backfill", window.clone()).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(
+            r.json()["created"].as_array().unwrap().len(),
+            2,
+            "{}",
+            r.body
+        );
+        let r = post(node.addr, "/jobs/hourly/backfill", window.clone()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["present"].as_array().unwrap().len(), 2);
+        let r = post(node.addr, "/jobs/nope/backfill", window).await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        let r = post(
+            node.addr,
+            "/jobs/hourly/backfill",
+            json!({"from": now.to_rfc3339(), "to": now.to_rfc3339()}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        node.stop().await;
+    }
+}
