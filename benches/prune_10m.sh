@@ -8,9 +8,12 @@
 # jobs, seeds ROWS old `succeeded` fires by SQL (generate_series), then
 # measures for SECONDS each:
 #
-#   before: the node firing, retention set so that nothing is prunable;
-#   during: the node restarted with the default retention, so its pruner
-#           removes the seeded rows (1000 a transaction, 50 ms apart).
+#   before: the node firing while the prune lease is held by a stand-in
+#           owner, so its pruner does nothing;
+#   during: the lease freed and the node restarted, so its pruner removes
+#           the seeded rows (1000 a transaction, 50 ms apart).
+# Both phases run the default retention (`succeeded` kept 14 days; the
+# seeded rows are 40 days old and more).
 #
 # Each phase reports, from a side connection timing the two lease SELECTs
 # (triggers due, queued fires due; the node's own statement shapes without
@@ -61,7 +64,6 @@ config() { # $1: the [scheduler] keep_fires line
     done
   } > "$DIR/jobs.toml"
 }
-NOTHING_PRUNABLE='keep_fires = { succeeded = "100y", failed = "100y", timed_out = "100y", abandoned = "100y", cancelled = "100y", skipped = "100y", max_rows = 1000000000 }'
 
 start_node() {
   "$BIN" serve --config "$DIR/jobs.toml" > "$DIR/node.log" 2>&1 &
@@ -75,7 +77,7 @@ start_node() {
 stop_node() { kill "$NODE_PID"; wait "$NODE_PID" || true; NODE_PID=; }
 
 # The jobs exist once a node reconciled the file.
-config "$NOTHING_PRUNABLE"
+config ''
 start_node
 stop_node
 
@@ -146,14 +148,15 @@ print(f"  fires started: {total}; lateness p50 <= {q(0.5)} s, p99 <= {q(0.99)} s
 PY
 }
 
-config "$NOTHING_PRUNABLE"
+config ''
+"${PSQL[@]}" -d cosched -c "INSERT INTO maintenance_leases (name, owner, lease_until) VALUES ('prune', 'bench-hold', 9000000000000)
+  ON CONFLICT (name) DO UPDATE SET owner = 'bench-hold', lease_until = 9000000000000" >/dev/null
 start_node
 sleep 5
 phase before
 stop_node
 
-config ''
-# A node stopped mid-pass leaves the prune lease to expire (5 min): free it.
+# Free the lease; the restarted node's first pass takes it at once.
 "${PSQL[@]}" -d cosched -c "UPDATE maintenance_leases SET lease_until = 0" >/dev/null
 start_node
 sleep 5
