@@ -38,5 +38,6 @@ mod scheduling;
 mod shutdown;
 mod sqlite_lost;
 mod store;
+mod systemd;
 mod testing;
 mod unstorable;
