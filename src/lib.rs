@@ -22,6 +22,7 @@
 //! - [`node`]: a running node and its shutdown protocol.
 //! - [`cluster`]: check-ins, clock offset, dead nodes and recovery.
 //! - [`retention`]: pruning fire history to `keep_fires`, one node at a time.
+//! - [`notifier`]: sending the notifications of `[[notify]]` rules.
 //! - [`clock`]: every "now", injectable; [`events`]: what a node did.
 //! - [`bench`]: the end-to-end benchmark behind `cosched bench`.
 //! - [`cli`]: the command line (the binary is a thin shell around it).
@@ -42,6 +43,7 @@ pub mod http;
 pub mod jobs;
 pub mod model;
 pub mod node;
+pub mod notifier;
 pub mod os;
 pub mod retention;
 pub mod schedule;

@@ -1,8 +1,8 @@
 //! A running node: wiring, and the shutdown protocol.
 //!
 //! Start: connect, migrate, reconcile the file, register in `nodes`, then
-//! run three loops: the scheduler, the cluster check-in, and (PostgreSQL)
-//! the change listener. Every instant the node uses comes from its clock
+//! run its loops: the scheduler, the cluster check-in, the pruner, the
+//! notifier and (PostgreSQL) the change listener. Every instant the node uses comes from its clock
 //! corrected by the offset to the database clock measured at check-in.
 //!
 //! With `[http] listen` set, the node binds that address in
@@ -37,6 +37,7 @@ use crate::events::Events;
 use crate::executor::{DrainReport, Executor, ExecutorConfig};
 use crate::http;
 use crate::jobs::JobRegistry;
+use crate::notifier::{Notifier, NotifierConfig};
 use crate::retention::{Pruner, PrunerConfig};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::store::{ReconcileReport, Store, StoreError};
@@ -52,6 +53,8 @@ pub struct Node {
     cluster: Arc<Cluster<Arc<dyn Clock>>>,
     /// Keeps fire history to `keep_fires`, off the hot path.
     pruner: Pruner,
+    /// Sends the notifications of `[[notify]]` rules.
+    notifier: Notifier,
     stop: CancellationToken,
     declared_dead: CancellationToken,
     /// The HTTP API's bound socket until [`Node::run`] serves it, and the
@@ -162,11 +165,7 @@ impl Node {
             .reconcile_config(&config.jobs, &config.calendars, clock.now_ms())
             .await?;
         let clock: Arc<dyn Clock> = clock;
-        let pruner = Pruner::new(
-            PrunerConfig::new(settings.node_id.clone(), settings.scheduler.keep_fires),
-            store.clone(),
-            clock.clone(),
-        );
+        let (pruner, notifier) = chores(&settings, config, &store, &clock, &registry);
         let api_registry = registry.clone();
         let executor = Executor::new(
             ExecutorConfig {
@@ -219,6 +218,7 @@ impl Node {
             events,
             cluster,
             pruner,
+            notifier,
             stop: CancellationToken::new(),
             declared_dead: CancellationToken::new(),
             http,
@@ -239,6 +239,11 @@ impl Node {
     /// The node's pruner of fire history.
     pub fn pruner(&self) -> &Pruner {
         &self.pruner
+    }
+
+    /// The node's notifier.
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     pub fn store(&self) -> &Store {
@@ -297,6 +302,11 @@ impl Node {
             let stop = scheduler_stop.clone();
             async move { pruner.run(stop).await }
         });
+        let notifier_task = tokio::spawn({
+            let notifier = self.notifier.clone();
+            let stop = scheduler_stop.clone();
+            async move { notifier.run(stop).await }
+        });
         let listener_task = tokio::spawn({
             let store = self.store.clone();
             let stop = scheduler_stop.clone();
@@ -317,6 +327,7 @@ impl Node {
         let _ = listener_task.await;
         let _ = watch_task.await;
         let _ = pruner_task.await;
+        let _ = notifier_task.await;
         cluster_stop.cancel();
         let _ = cluster_task.await;
         if !declared_dead {
@@ -361,6 +372,30 @@ impl Node {
             database_lost: None,
         }
     }
+}
+
+/// The pruner of fire history and the notifier of `[[notify]]` rules,
+/// whose rules the store records events for from now on.
+fn chores(
+    settings: &Settings,
+    config: &Config,
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+    registry: &JobRegistry,
+) -> (Pruner, Notifier) {
+    let pruner = Pruner::new(
+        PrunerConfig::new(settings.node_id.clone(), settings.scheduler.keep_fires),
+        store.clone(),
+        clock.clone(),
+    );
+    store.set_notify_rules(config.notify.clone());
+    let notifier = Notifier::new(
+        NotifierConfig::new(settings.node_id.clone()),
+        store.clone(),
+        clock.clone(),
+        registry.clone(),
+    );
+    (pruner, notifier)
 }
 
 /// The HTTP API's socket and guards, when `[http] listen` asks for one: the

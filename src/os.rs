@@ -1,5 +1,6 @@
 //! The operating system calls cosched makes through libc: the host name,
-//! the process's descriptor limit, and signals to a job's process group.
+//! the process's descriptor limit, and signals to a job's process group;
+//! and the systemd readiness message ([`sd_notify`], plain std).
 //! The one module allowed `unsafe` code; each block states why it is sound.
 
 #![allow(unsafe_code)]
@@ -15,6 +16,30 @@ pub fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Sends `state` (`READY=1`, `STOPPING=1`) to the service manager at
+/// `$NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace), as
+/// `Type=notify` units expect; false when there is none or it fails (a
+/// node outside systemd does nothing).
+pub fn sd_notify(state: &str) -> bool {
+    use std::os::unix::net::UnixDatagram;
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return false;
+    };
+    let Ok(socket) = UnixDatagram::unbound() else {
+        return false;
+    };
+    let target = target.to_string_lossy().into_owned();
+    let sent = match target.strip_prefix('@') {
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+                .and_then(|addr| socket.send_to_addr(state.as_bytes(), &addr))
+        }
+        None => socket.send_to(state.as_bytes(), &target),
+    };
+    sent.is_ok()
 }
 
 /// The soft `RLIMIT_NOFILE` of this process, if it can be read and is

@@ -6,6 +6,8 @@
 //! lease (a node that does not get it does nothing), then for every job
 //! remove, in steps of at most `batch` rows with a pause between, its
 //! fires older than their status's age and those beyond its row cap.
+//! Each pass also removes sent and failed notifications older than
+//! [`NOTIFICATION_RETENTION`] (30 days).
 //! [`Pruner::run`] is the thin loop around it. The store keeps the newest
 //! fire of each status of each job and never touches `queued`/`running`.
 
@@ -18,6 +20,9 @@ use crate::clock::Clock;
 use crate::declare::ranges;
 use crate::model::{FireStatus, KeepFires, PRUNABLE_STATUSES};
 use crate::store::{PruneLease, PruneScope, PruneStep, Store, StoreError};
+
+/// How long sent and failed notifications are kept.
+pub const NOTIFICATION_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// How the pruner runs.
 #[derive(Debug, Clone)]
@@ -129,7 +134,10 @@ impl Pruner {
             ran: true,
             removed: Vec::new(),
         };
-        let result = self.prune_all(&mut report).await;
+        let mut result = self.prune_all(&mut report).await;
+        if result.is_ok() && report.ran {
+            result = self.prune_notifications().await;
+        }
         // Give the lease up at once, so a pass elsewhere need not wait
         // for it to expire; a node that stops mid-pass lets it expire.
         if result.is_ok() {
@@ -179,6 +187,27 @@ impl Pruner {
             }
         }
         Ok(())
+    }
+
+    /// Removes sent and failed notifications older than
+    /// [`NOTIFICATION_RETENTION`], in steps of `batch`.
+    async fn prune_notifications(&self) -> Result<(), StoreError> {
+        let before_ms = self
+            .clock
+            .now_ms()
+            .saturating_sub(ranges::millis(NOTIFICATION_RETENTION));
+        loop {
+            let removed = self
+                .store
+                .notifications_prune(before_ms, self.config.batch)
+                .await?;
+            if removed < self.config.batch {
+                return Ok(());
+            }
+            if !self.config.pause.is_zero() {
+                tokio::time::sleep(self.config.pause).await;
+            }
+        }
     }
 
     /// Removes a scope of one job step by step; None once the lease is lost.

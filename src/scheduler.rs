@@ -565,7 +565,7 @@ fn limit_fires(mut plan: FirePlan, limit: Option<u64>, fired: u64) -> FirePlan {
 
 /// The job's data with the trigger's keys over it (objects merge; any
 /// other trigger value replaces the job's).
-fn merged_data(job: &Value, trigger: Option<&Value>) -> Value {
+pub fn merged_data(job: &Value, trigger: Option<&Value>) -> Value {
     match (job, trigger) {
         (job, None) => job.clone(),
         (Value::Object(base), Some(Value::Object(over))) => {

@@ -8,6 +8,7 @@ pub mod calendars;
 pub mod fires;
 pub mod jobs;
 pub mod nodes;
+pub mod notifications;
 pub mod scheduler_flags;
 pub mod triggers;
 
@@ -16,6 +17,7 @@ pub mod prelude {
     pub use super::fires::Entity as Fires;
     pub use super::jobs::Entity as Jobs;
     pub use super::nodes::Entity as Nodes;
+    pub use super::notifications::Entity as Notifications;
     pub use super::scheduler_flags::Entity as SchedulerFlags;
     pub use super::triggers::Entity as Triggers;
 }

@@ -3,8 +3,10 @@
 //! Commands return [`CliError`]; only `main` turns it into an exit code
 //! (0 success, 1 runtime failure, 2 bad usage or configuration).
 
+mod backfill;
 pub mod bench;
 mod next;
+mod notifications;
 mod output;
 mod producer;
 
@@ -190,6 +192,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create the missed fires of a job in a past window (`--from`, `--to`).
+    Backfill(backfill::BackfillArgs),
+    /// Notifications of `[[notify]]` rules, newest first, and their delivery.
+    Notifications(notifications::NotificationsArgs),
     /// Measure fires per second and lateness on a database (burst or steady load).
     Bench(bench::BenchArgs),
     /// Print a shell completion script: `cosched completions bash > /etc/bash_completion.d/cosched`.
@@ -459,6 +465,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             };
             list_fires(&client(&db, &registry).await?, &filter, cursor, json).await
         }
+        Command::Notifications(args) => notifications::run(args, &registry).await,
+        Command::Backfill(args) => backfill::run(args, &registry).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
@@ -548,7 +556,15 @@ async fn serve(db: DatabaseArgs, registry: JobRegistry) -> Result<(), CliError> 
     let (node, report) = Node::start(settings, &config, registry, clock).await?;
     tracing::info!(created = ?report.created, updated = ?report.updated, removed = ?report.removed,
         unchanged = report.unchanged.len(), "configuration reconciled");
-    let report = node.run(shutdown).await;
+    // systemd (`Type=notify`): ready once the file is reconciled and the
+    // node registered; stopping as the shutdown protocol starts.
+    crate::os::sd_notify("READY=1");
+    let report = node
+        .run(async {
+            shutdown.await;
+            crate::os::sd_notify("STOPPING=1");
+        })
+        .await;
     if let Some(lost) = report.database_lost {
         return Err(CliError::Runtime(format!(
             "{lost}. The node stopped leasing and exited: fires recorded since the loss are \

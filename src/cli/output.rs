@@ -17,14 +17,14 @@ pub fn instant(t: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "-".to_string())
 }
 
-fn ms(t: Option<i64>) -> String {
+pub(super) fn ms(t: Option<i64>) -> String {
     instant(t.map(from_ms))
 }
 
 /// Prints rows under a header, each column as wide as its widest cell.
 /// Cells are user text (names, errors): control characters are escaped
 /// so that a name cannot forge a line or drive the terminal.
-fn table(header: &[&str], rows: &[Vec<String>]) {
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|c| printable(c).into_owned()).collect())

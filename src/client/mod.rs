@@ -7,7 +7,9 @@
 //! plain SQL. It speaks [`crate::model`] types, and [`views`] gives their
 //! JSON shapes, shared by `--json` and the HTTP API.
 
+pub mod backfill;
 mod dashboard;
+pub mod notifications;
 mod page;
 mod preview;
 pub mod views;

@@ -71,7 +71,7 @@ pub(super) fn toml_to_json(v: &toml::Value) -> Value {
     }
 }
 
-fn table_to_json(t: &toml::Table) -> Value {
+pub(super) fn table_to_json(t: &toml::Table) -> Value {
     Value::Object(
         t.iter()
             .map(|(k, v)| (k.clone(), toml_to_json(v)))

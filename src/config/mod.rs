@@ -9,7 +9,8 @@
 //!
 //! This module owns the file's shape only: its serde types (`raw`),
 //! offsets to `file:line:column` (`spans`), `[scheduler]` (`settings`),
-//! `[http]` (`http`), `[[calendar]]` (`calendars`), and `[[job]]`
+//! `[http]` (`http`), `[[calendar]]` (`calendars`), `[[notify]]`
+//! (`notify`), and `[[job]]`
 //! (`jobs`), which turns each table into a
 //! [`JobDecl`](crate::declare::JobDecl) and runs the one validator of
 //! [`crate::declare`] that the HTTP API and the `Client` run too; `hash`
@@ -53,6 +54,7 @@ mod calendars;
 mod hash;
 mod http;
 mod jobs;
+mod notify;
 mod raw;
 mod settings;
 mod spans;
@@ -63,7 +65,7 @@ use std::path::{Path, PathBuf};
 
 use crate::declare::hint;
 use crate::jobs::JobRegistry;
-use crate::model::ConfigJob;
+use crate::model::{ConfigJob, NotifyRule};
 use crate::schedule::calendar::{CalendarDef, CalendarSet};
 
 pub use self::http::HttpSettings;
@@ -126,6 +128,8 @@ pub struct Config {
     /// Calendars by name, with their JSON definitions (a
     /// [`CalendarDef`] with its time zone set).
     pub calendars: Vec<(String, String)>,
+    /// The `[[notify]]` rules.
+    pub notify: Vec<NotifyRule>,
 }
 
 impl Config {
@@ -223,6 +227,7 @@ pub fn parse(src: &str, file: &str, registry: &JobRegistry) -> Result<Config, Co
             jobs.push(job);
         }
     }
+    let notify = notify::notify_rules(&mut c, &raw.notify, registry);
     if !c.issues.is_empty() {
         return Err(ConfigError { issues: c.issues });
     }
@@ -232,6 +237,7 @@ pub fn parse(src: &str, file: &str, registry: &JobRegistry) -> Result<Config, Co
         http,
         jobs,
         calendars,
+        notify,
     })
 }
 

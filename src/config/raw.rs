@@ -17,6 +17,8 @@ pub(super) struct RawFile {
     pub job: Vec<Spanned<RawJob>>,
     #[serde(default)]
     pub calendar: Vec<Spanned<RawCalendar>>,
+    #[serde(default)]
+    pub notify: Vec<Spanned<super::notify::RawNotify>>,
 }
 
 /// A `[[calendar]]` table: the fields of

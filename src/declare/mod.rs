@@ -39,6 +39,7 @@ mod error;
 pub mod hint;
 mod job;
 mod keep_fires;
+mod notify;
 pub mod ranges;
 mod schedule;
 mod typed;
@@ -46,6 +47,7 @@ mod typed;
 pub use decl::{CalendarIntervalDecl, DailyDecl, JobDecl, KeepFiresDecl, RetryDecl, ScheduleDecl};
 pub use error::{FieldIssue, ValidationError};
 pub use keep_fires::keep_fires_override;
+pub use notify::{NotifyDecl, validate_notify};
 pub use schedule::{parse_time_of_day, parse_timezone};
 pub use typed::check_defs;
 

@@ -12,6 +12,7 @@
 //! | `DELETE /jobs/{name}` | delete an API job with its history |
 //! | `POST /jobs/{name}/trigger` | fire now: `{"data"?}`: 201 |
 //! | `POST /jobs/{name}/schedule` | a one-off: `{"at" \| "in", "data"?}`: 201 |
+//! | `POST /jobs/{name}/backfill` | missed fires in a past window: `{"from", "to", "max"?, "dry_run"?}`: 201 when it created some |
 //! | `POST /jobs/{name}/pause`, `/resume` | pause or resume a job |
 //! | `POST /triggers/{id}/pause`, `/resume` | one trigger |
 //! | `POST /groups/{group}/pause`, `/resume` | every job of a group |
@@ -20,6 +21,7 @@
 //! | `GET /fires/{id}` | one fire |
 //! | `POST /fires/{id}/cancel` | cancel a running or queued fire |
 //! | `GET /nodes` | the nodes ([`node_json`]) |
+//! | `GET /notifications?status=&limit=` | notifications of `[[notify]]` rules, newest first |
 //! | `GET /calendars` | the calendars ([`calendar_json`]) |
 //! | `PUT /calendars/{name}`, `DELETE /calendars/{name}` | create or replace, delete an API calendar |
 //! | `GET /ui`, `/ui/jobs`, `/ui/jobs/{name}`, `/ui/fires`, `/ui/assets/*` | the dashboard ([`super::ui`]) |
@@ -44,10 +46,15 @@ use utoipa::openapi::path::Parameter;
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
+use self::backfill::{BackfillBody, backfill};
 use self::calendars::{calendars, delete_calendar, put_calendar};
 use self::fires::{FiresQuery, cancel_fire, fire, fires};
 use self::metrics::metrics;
+use self::notifications::{NotificationsQuery, notifications};
 use self::paging::{page_limit, paged};
+use self::pause::{
+    pause_group, pause_job, pause_trigger, resume_group, resume_job, resume_trigger,
+};
 use self::preview::{NextQuery, job_next};
 use super::auth::{self, Access, Caller};
 use super::openapi::{
@@ -65,10 +72,13 @@ use crate::store::FireFilter;
 /// How long `/healthz` waits for the database.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
+mod backfill;
 mod calendars;
 mod fires;
 mod metrics;
+mod notifications;
 mod paging;
+mod pause;
 mod preview;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -254,6 +264,19 @@ pub static ROUTES: &[Route] = &[
     ),
     route(
         Verb::Post,
+        "/jobs/{name}/backfill",
+        OPERATE,
+        with_body(
+            doc(
+                "create the fires a job's triggers had in `[from, to)` that have no fire yet",
+                Answer::Json(201, any_object),
+            ),
+            component::<BackfillBody>,
+        ),
+        |m| on(m, backfill),
+    ),
+    route(
+        Verb::Post,
         "/jobs/{name}/schedule",
         OPERATE,
         with_body(
@@ -360,6 +383,19 @@ pub static ROUTES: &[Route] = &[
             Answer::Json(200, list_of::<shapes::Node>),
         ),
         |m| on(m, nodes),
+    ),
+    route(
+        Verb::Get,
+        "/notifications",
+        READ,
+        with_query(
+            doc(
+                "notifications of `[[notify]]` rules, newest first, with their delivery",
+                Answer::Json(200, list_of::<shapes::Notification>),
+            ),
+            query_of::<NotificationsQuery>,
+        ),
+        |m| on(m, notifications),
     ),
     route(
         Verb::Get,
@@ -698,50 +734,6 @@ fn scheduled(job: &str, t: &Trigger) -> (StatusCode, Json) {
             "fire_at": t.next_fire_at.map(|ms| from_ms(ms).to_rfc3339()),
         })),
     )
-}
-
-async fn pause_job(State(s): State<AppState>, PathParam(name): PathParam) -> Result<Json> {
-    let changed = s.api.client.pause(&name).await?;
-    Ok(axum::Json(
-        json!({"job": name, "paused": true, "changed": changed}),
-    ))
-}
-
-async fn resume_job(State(s): State<AppState>, PathParam(name): PathParam) -> Result<Json> {
-    let changed = s.api.client.resume(&name).await?;
-    Ok(axum::Json(
-        json!({"job": name, "paused": false, "changed": changed}),
-    ))
-}
-
-async fn pause_trigger(State(s): State<AppState>, PathParam(t): PathParam) -> Result<Json> {
-    let t = id(&t, "trigger")?;
-    let changed = s.api.client.pause_trigger(t).await?;
-    Ok(axum::Json(
-        json!({"trigger_id": t, "paused": true, "changed": changed}),
-    ))
-}
-
-async fn resume_trigger(State(s): State<AppState>, PathParam(t): PathParam) -> Result<Json> {
-    let t = id(&t, "trigger")?;
-    let changed = s.api.client.resume_trigger(t).await?;
-    Ok(axum::Json(
-        json!({"trigger_id": t, "paused": false, "changed": changed}),
-    ))
-}
-
-async fn pause_group(State(s): State<AppState>, PathParam(group): PathParam) -> Result<Json> {
-    let changed = s.api.client.pause_group(&group).await?;
-    Ok(axum::Json(
-        json!({"group": group, "paused": true, "changed": changed}),
-    ))
-}
-
-async fn resume_group(State(s): State<AppState>, PathParam(group): PathParam) -> Result<Json> {
-    let changed = s.api.client.resume_group(&group).await?;
-    Ok(axum::Json(
-        json!({"group": group, "paused": false, "changed": changed}),
-    ))
 }
 
 // ---- creating a job ----------------------------------------------------------

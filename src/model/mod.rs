@@ -1,5 +1,5 @@
 //! The domain model: what every layer speaks. Jobs, triggers, fires,
-//! nodes and calendars as declared and as stored, the closed sets of their
+//! nodes, calendars and notifications as declared and as stored, the closed sets of their
 //! states and policies, and the overlap decision.
 //!
 //! Nothing here does I/O or knows a database row: the store's codec turns
@@ -13,6 +13,7 @@ mod fire;
 mod health;
 mod job;
 mod node;
+mod notification;
 mod overlap;
 mod retention;
 mod text;
@@ -24,6 +25,7 @@ pub use fire::{Fire, MAX_RECORDED_TEXT};
 pub use health::{FireCount, JobHealth};
 pub use job::{ConfigJob, DEFAULT_POOL, Job, JobDef, JobSummary, RetryPolicy};
 pub use node::{NodeInfo, NodeSummary};
+pub use notification::{Notification, NotificationStatus, NotifyEvent, NotifyRule};
 pub use overlap::{Admission, OverlapGate};
 pub use retention::{KeepFires, KeepFiresOverride, PRUNABLE_STATUSES};
 pub use text::{Printable, printable};

@@ -31,14 +31,14 @@ use std::time::Duration;
 
 use chrono::{Duration as TimeDelta, NaiveTime};
 use chrono_tz::Tz;
-use entity::{calendars, fires, jobs, nodes, triggers};
+use entity::{calendars, fires, jobs, nodes, notifications, triggers};
 use sea_orm::Set;
 use serde_json::Value;
 
 use super::StoreError;
 use crate::clock::from_ms;
 use crate::model::{
-    Calendar, Fire, Job, JobDef, KeepFiresOverride, NodeInfo, RetryPolicy, Trigger,
+    Calendar, Fire, Job, JobDef, KeepFiresOverride, NodeInfo, Notification, RetryPolicy, Trigger,
 };
 use crate::schedule::ScheduleSpec;
 use crate::schedule::calendar::CalendarDef;
@@ -608,6 +608,36 @@ fn decode_node(row: &nodes::Model) -> Column<NodeInfo> {
         state: parsed("state", &row.state)?,
         declared_dead_by: row.declared_dead_by.clone(),
         declared_dead_at: row.declared_dead_at,
+    })
+}
+
+// ---- notifications ---------------------------------------------------------
+
+pub(super) fn notification(row: &notifications::Model) -> Result<Notification, MalformedRow> {
+    decode_notification(row).map_err(row_error("notifications", row.id))
+}
+
+fn decode_notification(row: &notifications::Model) -> Column<Notification> {
+    Ok(Notification {
+        id: row.id,
+        notify: row.notify.clone(),
+        event: parsed("event", &row.event)?,
+        dedup_key: row.dedup_key.clone(),
+        job: row.job_name.clone(),
+        fire_id: row.fire_id,
+        node: row.node_id.clone(),
+        fire_status: row.fire_status.clone(),
+        scheduled_at: row.scheduled_at,
+        detail: row.detail.clone(),
+        status: parsed("status", &row.status)?,
+        attempts: unsigned("attempts", i64::from(row.attempts))?,
+        due_at: row.due_at,
+        lease_owner: row.lease_owner.clone(),
+        lease_until: row.lease_until,
+        fence: row.fence,
+        error: row.error.clone(),
+        created_at: row.created_at,
+        sent_at: row.sent_at,
     })
 }
 

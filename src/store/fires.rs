@@ -2,7 +2,7 @@
 
 use super::storable::{refuse_nul, storable_opt};
 use super::{Store, StoreError, codec, placeholders};
-use crate::model::{Fire, FireStatus};
+use crate::model::{Fire, FireStatus, NotifyEvent};
 use entity::fires;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
@@ -99,13 +99,35 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut recorded = Vec::with_capacity(batch.len());
         let mut retries = false;
+        let mut failed: Vec<(NotifyEvent, i64, i64)> = Vec::new();
         for (c, retry_at) in batch {
             let took = updated.contains(&c.fire_id);
             if took && let Some(due_at) = retry_at {
                 self.queue_retry(&txn, c, *due_at).await?;
                 retries = true;
             }
+            // A failure notifies when no retry follows it.
+            if took && retry_at.is_none() {
+                let event = match c.status {
+                    FireStatus::Failed => Some(NotifyEvent::Failed),
+                    FireStatus::TimedOut => Some(NotifyEvent::TimedOut),
+                    _ => None,
+                };
+                if let Some(event) = event {
+                    failed.push((event, c.fire_id, c.finished_at_ms));
+                }
+            }
             recorded.push(took);
+        }
+        for event in [NotifyEvent::Failed, NotifyEvent::TimedOut] {
+            let ids: Vec<i64> = failed
+                .iter()
+                .filter(|f| f.0 == event)
+                .map(|f| f.1)
+                .collect();
+            if let Some(now_ms) = failed.iter().map(|f| f.2).max() {
+                self.notify_fires(&txn, event, &ids, now_ms).await?;
+            }
         }
         txn.commit().await?;
         if retries {

@@ -16,6 +16,7 @@
 //! There is one implementation, since sea-orm serves both backends; the
 //! conformance suite in `tests/it/store.rs` runs it on both.
 
+mod backfill;
 pub mod bench;
 mod calendar_reschedule;
 mod calendars;
@@ -29,6 +30,8 @@ mod health;
 mod jobs;
 mod lease;
 mod nodes;
+mod notification_events;
+mod notifications;
 mod notify;
 mod pages;
 mod producer_key;
@@ -52,6 +55,7 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 
+pub use backfill::{BackfillFires, BackfillOutcome};
 pub use calendars::LoadedCalendars;
 pub use connect::{Create, DEFAULT_CONNECT_TIMEOUT, redact};
 pub use dashboard::{
@@ -62,6 +66,7 @@ pub use fires::{FireCompletion, FireFilter};
 pub use jobs::JobsById;
 pub use lease::{LeaseParams, LeasedFires, LeasedTriggers};
 pub use nodes::{NodeCheckin, Recovery};
+pub use notifications::NotificationFailure;
 pub use pages::{FireKey, Page};
 pub use reconcile::ReconcileReport;
 pub use record::{RecordFire, RecordOutcome};
@@ -128,6 +133,8 @@ pub struct Store {
     /// Why the database can no longer record (sticky: once the file is
     /// gone, a new file at its path is not the database the node ran on).
     fault: Arc<std::sync::Mutex<Option<String>>>,
+    /// The `[[notify]]` rules events are recorded for.
+    notify_rules: notification_events::Rules,
 }
 
 impl Store {
@@ -253,6 +260,7 @@ impl Store {
             idle_in_transaction,
             record_pause: record_pause_from_env(),
             fault: Arc::new(std::sync::Mutex::new(None)),
+            notify_rules: Default::default(),
         })
     }
 

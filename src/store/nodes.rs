@@ -15,7 +15,7 @@ use entity::nodes;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
 
 use super::{Store, StoreError, codec};
-use crate::model::NodeSummary;
+use crate::model::{NodeSummary, NotifyEvent};
 
 /// What a node says of itself at each check-in.
 #[derive(Debug, Clone)]
@@ -135,8 +135,8 @@ impl Store {
         now_ms: i64,
         dead_after: u32,
     ) -> Result<Vec<String>, StoreError> {
-        let rows = self
-            .db
+        let txn = self.begin_write().await?;
+        let rows = txn
             .query_all_raw(self.stmt(
                 "UPDATE nodes SET state = 'dead', declared_dead_by = $1, declared_dead_at = $2 \
                  WHERE state = 'active' AND id <> $1 AND last_checkin_at + checkin_interval_ms * $3 < $2 \
@@ -144,9 +144,15 @@ impl Store {
                 [me.into(), now_ms.into(), i64::from(dead_after).into()],
             ))
             .await?;
-        rows.iter()
-            .map(|r| r.try_get::<String>("", "id").map_err(StoreError::from))
-            .collect()
+        let dead: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "id"))
+            .collect::<Result<_, _>>()?;
+        for node in &dead {
+            self.notify_node_dead(&txn, node, me, now_ms).await?;
+        }
+        txn.commit().await?;
+        Ok(dead)
     }
 
     /// Recovers the running fires of a dead (or restarted) node, in one
@@ -205,15 +211,21 @@ impl Store {
             ))
             .await?
             .rows_affected();
-        let abandoned = txn
-            .execute_raw(self.stmt(
+        let abandoned_ids: Vec<i64> = txn
+            .query_all_raw(self.stmt(
                 "UPDATE fires SET status = 'abandoned', finished_at = $1, \
                    error = 'node ' || $2 || ' was declared dead by ' || $3 || ' while running this fire' \
-                 WHERE node_id = $2 AND status = 'running'",
+                 WHERE node_id = $2 AND status = 'running' RETURNING id",
                 [now_ms.into(), dead.into(), by.into()],
             ))
             .await?
-            .rows_affected();
+            .iter()
+            .map(|r| r.try_get::<i64>("", "id"))
+            .collect::<Result<_, _>>()?;
+        let abandoned = abandoned_ids.len() as u64;
+        self.notify_fires(&txn, NotifyEvent::Abandoned, &abandoned_ids, now_ms)
+            .await?;
+        self.release_notifications_of(&txn, dead).await?;
         txn.execute_raw(self.stmt(
             "UPDATE triggers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
             [dead.into()],

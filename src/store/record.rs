@@ -14,7 +14,9 @@ use sea_orm::{ConnectionTrait, EntityTrait, Value};
 use serde_json::Value as Json;
 
 use super::{Store, StoreError, codec, placeholders};
-use crate::model::{Admission, Fire, FireStatus, Job, OverlapGate, OverlapPolicy, Trigger};
+use crate::model::{
+    Admission, Fire, FireStatus, Job, NotifyEvent, OverlapGate, OverlapPolicy, Trigger,
+};
 use crate::schedule::misfire::FirePlan;
 
 /// A fire to record: the leased trigger, its plan, and who records it.
@@ -55,6 +57,21 @@ fn previous_fire_ms(plan: &FirePlan, trigger: &Trigger) -> Option<i64> {
         .map(|f| f.scheduled_at.timestamp_millis())
         .max()
         .or(trigger.previous_fire_at)
+}
+
+/// The skipped fires that a misfire policy did not run (their reason
+/// says `misfired: …`; calendar and overlap skips are not misfires).
+fn misfire_skips<'a>(fires: impl IntoIterator<Item = &'a Fire>) -> Vec<i64> {
+    fires
+        .into_iter()
+        .filter(|f| f.status == FireStatus::Skipped)
+        .filter(|f| {
+            f.reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("misfired"))
+        })
+        .map(|f| f.id)
+        .collect()
 }
 
 /// A u64 count as a BIGINT column holds it.
@@ -252,7 +269,15 @@ impl Store {
             chunks.push(rows);
         }
         for chunk in chunks {
-            for fire in chunk.insert(self, txn).await? {
+            let inserted = chunk.insert(self, txn).await?;
+            self.notify_fires(
+                txn,
+                NotifyEvent::MisfireSkipped,
+                &misfire_skips(&inserted),
+                now_ms,
+            )
+            .await?;
+            for fire in inserted {
                 let Some(trigger_id) = fire.trigger_id else {
                     continue;
                 };
@@ -413,6 +438,13 @@ impl Store {
                 }
             }
         }
+        self.notify_fires(
+            txn,
+            NotifyEvent::MisfireSkipped,
+            &misfire_skips(&skipped),
+            r.now_ms,
+        )
+        .await?;
         Ok(RecordOutcome::Recorded { run, skipped })
     }
 }

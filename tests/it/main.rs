@@ -9,6 +9,7 @@
 
 mod support;
 
+mod backfill;
 mod bench;
 mod browser;
 mod calendars;
@@ -31,6 +32,7 @@ mod layout;
 mod metrics;
 mod never_started;
 mod next;
+mod notifications;
 mod outage;
 mod policies;
 mod reconcile;
@@ -40,5 +42,6 @@ mod scheduling;
 mod shutdown;
 mod sqlite_lost;
 mod store;
+mod systemd;
 mod testing;
 mod unstorable;

@@ -198,3 +198,30 @@ pub struct Changed {
     /// False when it was already in that state (pause and resume).
     changed: Option<Value>,
 }
+
+/// A notification of a `[[notify]]` rule, and its delivery.
+#[derive(Serialize, ToSchema)]
+pub struct Notification {
+    id: i64,
+    /// The rule's name.
+    notify: String,
+    /// `failed`, `timed_out`, `abandoned`, `misfire_skipped`,
+    /// `expectation_violated` or `node_dead`.
+    event: String,
+    job: Option<String>,
+    fire_id: Option<i64>,
+    node: Option<String>,
+    fire_status: Option<String>,
+    scheduled_at: Option<String>,
+    detail: Option<String>,
+    /// `pending`, `leased`, `sent` or `failed`.
+    status: String,
+    attempts: i64,
+    due_at: String,
+    lease_owner: Option<String>,
+    lease_until: Option<String>,
+    error: Option<String>,
+    created_at: String,
+    sent_at: Option<String>,
+    dedup_key: String,
+}
