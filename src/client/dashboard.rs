@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::{Client, ClientError};
 use crate::model::{Fire, FireStatus, Job, Trigger};
 use crate::schedule::calendar::Calendar;
-use crate::store::{FirePage, FirePageQuery, JobPage, JobPageQuery, ProblemGroup};
+use crate::store::{FirePage, FirePageQuery, FireWindowQuery, JobPage, JobPageQuery, ProblemGroup};
 
 impl Client {
     /// The client's clock, now.
@@ -70,6 +70,11 @@ impl Client {
         Ok(self.store.dashboard_fires_page(q).await?)
     }
 
+    /// The fires of a Gantt window, earliest first.
+    pub async fn fires_in_window(&self, q: &FireWindowQuery) -> Result<Vec<Fire>, ClientError> {
+        Ok(self.store.fires_in_window(q).await?)
+    }
+
     /// Waiting and paused triggers due at or before `until`.
     pub async fn triggers_due_before(
         &self,
@@ -80,6 +85,11 @@ impl Client {
             .store
             .triggers_due_before(until.timestamp_millis(), limit)
             .await?)
+    }
+
+    /// Waiting and paused triggers that name a calendar, at most `limit`.
+    pub async fn triggers_with_calendars(&self, limit: u64) -> Result<Vec<Trigger>, ClientError> {
+        Ok(self.store.triggers_with_calendars(limit).await?)
     }
 
     /// Jobs by id (those that decode).

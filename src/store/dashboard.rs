@@ -7,7 +7,10 @@
 //! - a job's fires: `fires_job_scheduled (job_id, scheduled_at)`;
 //! - pages of jobs by name: the unique index on `jobs.name`;
 //! - their triggers: `triggers_job (job_id)`;
-//! - triggers due before an instant: `triggers_due (state, pool, next_fire_at)`.
+//! - triggers due before an instant: `triggers_due (state, pool, next_fire_at)`;
+//! - a window of fires for the Gantt view: `fires_job_scheduled` for a page
+//!   of jobs, `fires_recent` for every job, and `fires_status_node
+//!   (status, node_id)` for the fires still running from before it.
 
 use std::collections::HashMap;
 
@@ -61,6 +64,21 @@ pub struct FirePageQuery {
 pub struct FirePage {
     pub fires: Vec<Fire>,
     pub next: Option<FireCursor>,
+}
+
+/// Which fires a window of the Gantt view holds: those scheduled in
+/// `[from - lookback, until]` that had not finished by `from`, and those
+/// still running that were scheduled earlier still.
+#[derive(Debug, Clone, Default)]
+pub struct FireWindowQuery {
+    /// Only these jobs' fires (a page of lanes); None: every job's.
+    pub job_ids: Option<Vec<i64>>,
+    pub from: i64,
+    pub until: i64,
+    /// How far before `from` a fire may be scheduled and still be drawn.
+    pub lookback: i64,
+    /// Fires at most (the earliest first).
+    pub limit: u64,
 }
 
 /// Fires of one job with one status and reason, in a window.
@@ -310,6 +328,63 @@ impl Store {
         let rows = triggers::Entity::find()
             .filter(triggers::Column::JobId.eq(job_id))
             .order_by_asc(triggers::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(self.decode_all(&rows, codec::trigger))
+    }
+
+    /// The fires of a Gantt window (see [`FireWindowQuery`]), earliest
+    /// first: two indexed reads, the window and the fires still running
+    /// from before it, merged.
+    pub async fn fires_in_window(&self, q: &FireWindowQuery) -> Result<Vec<Fire>, StoreError> {
+        let limit = q.limit.clamp(1, 50 * MAX_PAGE);
+        let start = q.from.saturating_sub(q.lookback.max(0));
+        let by_job = |query: sea_orm::Select<fires::Entity>| match &q.job_ids {
+            Some(ids) => query.filter(fires::Column::JobId.is_in(ids.iter().copied())),
+            None => query,
+        };
+        if q.job_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let window = by_job(fires::Entity::find())
+            .filter(fires::Column::ScheduledAt.gte(start))
+            .filter(fires::Column::ScheduledAt.lte(q.until))
+            .filter(
+                Condition::any()
+                    .add(fires::Column::FinishedAt.is_null())
+                    .add(fires::Column::FinishedAt.gte(q.from)),
+            )
+            .order_by_asc(fires::Column::ScheduledAt)
+            .order_by_asc(fires::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let older = by_job(fires::Entity::find())
+            .filter(fires::Column::Status.eq(FireStatus::Running.as_str()))
+            .filter(fires::Column::ScheduledAt.lt(start))
+            .order_by_asc(fires::Column::ScheduledAt)
+            .order_by_asc(fires::Column::Id)
+            .limit(MAX_PAGE)
+            .all(&self.db)
+            .await?;
+        let mut fires = self.decode_all(&older, codec::fire);
+        fires.extend(self.decode_all(&window, codec::fire));
+        Ok(fires)
+    }
+
+    /// Waiting and paused triggers that name at least one calendar, by
+    /// id, at most `limit`. No index serves `calendars IS NOT NULL`: the
+    /// statement walks the triggers (a few thousand rows at most).
+    pub async fn triggers_with_calendars(&self, limit: u64) -> Result<Vec<Trigger>, StoreError> {
+        let rows = triggers::Entity::find()
+            .filter(triggers::Column::Calendars.is_not_null())
+            .filter(triggers::Column::Calendars.ne(""))
+            .filter(triggers::Column::State.is_in([
+                TriggerState::Waiting.as_str(),
+                TriggerState::Paused.as_str(),
+            ]))
+            .order_by_asc(triggers::Column::Id)
+            .limit(limit.clamp(1, 10 * MAX_PAGE))
             .all(&self.db)
             .await?;
         Ok(self.decode_all(&rows, codec::trigger))

@@ -5,9 +5,12 @@
 //! | route | page |
 //! |---|---|
 //! | `GET /ui` | overview: cluster state, the last hour, the timeline of the next 2 hours, late now, the last 24 hours' problems |
+//! | `GET /ui/timeline?at=&span=&lanes=&after=&group=&pool=` | a Gantt view of a window: fires as bars, next fires as ticks, lanes per job or node, paged |
 //! | `GET /ui/jobs?group=&pool=&paused=&after=` | the jobs, paged by name |
 //! | `GET /ui/jobs/{name}?before=` | one job: next 20 fires, triggers, its fires (paged) |
 //! | `GET /ui/fires?job=&status=&before=` | fire history, paged |
+//! | `GET /ui/cluster` | the nodes: state, check-in age against the dead threshold, clock offset (flagged past 250 ms), pools, running fires, version, start |
+//! | `GET /ui/calendars` | each calendar's definition and the fires it suppresses in the next 7 days |
 //! | `GET /ui/assets/app.css`, `/ui/assets/app.js` | the embedded assets |
 //!
 //! Access follows the JSON API's rules exactly, since the routes are in
@@ -24,8 +27,12 @@
 //! Every list is paged (at most [`crate::store::MAX_PAGE`] rows) and every
 //! query it runs is served by an index (see the store's dashboard reads).
 
+pub mod actions;
 mod assets;
+pub mod csrf;
 pub mod format;
+pub mod forms;
+pub mod gantt;
 pub mod late;
 mod pages;
 pub mod respond;
@@ -40,17 +47,23 @@ use super::ApiError;
 use crate::client::ClientError;
 
 pub(crate) use assets::{css, js};
+pub(crate) use pages::calendars::calendars;
+pub(crate) use pages::cluster::cluster;
 pub(crate) use pages::fires::fires;
 pub(crate) use pages::job::job;
 pub(crate) use pages::jobs::jobs;
 pub(crate) use pages::overview::overview;
+pub(crate) use pages::timeline::timeline;
 
 /// Which navigation entry a page belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Section {
     Overview,
+    Timeline,
     Jobs,
     Fires,
+    Cluster,
+    Calendars,
 }
 
 /// A page of the dashboard: `refresh` asks the script to reload its
@@ -64,8 +77,11 @@ pub(crate) fn layout(
 ) -> Markup {
     let nav = [
         (Section::Overview, "/ui", "Overview"),
+        (Section::Timeline, "/ui/timeline", "Timeline"),
         (Section::Jobs, "/ui/jobs", "Jobs"),
         (Section::Fires, "/ui/fires", "Fires"),
+        (Section::Cluster, "/ui/cluster", "Cluster"),
+        (Section::Calendars, "/ui/calendars", "Calendars"),
     ];
     html! {
         (DOCTYPE)

@@ -41,3 +41,34 @@ pub fn fires_of(
         PreviewRange { from, until, limit },
     )
 }
+
+/// The instants of `trigger` in `[from, until]` (at most `limit`
+/// scheduled instants looked at) that its calendars exclude, each with
+/// the first calendar it names that excludes it: the schedule's own
+/// instants, before any calendar, checked one by one.
+pub fn suppressed_of(
+    trigger: &Trigger,
+    calendars: &HashMap<String, Arc<Calendar>>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: usize,
+) -> Vec<(DateTime<Utc>, String)> {
+    let Some(next) = trigger.next_fire_at else {
+        return Vec::new();
+    };
+    let named = calendars_of(trigger, calendars);
+    preview(
+        &trigger.spec,
+        from_ms(trigger.start_at),
+        trigger.repeat_count,
+        from_ms(next),
+        &CalendarSet::default(),
+        PreviewRange { from, until, limit },
+    )
+    .into_iter()
+    .filter_map(|f| {
+        let by = named.iter().find(|c| c.is_excluded(f.at))?;
+        Some((f.at, by.name.clone()))
+    })
+    .collect()
+}
