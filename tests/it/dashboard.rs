@@ -727,8 +727,9 @@ async fn the_cluster_page_shows_dead_and_overdue_nodes_and_flags_clock_offsets()
 
 #[tokio::test]
 async fn the_calendars_page_lists_the_fires_each_calendar_suppresses() {
-    // A Monday: the weekend's two noon fires are excluded.
-    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    // A Saturday morning: the trigger's next fire is Monday's (the
+    // weekend's are skipped), and the page lists the two it skipped.
+    let now = Utc.with_ymd_and_hms(2026, 3, 7, 10, 0, 0).unwrap();
     for db in backends().await {
         let d = Dashboard::start(&db.url, now).await;
         for (name, def) in [
@@ -742,6 +743,9 @@ async fn the_calendars_page_lists_the_fires_each_calendar_suppresses() {
         d.job(json!({"name": "noon", "kind": "noop",
             "schedule": {"cron": "0 0 12 * * ?", "timezone": "UTC", "calendars": ["weekends"]}}))
             .await;
+        let monday = Utc.with_ymd_and_hms(2026, 3, 9, 12, 0, 0).unwrap();
+        let noon = d.h.client.job("noon").await.unwrap();
+        assert_eq!(noon.next_fire_at, Some(monday.timestamp_millis()));
         let html = d.page("/ui/calendars").await.body;
         let weekends = instants_in(&html, "data-calendar=\"weekends\"", "</section>");
         assert_eq!(

@@ -18,11 +18,14 @@
 //! on a loopback listen without tokens; with tokens, each request needs
 //! `Authorization: Bearer <token>`, which a browser does not send by
 //! itself, so a dashboard behind tokens is reached through a reverse
-//! proxy that adds the header (see the README's Dashboard section). The
-//! dashboard only reads: it has no form and changes nothing, so it adds
-//! no state-changing route for cross-site requests to aim at. Every
-//! response carries `Content-Security-Policy: default-src 'self'` and an
-//! ETag ([`respond`]).
+//! proxy that adds the header (see the README's Dashboard section).
+//!
+//! The pages only read. What changes state is the [`actions`]: forms
+//! (`POST /ui/...`, the `operate` role, as their JSON twins) drawn only
+//! for a caller who may use them, each checked to come from the
+//! dashboard's own origin ([`csrf`]) and answered with a redirect back.
+//! Every response carries `Content-Security-Policy: default-src 'self'`
+//! (the forms need no script) and an ETag ([`respond`]).
 //!
 //! Every list is paged (at most [`crate::store::MAX_PAGE`] rows) and every
 //! query it runs is served by an index (see the store's dashboard reads).
