@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use super::{Client, ClientError};
 use crate::model::{Fire, FireStatus, Job, Trigger};
 use crate::schedule::calendar::Calendar;
-use crate::store::{FirePage, FirePageQuery, FireWindowQuery, JobPage, JobPageQuery, ProblemGroup};
+use crate::store::{
+    FireMark, FirePage, FirePageQuery, FireWindowQuery, JobPage, JobPageQuery, ProblemGroup,
+};
 
 impl Client {
     /// The client's clock, now.
@@ -63,6 +65,20 @@ impl Client {
     /// The latest fire of each of these jobs.
     pub async fn last_fires(&self, job_ids: &[i64]) -> Result<HashMap<i64, Fire>, ClientError> {
         Ok(self.store.last_fires(job_ids).await?)
+    }
+
+    /// The latest `per_job` fires of each of a page of jobs, oldest first.
+    pub async fn recent_fire_marks(
+        &self,
+        job_ids: &[i64],
+        per_job: u32,
+    ) -> Result<HashMap<i64, Vec<FireMark>>, ClientError> {
+        Ok(self.store.recent_fire_marks(job_ids, per_job).await?)
+    }
+
+    /// Lateness (ms) of one job's latest `cap` first attempts that started.
+    pub async fn job_lateness(&self, job_id: i64, cap: u64) -> Result<Vec<i64>, ClientError> {
+        Ok(self.store.job_lateness(job_id, cap).await?)
     }
 
     /// A page of fires, newest first.

@@ -10,13 +10,19 @@
 //! - triggers due before an instant: `triggers_due (state, pool, next_fire_at)`;
 //! - a window of fires for the Gantt view: `fires_job_scheduled` for a page
 //!   of jobs, `fires_recent` for every job, and `fires_status_node
-//!   (status, node_id)` for the fires still running from before it.
+//!   (status, node_id)` for the fires still running from before it;
+//! - a page's sparklines, a job's lateness and the last-status filter:
+//!   bounded reads of `fires_job_scheduled`, one per job of the page;
+//! - the triggers naming a calendar: no index (a bounded walk of
+//!   `triggers`, which holds one row or a few per job).
 
 use std::collections::HashMap;
 
 use entity::{fires, jobs, triggers};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Value,
 };
 
 use super::{Store, StoreError, codec};
@@ -34,6 +40,8 @@ pub struct JobPageQuery {
     pub group: Option<String>,
     pub pool: Option<String>,
     pub paused: Option<bool>,
+    /// Only jobs whose latest fire has this status.
+    pub last_status: Option<FireStatus>,
 }
 
 /// A page of jobs, and the cursor of the next page if there is one.
@@ -79,6 +87,15 @@ pub struct FireWindowQuery {
     pub lookback: i64,
     /// Fires at most (the earliest first).
     pub limit: u64,
+}
+
+/// One of a job's recent fires, for its sparkline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FireMark {
+    pub scheduled_at: i64,
+    pub status: FireStatus,
+    /// Start minus scheduled instant, once started.
+    pub late_ms: Option<i64>,
 }
 
 /// Fires of one job with one status and reason, in a window.
@@ -201,6 +218,15 @@ impl Store {
         }
         if let Some(paused) = q.paused {
             query = query.filter(jobs::Column::Paused.eq(paused));
+        }
+        if let Some(status) = q.last_status {
+            // One indexed probe per job (fires_job_scheduled); the status
+            // is a fixed name of a closed set, so it is written inline.
+            query = query.filter(Expr::cust(format!(
+                "(SELECT f.status FROM fires f WHERE f.job_id = jobs.id \
+                 ORDER BY f.scheduled_at DESC, f.attempt DESC LIMIT 1) = '{}'",
+                status.as_str()
+            )));
         }
         let mut rows = query
             .order_by_asc(jobs::Column::Name)
@@ -388,5 +414,74 @@ impl Store {
             .all(&self.db)
             .await?;
         Ok(self.decode_all(&rows, codec::trigger))
+    }
+
+    /// The latest `per_job` fires of each of these jobs (a page of them),
+    /// oldest first: one statement, a `UNION ALL` of one bounded, indexed
+    /// read per job (`fires_job_scheduled`), on both backends.
+    pub async fn recent_fire_marks(
+        &self,
+        job_ids: &[i64],
+        per_job: u32,
+    ) -> Result<HashMap<i64, Vec<FireMark>>, StoreError> {
+        let mut marks: HashMap<i64, Vec<FireMark>> = HashMap::new();
+        if job_ids.is_empty() {
+            return Ok(marks);
+        }
+        let ids = &job_ids[..job_ids.len().min(usize::try_from(MAX_PAGE).unwrap_or(200))];
+        let arms: Vec<String> = (1..=ids.len())
+            .map(|i| {
+                format!(
+                    "SELECT * FROM (SELECT job_id, scheduled_at, status, \
+                     started_at - scheduled_at AS late FROM fires WHERE job_id = ${i} \
+                     ORDER BY scheduled_at DESC, attempt DESC LIMIT {per_job}) AS r{i}"
+                )
+            })
+            .collect();
+        let values: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(&arms.join(" UNION ALL "), values))
+            .await?;
+        for row in rows {
+            let status: String = row.try_get("", "status")?;
+            let Ok(status) = status.parse::<FireStatus>() else {
+                continue;
+            };
+            marks
+                .entry(row.try_get("", "job_id")?)
+                .or_default()
+                .push(FireMark {
+                    scheduled_at: row.try_get("", "scheduled_at")?,
+                    status,
+                    late_ms: row.try_get("", "late")?,
+                });
+        }
+        for list in marks.values_mut() {
+            list.sort_by_key(|m| m.scheduled_at);
+        }
+        Ok(marks)
+    }
+
+    /// Lateness (ms) of one job's latest `cap` first attempts that started.
+    pub async fn job_lateness(&self, job_id: i64, cap: u64) -> Result<Vec<i64>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(
+                "SELECT started_at - scheduled_at AS late FROM fires \
+                 WHERE job_id = $1 AND attempt = 1 AND started_at IS NOT NULL \
+                   AND status <> 'queued' \
+                 ORDER BY scheduled_at DESC LIMIT $2",
+                [
+                    job_id.into(),
+                    i64::try_from(cap.min(10_000)).unwrap_or(0).into(),
+                ],
+            ))
+            .await?;
+        let mut late = Vec::with_capacity(rows.len());
+        for row in rows {
+            late.push(row.try_get::<i64>("", "late")?);
+        }
+        Ok(late)
     }
 }

@@ -772,3 +772,96 @@ async fn the_calendars_page_lists_the_fires_each_calendar_suppresses() {
         d.stop().await;
     }
 }
+
+#[tokio::test]
+async fn sparklines_status_filter_and_lateness_histogram_are_the_fires() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    let t = now.timestamp_millis();
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now).await;
+        for name in ["a", "b", "c"] {
+            d.job(json!({"name": name, "kind": "noop"})).await;
+        }
+        // a: 65 fires, late by 0, 50, 500, 5000 ms in turn; the last failed.
+        let mut lates = Vec::new();
+        for i in 0..65 {
+            let at = t - (65 - i) * 60_000;
+            let late = [0, 50, 500, 5_000][usize::try_from(i % 4).unwrap()];
+            let status = if i == 64 { "failed" } else { "succeeded" };
+            insert_fire(
+                &d,
+                "a",
+                at,
+                status,
+                Some((at + late, Some(at + late + 10))),
+                Some("n"),
+            )
+            .await;
+            lates.push(late);
+        }
+        for i in 0..3 {
+            let at = t - (3 - i) * 60_000;
+            insert_fire(
+                &d,
+                "b",
+                at,
+                "succeeded",
+                Some((at, Some(at + 1))),
+                Some("n"),
+            )
+            .await;
+        }
+        let html = d.page("/ui/jobs").await.body;
+        let spark = |job: &str| -> Vec<String> {
+            let row = &html[html.find(&format!(">{job}</a>")).unwrap()..];
+            let row = &row[..row.find("</tr>").unwrap()];
+            row.split("data-status=\"")
+                .skip(1)
+                .map(|s| s[..s.find('"').unwrap()].to_string())
+                .collect()
+        };
+        let a = spark("a");
+        assert_eq!(a.len(), 60, "{}", db.backend);
+        assert_eq!(a.last().map(String::as_str), Some("failed"));
+        assert!(a[..59].iter().all(|s| s == "succeeded"));
+        assert_eq!(spark("b"), vec!["succeeded"; 3]);
+        assert!(spark("c").is_empty());
+
+        let count = |html: &str| html.matches("<a href=\"/ui/jobs/").count();
+        let failed = d.page("/ui/jobs?status=failed").await.body;
+        assert_eq!(count(&failed), 1);
+        assert!(failed.contains(">a</a>"));
+        let ok = d.page("/ui/jobs?status=succeeded").await.body;
+        assert_eq!(count(&ok), 1);
+        assert!(ok.contains(">b</a>"));
+        assert_eq!(get(d.addr, "/ui/jobs?status=bogus").await.status, 400);
+
+        // The histogram counts every started first attempt by bucket.
+        let job = d.page("/ui/jobs/a").await.body;
+        let bucket = |label: &str| -> usize {
+            let at = job
+                .find(&format!("data-bucket=\"{label}\" data-count=\""))
+                .unwrap_or_else(|| panic!("{label}: {job}"));
+            let rest = &job[at + label.len() + 27..];
+            rest[..rest.find('"').unwrap()].parse().unwrap()
+        };
+        assert_eq!(
+            bucket("&lt; 10ms"),
+            lates.iter().filter(|&&l| l == 0).count()
+        );
+        assert_eq!(
+            bucket("&lt; 100ms"),
+            lates.iter().filter(|&&l| l == 50).count()
+        );
+        assert_eq!(
+            bucket("&lt; 1s"),
+            lates.iter().filter(|&&l| l == 500).count()
+        );
+        assert_eq!(
+            bucket("&lt; 10s"),
+            lates.iter().filter(|&&l| l == 5_000).count()
+        );
+        assert_eq!(bucket("early"), 0);
+        d.stop().await;
+    }
+}

@@ -6,8 +6,8 @@
 //! |---|---|
 //! | `GET /ui` | overview: cluster state, the last hour, the timeline of the next 2 hours, late now, the last 24 hours' problems |
 //! | `GET /ui/timeline?at=&span=&lanes=&after=&group=&pool=` | a Gantt view of a window: fires as bars, next fires as ticks, lanes per job or node, paged |
-//! | `GET /ui/jobs?group=&pool=&paused=&after=` | the jobs, paged by name |
-//! | `GET /ui/jobs/{name}?before=` | one job: next 20 fires, triggers, its fires (paged) |
+//! | `GET /ui/jobs?group=&pool=&paused=&status=&after=` | the jobs with a sparkline of their latest fires, paged by name |
+//! | `GET /ui/jobs/{name}?before=` | one job: next 20 fires, triggers, a lateness histogram, its fires (paged), its actions |
 //! | `GET /ui/fires?job=&status=&before=` | fire history, paged |
 //! | `GET /ui/cluster` | the nodes: state, check-in age against the dead threshold, clock offset (flagged past 250 ms), pools, running fires, version, start |
 //! | `GET /ui/calendars` | each calendar's definition and the fires it suppresses in the next 7 days |
@@ -39,6 +39,7 @@ pub mod gantt;
 pub mod late;
 mod pages;
 pub mod respond;
+pub mod spark;
 pub mod svg;
 mod upcoming;
 

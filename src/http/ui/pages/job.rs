@@ -10,7 +10,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::format::{self, urlencode};
-use super::super::{Section, actions, csrf, error_page, failure, forms, layout, respond, upcoming};
+use super::super::{
+    Section, actions, csrf, error_page, failure, forms, layout, respond, spark, upcoming,
+};
 use super::fires::{PAGE, fire_table, pager, parse_cursor};
 use crate::client::ClientError;
 use crate::client::views::schedule_text;
@@ -21,6 +23,8 @@ use crate::store::{FireCursor, FirePageQuery};
 
 /// Future fires shown.
 const NEXT_FIRES: usize = 20;
+/// Starts in the lateness histogram at most.
+const HISTOGRAM_STARTS: u64 = 1000;
 /// How far ahead the preview looks (a yearly schedule still shows).
 const PREVIEW_YEARS: i64 = 5;
 
@@ -102,6 +106,7 @@ async fn render(
             limit: PAGE,
         })
         .await?;
+    let late = client.job_lateness(job.id, HISTOGRAM_STARTS).await?;
     let base = format!("/ui/jobs/{}?", urlencode(&job.name));
     let back = format!("/ui/jobs/{}", urlencode(&job.name));
     let cancel = operate.then_some(back.as_str());
@@ -139,6 +144,11 @@ async fn render(
             }
         }
         (triggers_section(&summary.triggers, tz, operate.then_some(back.as_str())))
+        section aria-labelledby="lateness" {
+            h2 id="lateness" { "Lateness of the latest " (late.len()) " starts" }
+            @if late.is_empty() { p class="empty" { "No fire has started yet." } }
+            @else { div class="scroll" { (spark::histogram(&late)) } }
+        }
         section aria-labelledby="history" {
             h2 id="history" { "Fires" }
             (fire_table(&page, tz, false, cancel))

@@ -257,6 +257,7 @@ async fn job_lanes(s: &AppState, v: &View, w: &Window) -> Result<Lanes, ClientEr
             group: v.group.clone(),
             pool: v.pool.clone(),
             paused: None,
+            last_status: None,
         })
         .await?;
     let ids: Vec<i64> = page.jobs.iter().map(|j| j.job.id).collect();
