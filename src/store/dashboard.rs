@@ -2,7 +2,9 @@
 //! keyset pages of jobs and fires, and the triggers due within a horizon.
 //!
 //! Every statement here is bounded and served by an index (checked with
-//! `EXPLAIN` on PostgreSQL):
+//! `EXPLAIN ANALYZE` on PostgreSQL 15 with 10,000 jobs, one cron trigger
+//! each, and 1,000,000 fires over 30 days seeded by `generate_series`;
+//! each method's note gives its plan and time):
 //! - windows of fires by `scheduled_at`: `fires_recent (scheduled_at, attempt, id)`;
 //! - a job's fires: `fires_job_scheduled (job_id, scheduled_at)`;
 //! - pages of jobs by name: the unique index on `jobs.name`;
@@ -115,6 +117,9 @@ fn page_size(limit: u64) -> u64 {
 
 impl Store {
     /// How many fires scheduled at or after `since_ms` have each status.
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): Bitmap Index
+    /// Scan on fires_recent (the last hour: 1,388 rows), 1.3 ms.
     pub async fn fire_counts_since(
         &self,
         since_ms: i64,
@@ -141,6 +146,9 @@ impl Store {
     /// Lateness (start minus scheduled instant, ms) of the first attempts
     /// scheduled at or after `since_ms` that started, at most `cap` of the
     /// most recent.
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): Bitmap Index
+    /// Scan on fires_recent, then a sort of the hour's rows, 1.2 ms.
     pub async fn lateness_since(&self, since_ms: i64, cap: u64) -> Result<Vec<i64>, StoreError> {
         let rows = self
             .db
@@ -165,6 +173,9 @@ impl Store {
     /// Failed, timed-out, abandoned and skipped fires scheduled at or
     /// after `since_ms`, grouped by job, status and reason, the largest
     /// groups first (at most `limit` groups).
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): BitmapAnd of
+    /// fires_recent (24 h) and fires_status_node (the four statuses), 20 ms.
     pub async fn fire_problems_since(
         &self,
         since_ms: i64,
@@ -204,6 +215,12 @@ impl Store {
     }
 
     /// A page of jobs by name, with their triggers.
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): Index Scan
+    /// on jobs_name_key (LIMIT 51), 0.1 ms; the page's triggers by triggers_job, 0.1 ms. With a
+    /// last-status filter: the same scan, each job's latest fire an Index Scan Backward on
+    /// fires_job_scheduled (LIMIT 1): 37 ms to find 51 jobs among 2,501 (a rare status walks more
+    /// jobs, at about 15 us each).
     pub async fn dashboard_jobs_page(&self, q: &JobPageQuery) -> Result<JobPage, StoreError> {
         let size = page_size(q.limit);
         let mut query = jobs::Entity::find();
@@ -265,6 +282,9 @@ impl Store {
 
     /// The most recent fire of each of these jobs (one indexed lookup per
     /// job: callers pass a page of jobs, never all of them).
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): Index Scan
+    /// Backward on fires_job_scheduled (LIMIT 1), 0.07 ms a job.
     pub async fn last_fires(&self, job_ids: &[i64]) -> Result<HashMap<i64, Fire>, StoreError> {
         let mut last = HashMap::new();
         for &id in job_ids {
@@ -287,6 +307,10 @@ impl Store {
     }
 
     /// A page of fires, newest first (by scheduled instant, then id).
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): Index Scan
+    /// Backward on fires_recent (every job, or one status), fires_job_scheduled (one job); LIMIT
+    /// 51 stops it at once: 0.3 to 0.5 ms.
     pub async fn dashboard_fires_page(&self, q: &FirePageQuery) -> Result<FirePage, StoreError> {
         let size = page_size(q.limit);
         let mut query = fires::Entity::find();
@@ -331,6 +355,11 @@ impl Store {
 
     /// Waiting and paused triggers whose next fire is at or before
     /// `until_ms`, earliest first, at most `limit`.
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): triggers_due
+    /// (state, pool, next_fire_at) when the horizon is selective; a Seq Scan plus top-N sort when
+    /// most triggers are due in it (the seed: all 10,000 within 2 h, 18 ms), which is then the
+    /// cheaper plan.
     pub async fn triggers_due_before(
         &self,
         until_ms: i64,
@@ -350,6 +379,9 @@ impl Store {
     }
 
     /// The triggers of one job.
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): Index Scan
+    /// on triggers_job, 0.06 ms.
     pub async fn triggers_of(&self, job_id: i64) -> Result<Vec<Trigger>, StoreError> {
         let rows = triggers::Entity::find()
             .filter(triggers::Column::JobId.eq(job_id))
@@ -362,6 +394,12 @@ impl Store {
     /// The fires of a Gantt window (see [`FireWindowQuery`]), earliest
     /// first: two indexed reads, the window and the fires still running
     /// from before it, merged.
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): for a page
+    /// of jobs, Bitmap Index Scan on fires_job_scheduled (0.2 ms); for every job (lanes per
+    /// node), Bitmap Index Scan on fires_recent over the window and its lookback (24 h: 25,000
+    /// rows, 20 ms); the fires still running, an Index Scan on fires_queued (status, due_at), 0.1
+    /// ms.
     pub async fn fires_in_window(&self, q: &FireWindowQuery) -> Result<Vec<Fire>, StoreError> {
         let limit = q.limit.clamp(1, 50 * MAX_PAGE);
         let start = q.from.saturating_sub(q.lookback.max(0));
@@ -401,6 +439,9 @@ impl Store {
     /// Waiting and paused triggers that name at least one calendar, by
     /// id, at most `limit`. No index serves `calendars IS NOT NULL`: the
     /// statement walks the triggers (a few thousand rows at most).
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): Seq Scan on
+    /// triggers (10,000 rows, 2.5 ms); no index, by design (see above).
     pub async fn triggers_with_calendars(&self, limit: u64) -> Result<Vec<Trigger>, StoreError> {
         let rows = triggers::Entity::find()
             .filter(triggers::Column::Calendars.is_not_null())
@@ -419,6 +460,10 @@ impl Store {
     /// The latest `per_job` fires of each of these jobs (a page of them),
     /// oldest first: one statement, a `UNION ALL` of one bounded, indexed
     /// read per job (`fires_job_scheduled`), on both backends.
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): one Index
+    /// Scan Backward on fires_job_scheduled (LIMIT 60) per arm, 0.75 ms an arm, so about 40 ms
+    /// for a page of 50.
     pub async fn recent_fire_marks(
         &self,
         job_ids: &[i64],
@@ -464,6 +509,9 @@ impl Store {
     }
 
     /// Lateness (ms) of one job's latest `cap` first attempts that started.
+    ///
+    /// EXPLAIN ANALYZE on PostgreSQL 15 (10,000 jobs, 1,000,000 fires over 30 days): Bitmap Index
+    /// Scan on fires_job_status_scheduled, 0.8 ms.
     pub async fn job_lateness(&self, job_id: i64, cap: u64) -> Result<Vec<i64>, StoreError> {
         let rows = self
             .db
