@@ -207,6 +207,7 @@ impl Node {
                     clock,
                     default_timezone: settings.scheduler.timezone,
                     max_concurrent: settings.scheduler.max_concurrent,
+                    dead_after_checkins: settings.scheduler.dead_after_checkins,
                 },
             })
         });

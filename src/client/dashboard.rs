@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use super::{Client, ClientError};
 use crate::model::{Fire, FireStatus, Job, Trigger};
 use crate::schedule::calendar::Calendar;
-use crate::store::{FirePage, FirePageQuery, JobPage, JobPageQuery, ProblemGroup};
+use crate::store::{
+    FireMark, FirePage, FirePageQuery, FireWindowQuery, JobPage, JobPageQuery, ProblemGroup,
+};
 
 impl Client {
     /// The client's clock, now.
@@ -65,9 +67,28 @@ impl Client {
         Ok(self.store.last_fires(job_ids).await?)
     }
 
+    /// The latest `per_job` fires of each of a page of jobs, oldest first.
+    pub async fn recent_fire_marks(
+        &self,
+        job_ids: &[i64],
+        per_job: u32,
+    ) -> Result<HashMap<i64, Vec<FireMark>>, ClientError> {
+        Ok(self.store.recent_fire_marks(job_ids, per_job).await?)
+    }
+
+    /// Lateness (ms) of one job's latest `cap` first attempts that started.
+    pub async fn job_lateness(&self, job_id: i64, cap: u64) -> Result<Vec<i64>, ClientError> {
+        Ok(self.store.job_lateness(job_id, cap).await?)
+    }
+
     /// A page of fires, newest first.
     pub async fn dashboard_fires_page(&self, q: &FirePageQuery) -> Result<FirePage, ClientError> {
         Ok(self.store.dashboard_fires_page(q).await?)
+    }
+
+    /// The fires of a Gantt window, earliest first.
+    pub async fn fires_in_window(&self, q: &FireWindowQuery) -> Result<Vec<Fire>, ClientError> {
+        Ok(self.store.fires_in_window(q).await?)
     }
 
     /// Waiting and paused triggers due at or before `until`.
@@ -80,6 +101,11 @@ impl Client {
             .store
             .triggers_due_before(until.timestamp_millis(), limit)
             .await?)
+    }
+
+    /// Waiting and paused triggers that name a calendar, at most `limit`.
+    pub async fn triggers_with_calendars(&self, limit: u64) -> Result<Vec<Trigger>, ClientError> {
+        Ok(self.store.triggers_with_calendars(limit).await?)
     }
 
     /// Jobs by id (those that decode).

@@ -9,7 +9,9 @@
 //! - every POST, PUT and DELETE must be sent as
 //!   `Content-Type: application/json`, even with no body, which a browser
 //!   will not do across origins without asking first (and this API never
-//!   says yes): 415.
+//!   says yes): 415. The dashboard's forms (a POST under `/ui/`) are
+//!   sent as forms instead, and must prove their origin
+//!   ([`super::ui::csrf`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -137,13 +139,18 @@ pub(crate) async fn browser_defences(
     req: Request,
     next: Next,
 ) -> Response {
-    match check(&hosts, req.method(), req.headers()) {
+    match check(&hosts, req.method(), req.uri().path(), req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }
 
-fn check(hosts: &AllowedHosts, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+fn check(
+    hosts: &AllowedHosts,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -174,6 +181,10 @@ fn check(hosts: &AllowedHosts, method: &Method, headers: &HeaderMap) -> Result<(
                  not from another site's page",
             ));
         }
+    }
+    if *method == Method::POST && path.starts_with("/ui/") {
+        // The dashboard's forms: their own, stricter check.
+        return super::ui::csrf::same_origin(headers, host);
     }
     let changes_state = matches!(*method, Method::POST | Method::PUT | Method::DELETE);
     if changes_state && !is_json(headers) {

@@ -124,6 +124,9 @@ pub struct Api {
     /// The zone of a cron schedule that names none (`[scheduler] timezone`).
     pub default_timezone: Tz,
     pub max_concurrent: usize,
+    /// `[scheduler] dead_after_checkins`: a peer is dead once its last
+    /// check-in is this many of its intervals old (the cluster page).
+    pub dead_after_checkins: u32,
 }
 
 /// How an API is guarded: who may call it, which hosts it answers to, and

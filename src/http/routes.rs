@@ -24,7 +24,8 @@
 //! | `GET /notifications?status=&limit=` | notifications of `[[notify]]` rules, newest first |
 //! | `GET /calendars` | the calendars ([`calendar_json`]) |
 //! | `PUT /calendars/{name}`, `DELETE /calendars/{name}` | create or replace, delete an API calendar |
-//! | `GET /ui`, `/ui/jobs`, `/ui/jobs/{name}`, `/ui/fires`, `/ui/assets/*` | the dashboard ([`super::ui`]) |
+//! | `POST /ui/jobs/{name}/trigger`, `/schedule`, `/pause`, `/resume`, `/ui/triggers/{id}/pause`, `/resume`, `/ui/groups/{group}/pause`, `/resume`, `/ui/fires/{id}/cancel`, `/ui/standby` | the dashboard's forms ([`super::ui::actions`]): 303 back to the page |
+//! | `GET /ui`, `/ui/timeline`, `/ui/jobs`, `/ui/jobs/{name}`, `/ui/fires`, `/ui/cluster`, `/ui/calendars`, `/ui/assets/*` | the dashboard ([`super::ui`]) |
 //!
 //! Listings are paged: `limit` (1 to 1000, default 50) and an opaque
 //! `cursor`. The body stays a JSON array; when more rows follow, the
@@ -38,12 +39,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::routing::on;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::openapi::path::Parameter;
-use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 use self::backfill::{BackfillBody, backfill};
@@ -57,11 +56,8 @@ use self::pause::{
 };
 use self::preview::{NextQuery, job_next};
 use super::auth::{self, Access, Caller};
-use super::openapi::{
-    self, Answer, RouteDoc, Schemas, any_object, component, list_of, query_of, shapes,
-};
-use super::tokens::Role;
-use super::ui;
+use super::openapi::{self, Answer, any_object, component, list_of, query_of, shapes};
+use super::ui::{self, actions};
 use super::{ApiError, AppState, JsonBody, PathParam, QueryParams};
 use crate::client::views::{fire_json, job_json, node_json};
 use crate::clock::from_ms;
@@ -80,89 +76,13 @@ mod notifications;
 mod paging;
 mod pause;
 mod preview;
+mod table;
+
+use self::table::{ADMIN, OPERATE, READ, doc, form, page, route, with_body, with_query};
+pub use self::table::{Route, Verb};
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 type Json = axum::Json<Value>;
-
-/// A method of the route table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    Get,
-    Post,
-    Put,
-    Delete,
-}
-
-impl Verb {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verb::Get => "GET",
-            Verb::Post => "POST",
-            Verb::Put => "PUT",
-            Verb::Delete => "DELETE",
-        }
-    }
-
-    fn filter(self) -> MethodFilter {
-        match self {
-            Verb::Get => MethodFilter::GET,
-            Verb::Post => MethodFilter::POST,
-            Verb::Put => MethodFilter::PUT,
-            Verb::Delete => MethodFilter::DELETE,
-        }
-    }
-}
-
-/// One route: its method and path, who may call it, what the OpenAPI
-/// document says of it, and its handler.
-#[derive(Debug)]
-pub struct Route {
-    pub verb: Verb,
-    pub path: &'static str,
-    pub access: Access,
-    pub doc: RouteDoc,
-    handler: fn(MethodFilter) -> MethodRouter<AppState>,
-}
-
-const fn route(
-    verb: Verb,
-    path: &'static str,
-    access: Access,
-    doc: RouteDoc,
-    handler: fn(MethodFilter) -> MethodRouter<AppState>,
-) -> Route {
-    Route {
-        verb,
-        path,
-        access,
-        doc,
-        handler,
-    }
-}
-
-const READ: Access = Access::Role(Role::Read);
-const OPERATE: Access = Access::Role(Role::Operate);
-const ADMIN: Access = Access::Role(Role::Admin);
-
-/// A route's description: a summary and its success answer, no query, no body.
-const fn doc(summary: &'static str, answer: Answer) -> RouteDoc {
-    RouteDoc {
-        summary,
-        query: None,
-        body: None,
-        answer,
-    }
-}
-
-const fn with_body(mut d: RouteDoc, body: fn(&mut Schemas) -> RefOr<Schema>) -> RouteDoc {
-    d.body = Some(body);
-    d
-}
-
-const fn with_query(mut d: RouteDoc, query: fn() -> Vec<Parameter>) -> RouteDoc {
-    d.query = Some(query);
-    d
-}
 
 const CHANGED: Answer = Answer::Json(200, component::<shapes::Changed>);
 const SCHEDULED: Answer = Answer::Json(201, component::<shapes::Scheduled>);
@@ -428,34 +348,71 @@ pub static ROUTES: &[Route] = &[
         doc("delete an API calendar", CHANGED),
         |m| on(m, delete_calendar),
     ),
-    // The dashboard (see `super::ui`): pages and assets, read only.
-    route(
-        Verb::Get,
-        "/ui",
-        READ,
-        doc("the dashboard: overview", Answer::Text("text/html")),
-        |m| on(m, ui::overview),
+    // The dashboard (see `super::ui`): its pages and assets, then its forms.
+    page("/ui", "the dashboard: overview", |m| on(m, ui::overview)),
+    page("/ui/timeline", "the dashboard: timeline (Gantt)", |m| {
+        on(m, ui::timeline)
+    }),
+    page("/ui/jobs", "the dashboard: jobs", |m| on(m, ui::jobs)),
+    page("/ui/jobs/{name}", "the dashboard: one job", |m| {
+        on(m, ui::job)
+    }),
+    page("/ui/fires", "the dashboard: fires", |m| on(m, ui::fires)),
+    page("/ui/cluster", "the dashboard: cluster", |m| {
+        on(m, ui::cluster)
+    }),
+    page("/ui/calendars", "the dashboard: calendars", |m| {
+        on(m, ui::calendars)
+    }),
+    form(
+        "/ui/jobs/{name}/trigger",
+        "dashboard form: fire a job now",
+        |m| on(m, actions::trigger_job),
     ),
-    route(
-        Verb::Get,
-        "/ui/jobs",
-        READ,
-        doc("the dashboard: jobs", Answer::Text("text/html")),
-        |m| on(m, ui::jobs),
+    form(
+        "/ui/jobs/{name}/schedule",
+        "dashboard form: schedule a one-off fire (`at` or `in`)",
+        |m| on(m, actions::schedule_job),
     ),
-    route(
-        Verb::Get,
-        "/ui/jobs/{name}",
-        READ,
-        doc("the dashboard: one job", Answer::Text("text/html")),
-        |m| on(m, ui::job),
+    form(
+        "/ui/jobs/{name}/pause",
+        "dashboard form: pause a job",
+        |m| on(m, actions::pause_job),
     ),
-    route(
-        Verb::Get,
-        "/ui/fires",
-        READ,
-        doc("the dashboard: fires", Answer::Text("text/html")),
-        |m| on(m, ui::fires),
+    form(
+        "/ui/jobs/{name}/resume",
+        "dashboard form: resume a job",
+        |m| on(m, actions::resume_job),
+    ),
+    form(
+        "/ui/triggers/{id}/pause",
+        "dashboard form: pause one trigger",
+        |m| on(m, actions::pause_trigger),
+    ),
+    form(
+        "/ui/triggers/{id}/resume",
+        "dashboard form: resume one trigger",
+        |m| on(m, actions::resume_trigger),
+    ),
+    form(
+        "/ui/groups/{group}/pause",
+        "dashboard form: pause every job of a group",
+        |m| on(m, actions::pause_group),
+    ),
+    form(
+        "/ui/groups/{group}/resume",
+        "dashboard form: resume every job of a group",
+        |m| on(m, actions::resume_group),
+    ),
+    form(
+        "/ui/fires/{id}/cancel",
+        "dashboard form: cancel a running or queued fire",
+        |m| on(m, actions::cancel_fire),
+    ),
+    form(
+        "/ui/standby",
+        "dashboard form: enter or leave standby (`on`)",
+        |m| on(m, actions::set_standby),
     ),
     route(
         Verb::Get,

@@ -59,7 +59,8 @@ pub use backfill::{BackfillFires, BackfillOutcome};
 pub use calendars::LoadedCalendars;
 pub use connect::{Create, DEFAULT_CONNECT_TIMEOUT, redact};
 pub use dashboard::{
-    FireCursor, FirePage, FirePageQuery, JobPage, JobPageQuery, MAX_PAGE, ProblemGroup,
+    FireCursor, FireMark, FirePage, FirePageQuery, FireWindowQuery, JobPage, JobPageQuery,
+    MAX_PAGE, ProblemGroup,
 };
 pub use error::{MalformedRow, StoreError};
 pub use fires::{FireCompletion, FireFilter};

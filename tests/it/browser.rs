@@ -149,6 +149,53 @@ async fn every_page_loads_in_chromium_without_errors() {
         .await
         .unwrap();
     }
+    // The timeline's bars: fires of the last hours that ran for minutes,
+    // one late, one failed, one still running on another node.
+    let minute = 60_000;
+    for (job, back_min, late_ms, run_min, status, node) in [
+        ("cache-warm", 330, 200, 12, "succeeded", "node-a"),
+        ("cache-warm", 250, 45_000, 9, "succeeded", "node-a"),
+        ("cache-warm", 170, 300, 14, "failed", "node-b"),
+        ("cache-warm", 90, 100, 11, "succeeded", "node-a"),
+        ("gpu-train", 300, 90_000, 95, "timed_out", "node-b"),
+        ("gpu-train", 120, 500, 70, "succeeded", "node-b"),
+        ("gpu-train", 30, 1_000, 0, "running", "node-b"),
+        ("invoice-run", 200, 0, 0, "skipped", ""),
+        ("nightly-backup", 260, 20_000, 40, "succeeded", "node-a"),
+    ] {
+        let at = t - back_min * minute;
+        let (started, finished) = match status {
+            "skipped" => ("NULL".to_string(), "NULL".to_string()),
+            "running" => ((at + late_ms).to_string(), "NULL".to_string()),
+            _ => (
+                (at + late_ms).to_string(),
+                (at + late_ms + run_min * minute).to_string(),
+            ),
+        };
+        let node = if node.is_empty() {
+            "NULL".to_string()
+        } else {
+            format!("'{node}'")
+        };
+        exec(&d.h.db, &format!(
+            "INSERT INTO fires (job_id, job_name, scheduled_at, due_at, started_at, finished_at, \
+             node_id, attempt, fence, status, recovery) \
+             SELECT id, name, {at}, {at}, {started}, {finished}, {node}, 1, 0, '{status}', FALSE \
+             FROM jobs WHERE name = '{job}'"
+        ))
+        .await
+        .unwrap();
+    }
+    let cal = crate::http::put(
+        d.addr,
+        "/calendars/weekends",
+        json!({"days_of_week": ["sat", "sun"]}),
+    )
+    .await;
+    assert_eq!(cal.status, 200, "{}", cal.body);
+    d.job(json!({"name": "weekday-report", "kind": "noop", "group": "reports",
+        "schedule": {"cron": "0 0 9 * * ?", "timezone": "Europe/Berlin", "calendars": ["weekends"]}}))
+        .await;
     d.h.clock.set(now + chrono::Duration::minutes(3));
     d.node("node-a", &["default"]).await;
 
@@ -159,6 +206,9 @@ async fn every_page_loads_in_chromium_without_errors() {
         ("jobs", "/ui/jobs", 1280),
         ("job", "/ui/jobs/nightly-backup", 1280),
         ("fires", "/ui/fires", 1280),
+        ("timeline", "/ui/timeline", 1280),
+        ("cluster", "/ui/cluster", 1280),
+        ("calendars", "/ui/calendars", 1280),
         ("overview-phone", "/ui", 400),
     ];
     for (name, path, width) in pages {

@@ -26,6 +26,11 @@ pub(crate) struct Dashboard {
 
 impl Dashboard {
     pub async fn start(url: &str, now: DateTime<Utc>) -> Dashboard {
+        Dashboard::start_with(url, now, Protection::default()).await
+    }
+
+    /// With these protections (tokens) instead of an open loopback API.
+    pub async fn start_with(url: &str, now: DateTime<Utc>, protection: Protection) -> Dashboard {
         let h = Harness::new(url).await;
         h.clock.set(now);
         let listener = Listener::bind("127.0.0.1:0".parse().unwrap())
@@ -40,8 +45,9 @@ impl Dashboard {
             clock,
             default_timezone: chrono_tz::UTC,
             max_concurrent: 16,
+            dead_after_checkins: 4,
         };
-        let server = Server::start(listener, api, Protection::default());
+        let server = Server::start(listener, api, protection);
         let addr = server.local_addr();
         Dashboard { h, server, addr }
     }
@@ -347,6 +353,8 @@ async fn hostile_names_and_outputs_render_as_text() {
             "/ui/jobs".into(),
             format!("/ui/jobs/{encoded}"),
             "/ui/fires".into(),
+            "/ui/timeline".into(),
+            "/ui/timeline?lanes=node".into(),
         ] {
             let body = d.page(&path).await.body;
             assert!(!body.contains("<script>alert"), "{path}: {body}");
@@ -376,6 +384,7 @@ async fn pages_and_assets_carry_the_policy_and_etags() {
         "/ui",
         "/ui/jobs",
         "/ui/fires",
+        "/ui/timeline",
         "/ui/assets/app.css",
         "/ui/assets/app.js",
     ] {
@@ -426,4 +435,433 @@ async fn pages_and_assets_carry_the_policy_and_etags() {
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("<!DOCTYPE html>"));
     d.stop().await;
+}
+
+/// Inserts a fire of `job` scheduled `at` (ms) with this status, start,
+/// finish and node.
+pub(crate) async fn insert_fire(
+    d: &Dashboard,
+    job: &str,
+    at: i64,
+    status: &str,
+    run: Option<(i64, Option<i64>)>,
+    node: Option<&str>,
+) {
+    let (started, finished) = match run {
+        Some((s, f)) => (s.to_string(), f.map_or("NULL".into(), |f| f.to_string())),
+        None => ("NULL".into(), "NULL".into()),
+    };
+    let node = node.map_or("NULL".into(), |n| format!("'{n}'"));
+    exec(
+        &d.h.db,
+        &format!(
+            "INSERT INTO fires (job_id, job_name, scheduled_at, due_at, started_at, finished_at, \
+             node_id, attempt, fence, status, recovery) \
+             SELECT id, name, {at}, {at}, {started}, {finished}, {node}, 1, 0, '{status}', FALSE \
+             FROM jobs WHERE name = '{job}'"
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+/// The Gantt lane `key` of a timeline page: its fires as (status,
+/// scheduled instant) and its future ticks.
+fn gantt_lane(html: &str, key: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let marker = format!("data-lane=\"{key}\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no lane {key}: {html}"));
+    let rest = &html[start..];
+    let end = rest[1..]
+        .find("data-lane=\"")
+        .map_or_else(|| rest.find("</svg>").unwrap(), |i| i + 1);
+    let lane = &rest[..end];
+    let attr = |s: &str, name: &str| -> String {
+        let at = s.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        s[at..at + s[at..].find('"').unwrap()].to_string()
+    };
+    let fires = lane
+        .split("<g class=\"fire ")
+        .skip(1)
+        .map(|f| (attr(f, "data-status"), attr(f, "data-at")))
+        .collect();
+    let ticks = lane
+        .split("class=\"tick")
+        .skip(1)
+        .map(|t| attr(t, "data-at"))
+        .collect();
+    (fires, ticks)
+}
+
+fn rfc(ms: i64) -> String {
+    cosched::clock::from_ms(ms).to_rfc3339()
+}
+
+#[tokio::test]
+async fn the_gantt_bars_are_the_fires_of_the_window_and_the_ticks_the_schedule_s() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    let t = now.timestamp_millis();
+    let hour = 3_600_000;
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now).await;
+        d.node("node-a", &["default"]).await;
+        d.job(json!({"name": "alpha", "kind": "noop",
+            "schedule": {"cron": "0 0 * * * ?", "timezone": "UTC"}}))
+            .await;
+        d.job(json!({"name": "beta", "kind": "noop"})).await;
+        // In the window: a success, a failure on another node, a skipped
+        // fire (never started), and a fire running since long before.
+        insert_fire(
+            &d,
+            "alpha",
+            t - 2 * hour,
+            "succeeded",
+            Some((t - 2 * hour + 30_000, Some(t - 2 * hour + 90_000))),
+            Some("node-a"),
+        )
+        .await;
+        insert_fire(
+            &d,
+            "alpha",
+            t - hour,
+            "failed",
+            Some((t - hour + 500, Some(t - hour + 9_000))),
+            Some("node-b"),
+        )
+        .await;
+        insert_fire(&d, "beta", t - 3 * hour, "skipped", None, None).await;
+        insert_fire(
+            &d,
+            "beta",
+            t - 20 * hour,
+            "running",
+            Some((t - 20 * hour, None)),
+            Some("node-a"),
+        )
+        .await;
+        // Out of it: finished before the window opened (6 h back).
+        insert_fire(
+            &d,
+            "alpha",
+            t - 8 * hour,
+            "succeeded",
+            Some((t - 8 * hour, Some(t - 8 * hour + 60_000))),
+            Some("node-a"),
+        )
+        .await;
+        insert_fire(
+            &d,
+            "beta",
+            t - 30 * hour,
+            "failed",
+            Some((t - 30 * hour, Some(t - 30 * hour + 1))),
+            Some("node-a"),
+        )
+        .await;
+
+        let html = d.page("/ui/timeline").await.body;
+        let (alpha, ticks) = gantt_lane(&html, "alpha");
+        assert_eq!(
+            alpha,
+            vec![
+                ("succeeded".into(), rfc(t - 2 * hour)),
+                ("failed".into(), rfc(t - hour))
+            ],
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            ticks,
+            cron_fires(
+                "0 0 * * * ?",
+                chrono_tz::UTC,
+                now,
+                now + TimeDelta::hours(6)
+            )
+        );
+        let (beta, beta_ticks) = gantt_lane(&html, "beta");
+        assert_eq!(
+            beta,
+            vec![
+                ("running".into(), rfc(t - 20 * hour)),
+                ("skipped".into(), rfc(t - 3 * hour))
+            ]
+        );
+        assert!(beta_ticks.is_empty());
+        // The whisker of the late success, and each status's symbol.
+        assert!(html.contains("class=\"whisker\""), "{html}");
+        assert!(html.contains("✓") && html.contains("✗") && html.contains("↷"));
+
+        // Per node: the nodes' lanes, and one for fires no node took.
+        let nodes = d.page("/ui/timeline?lanes=node").await.body;
+        assert_eq!(gantt_lane(&nodes, "node-a").0.len(), 2);
+        assert_eq!(
+            gantt_lane(&nodes, "node-b").0,
+            vec![("failed".into(), rfc(t - hour))]
+        );
+        assert_eq!(gantt_lane(&nodes, "(no node)").0.len(), 1);
+
+        // Centred half an hour back, one hour each side: only the failure.
+        let at = urlencode_instant(now - TimeDelta::minutes(30));
+        let moved = d.page(&format!("/ui/timeline?at={at}&span=1")).await.body;
+        let (alpha, ticks) = gantt_lane(&moved, "alpha");
+        assert_eq!(alpha, vec![("failed".into(), rfc(t - hour))]);
+        assert_eq!(ticks, vec![rfc(t)]);
+        for bad in [
+            "span=0",
+            "span=169",
+            "span=x",
+            "at=yesterday",
+            "lanes=pool",
+            "at=2030-01-01T00:00:00Z",
+        ] {
+            assert_eq!(
+                get(d.addr, &format!("/ui/timeline?{bad}")).await.status,
+                400,
+                "{bad}"
+            );
+        }
+        d.stop().await;
+    }
+}
+
+fn urlencode_instant(at: DateTime<Utc>) -> String {
+    cosched::http::ui::format::urlencode(&at.to_rfc3339())
+}
+
+#[tokio::test]
+async fn the_timeline_pages_its_lanes() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now).await;
+        for i in 0..53 {
+            d.job(json!({"name": format!("lane-{i:02}"), "kind": "noop"}))
+                .await;
+        }
+        let first = d.page("/ui/timeline?span=2").await.body;
+        assert_eq!(
+            first.matches("data-lane=\"lane-").count(),
+            50,
+            "{}",
+            db.backend
+        );
+        let next = first
+            .split("rel=\"next\" href=\"")
+            .nth(1)
+            .map(|s| s[..s.find('"').unwrap()].replace("&amp;", "&"))
+            .expect("a next page");
+        assert!(next.contains("span=2"), "{next}");
+        let second = d.page(&next).await.body;
+        assert_eq!(second.matches("data-lane=\"lane-").count(), 3);
+        assert!(second.contains("data-lane=\"lane-52\""));
+        assert!(!second.contains("rel=\"next\""));
+        d.stop().await;
+    }
+}
+
+/// The `<tr>` of node `id` on the cluster page.
+fn node_row(html: &str, id: &str) -> String {
+    let start = html
+        .find(&format!("data-node=\"{id}\""))
+        .unwrap_or_else(|| panic!("no node {id}: {html}"));
+    let rest = &html[start..];
+    rest[..rest.find("</tr>").unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn the_cluster_page_shows_dead_and_overdue_nodes_and_flags_clock_offsets() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now - TimeDelta::minutes(1)).await;
+        // Checked in a minute ago with a 10 s interval: past 4 × 10 s.
+        d.node("node-late", &["default"]).await;
+        d.node("node-gone", &["default"]).await;
+        d.h.clock.set(now);
+        d.node("node-a", &["default", "gpu"]).await;
+        d.node("node-skew", &["default"]).await;
+        exec(&d.h.db, "UPDATE nodes SET state = 'dead', declared_dead_by = 'node-a', declared_dead_at = last_checkin_at WHERE id = 'node-gone'").await.unwrap();
+        exec(
+            &d.h.db,
+            "UPDATE nodes SET clock_offset_ms = 300 WHERE id = 'node-skew'",
+        )
+        .await
+        .unwrap();
+        exec(
+            &d.h.db,
+            "UPDATE nodes SET clock_offset_ms = -250 WHERE id = 'node-a'",
+        )
+        .await
+        .unwrap();
+
+        let html = d.page("/ui/cluster").await.body;
+        let gone = node_row(&html, "node-gone");
+        assert!(
+            gone.contains("data-state=\"dead\""),
+            "{} {gone}",
+            db.backend
+        );
+        assert!(gone.contains("✗ dead") && gone.contains("declared by node-a"));
+        let late = node_row(&html, "node-late");
+        assert!(
+            late.contains("data-state=\"active\" data-checkin=\"overdue\""),
+            "{late}"
+        );
+        assert!(late.contains("past the dead threshold of 40.0s"), "{late}");
+        let a = node_row(&html, "node-a");
+        assert!(a.contains("data-checkin=\"on-time\""), "{a}");
+        assert!(a.contains("default, gpu"));
+        // 250 ms is the limit: only beyond it is an offset flagged.
+        assert!(
+            !a.contains("data-offset=\"flagged\"") && a.contains("-250ms"),
+            "{a}"
+        );
+        let skew = node_row(&html, "node-skew");
+        assert!(
+            skew.contains("data-offset=\"flagged\"") && skew.contains("⚠ +300ms"),
+            "{skew}"
+        );
+        d.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_calendars_page_lists_the_fires_each_calendar_suppresses() {
+    // A Saturday morning: the trigger's next fire is Monday's (the
+    // weekend's are skipped), and the page lists the two it skipped.
+    let now = Utc.with_ymd_and_hms(2026, 3, 7, 10, 0, 0).unwrap();
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now).await;
+        for (name, def) in [
+            ("weekends", json!({"days_of_week": ["sat", "sun"]})),
+            ("<b>xmas</b>", json!({"dates": ["2026-12-25"]})),
+        ] {
+            let path = format!("/calendars/{}", cosched::http::ui::format::urlencode(name));
+            let r = crate::http::put(d.addr, &path, def).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        d.job(json!({"name": "noon", "kind": "noop",
+            "schedule": {"cron": "0 0 12 * * ?", "timezone": "UTC", "calendars": ["weekends"]}}))
+            .await;
+        let monday = Utc.with_ymd_and_hms(2026, 3, 9, 12, 0, 0).unwrap();
+        let noon = d.h.client.job("noon").await.unwrap();
+        assert_eq!(noon.next_fire_at, Some(monday.timestamp_millis()));
+        let html = d.page("/ui/calendars").await.body;
+        let weekends = instants_in(&html, "data-calendar=\"weekends\"", "</section>");
+        assert_eq!(
+            weekends,
+            vec![
+                "2026-03-07T12:00:00+00:00".to_string(),
+                "2026-03-08T12:00:00+00:00".into()
+            ],
+            "{}",
+            db.backend
+        );
+        assert!(html.contains("sat, sun"));
+        assert!(html.contains("1 trigger(s) name it."));
+        assert!(
+            instants_in(
+                &html,
+                "data-calendar=\"&lt;b&gt;xmas&lt;/b&gt;\"",
+                "</section>"
+            )
+            .is_empty(),
+            "{html}"
+        );
+        assert!(!html.contains("<b>xmas"));
+        d.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn sparklines_status_filter_and_lateness_histogram_are_the_fires() {
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    let t = now.timestamp_millis();
+    for db in backends().await {
+        let d = Dashboard::start(&db.url, now).await;
+        for name in ["a", "b", "c"] {
+            d.job(json!({"name": name, "kind": "noop"})).await;
+        }
+        // a: 65 fires, late by 0, 50, 500, 5000 ms in turn; the last failed.
+        let mut lates = Vec::new();
+        for i in 0..65 {
+            let at = t - (65 - i) * 60_000;
+            let late = [0, 50, 500, 5_000][usize::try_from(i % 4).unwrap()];
+            let status = if i == 64 { "failed" } else { "succeeded" };
+            insert_fire(
+                &d,
+                "a",
+                at,
+                status,
+                Some((at + late, Some(at + late + 10))),
+                Some("n"),
+            )
+            .await;
+            lates.push(late);
+        }
+        for i in 0..3 {
+            let at = t - (3 - i) * 60_000;
+            insert_fire(
+                &d,
+                "b",
+                at,
+                "succeeded",
+                Some((at, Some(at + 1))),
+                Some("n"),
+            )
+            .await;
+        }
+        let html = d.page("/ui/jobs").await.body;
+        let spark = |job: &str| -> Vec<String> {
+            let row = &html[html.find(&format!(">{job}</a>")).unwrap()..];
+            let row = &row[..row.find("</tr>").unwrap()];
+            row.split("data-status=\"")
+                .skip(1)
+                .map(|s| s[..s.find('"').unwrap()].to_string())
+                .collect()
+        };
+        let a = spark("a");
+        assert_eq!(a.len(), 60, "{}", db.backend);
+        assert_eq!(a.last().map(String::as_str), Some("failed"));
+        assert!(a[..59].iter().all(|s| s == "succeeded"));
+        assert_eq!(spark("b"), vec!["succeeded"; 3]);
+        assert!(spark("c").is_empty());
+
+        let count = |html: &str| html.matches("<a href=\"/ui/jobs/").count();
+        let failed = d.page("/ui/jobs?status=failed").await.body;
+        assert_eq!(count(&failed), 1);
+        assert!(failed.contains(">a</a>"));
+        let ok = d.page("/ui/jobs?status=succeeded").await.body;
+        assert_eq!(count(&ok), 1);
+        assert!(ok.contains(">b</a>"));
+        assert_eq!(get(d.addr, "/ui/jobs?status=bogus").await.status, 400);
+
+        // The histogram counts every started first attempt by bucket.
+        let job = d.page("/ui/jobs/a").await.body;
+        let bucket = |label: &str| -> usize {
+            let at = job
+                .find(&format!("data-bucket=\"{label}\" data-count=\""))
+                .unwrap_or_else(|| panic!("{label}: {job}"));
+            let rest = &job[at + label.len() + 27..];
+            rest[..rest.find('"').unwrap()].parse().unwrap()
+        };
+        assert_eq!(
+            bucket("&lt; 10ms"),
+            lates.iter().filter(|&&l| l == 0).count()
+        );
+        assert_eq!(
+            bucket("&lt; 100ms"),
+            lates.iter().filter(|&&l| l == 50).count()
+        );
+        assert_eq!(
+            bucket("&lt; 1s"),
+            lates.iter().filter(|&&l| l == 500).count()
+        );
+        assert_eq!(
+            bucket("&lt; 10s"),
+            lates.iter().filter(|&&l| l == 5_000).count()
+        );
+        assert_eq!(bucket("early"), 0);
+        d.stop().await;
+    }
 }

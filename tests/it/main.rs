@@ -19,6 +19,7 @@ mod command;
 mod config;
 mod contract;
 mod dashboard;
+mod dashboard_actions;
 mod declare;
 mod health;
 mod http;

@@ -5,9 +5,12 @@
 //! | route | page |
 //! |---|---|
 //! | `GET /ui` | overview: cluster state, the last hour, the timeline of the next 2 hours, late now, the last 24 hours' problems |
-//! | `GET /ui/jobs?group=&pool=&paused=&after=` | the jobs, paged by name |
-//! | `GET /ui/jobs/{name}?before=` | one job: next 20 fires, triggers, its fires (paged) |
+//! | `GET /ui/timeline?at=&span=&lanes=&after=&group=&pool=` | a Gantt view of a window: fires as bars, next fires as ticks, lanes per job or node, paged |
+//! | `GET /ui/jobs?group=&pool=&paused=&status=&after=` | the jobs with a sparkline of their latest fires, paged by name |
+//! | `GET /ui/jobs/{name}?before=` | one job: next 20 fires, triggers, a lateness histogram, its fires (paged), its actions |
 //! | `GET /ui/fires?job=&status=&before=` | fire history, paged |
+//! | `GET /ui/cluster` | the nodes: state, check-in age against the dead threshold, clock offset (flagged past 250 ms), pools, running fires, version, start |
+//! | `GET /ui/calendars` | each calendar's definition and the fires it suppresses in the next 7 days |
 //! | `GET /ui/assets/app.css`, `/ui/assets/app.js` | the embedded assets |
 //!
 //! Access follows the JSON API's rules exactly, since the routes are in
@@ -15,20 +18,28 @@
 //! on a loopback listen without tokens; with tokens, each request needs
 //! `Authorization: Bearer <token>`, which a browser does not send by
 //! itself, so a dashboard behind tokens is reached through a reverse
-//! proxy that adds the header (see the README's Dashboard section). The
-//! dashboard only reads: it has no form and changes nothing, so it adds
-//! no state-changing route for cross-site requests to aim at. Every
-//! response carries `Content-Security-Policy: default-src 'self'` and an
-//! ETag ([`respond`]).
+//! proxy that adds the header (see the README's Dashboard section).
+//!
+//! The pages only read. What changes state is the [`actions`]: forms
+//! (`POST /ui/...`, the `operate` role, as their JSON twins) drawn only
+//! for a caller who may use them, each checked to come from the
+//! dashboard's own origin ([`csrf`]) and answered with a redirect back.
+//! Every response carries `Content-Security-Policy: default-src 'self'`
+//! (the forms need no script) and an ETag ([`respond`]).
 //!
 //! Every list is paged (at most [`crate::store::MAX_PAGE`] rows) and every
 //! query it runs is served by an index (see the store's dashboard reads).
 
+pub mod actions;
 mod assets;
+pub mod csrf;
 pub mod format;
+pub mod forms;
+pub mod gantt;
 pub mod late;
 mod pages;
 pub mod respond;
+pub mod spark;
 pub mod svg;
 mod upcoming;
 
@@ -40,17 +51,23 @@ use super::ApiError;
 use crate::client::ClientError;
 
 pub(crate) use assets::{css, js};
+pub(crate) use pages::calendars::calendars;
+pub(crate) use pages::cluster::cluster;
 pub(crate) use pages::fires::fires;
 pub(crate) use pages::job::job;
 pub(crate) use pages::jobs::jobs;
 pub(crate) use pages::overview::overview;
+pub(crate) use pages::timeline::timeline;
 
 /// Which navigation entry a page belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Section {
     Overview,
+    Timeline,
     Jobs,
     Fires,
+    Cluster,
+    Calendars,
 }
 
 /// A page of the dashboard: `refresh` asks the script to reload its
@@ -64,8 +81,11 @@ pub(crate) fn layout(
 ) -> Markup {
     let nav = [
         (Section::Overview, "/ui", "Overview"),
+        (Section::Timeline, "/ui/timeline", "Timeline"),
         (Section::Jobs, "/ui/jobs", "Jobs"),
         (Section::Fires, "/ui/fires", "Fires"),
+        (Section::Cluster, "/ui/cluster", "Cluster"),
+        (Section::Calendars, "/ui/calendars", "Calendars"),
     ];
     html! {
         (DOCTYPE)

@@ -10,9 +10,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::format::{self, status_badge, urlencode};
-use super::super::{Section, error_page, failure, layout, respond};
+use super::super::{Section, actions, csrf, error_page, failure, forms, layout, respond};
 use crate::client::ClientError;
 use crate::http::AppState;
+use crate::http::auth::Caller;
 use crate::model::{Fire, FireStatus};
 use crate::store::{FireCursor, FirePage, FirePageQuery};
 
@@ -24,6 +25,7 @@ pub(crate) struct FiresParams {
     job: Option<String>,
     status: Option<String>,
     before: Option<String>,
+    flash: Option<String>,
 }
 
 /// `SCHEDULED_MS.ID`, the cursor of a page.
@@ -42,6 +44,7 @@ pub(crate) fn parse_cursor(text: &str) -> Option<FireCursor> {
 pub(crate) async fn fires(
     State(s): State<AppState>,
     headers: HeaderMap,
+    caller: Caller,
     Query(p): Query<FiresParams>,
 ) -> Response {
     let node = s.api.node_id.as_str();
@@ -76,11 +79,18 @@ pub(crate) async fn fires(
         },
     };
     let job = p.job.clone().filter(|j| !j.is_empty());
-    match render(&s, job, status, before).await {
+    let cancel = csrf::can_operate(&s.security, &caller).then_some("/ui/fires");
+    match render(&s, job, status, before, cancel).await {
         Ok(body) => respond::html(
             &headers,
             StatusCode::OK,
-            layout("Fires", Section::Fires, node, true, body),
+            layout(
+                "Fires",
+                Section::Fires,
+                node,
+                true,
+                html! { (actions::banner(p.flash.as_deref())) (body) },
+            ),
         ),
         Err(e) => failure(&headers, node, e),
     }
@@ -91,6 +101,7 @@ async fn render(
     job: Option<String>,
     status: Option<FireStatus>,
     before: Option<FireCursor>,
+    cancel: Option<&str>,
 ) -> Result<Markup, ClientError> {
     let client = &s.api.client;
     let job_id = match &job {
@@ -123,7 +134,7 @@ async fn render(
             }
             button type="submit" { "Filter" }
         }
-        (fire_table(&page, s.api.default_timezone, true))
+        (fire_table(&page, s.api.default_timezone, true, cancel))
         (pager(&base, before.is_some(), &page))
     })
 }
@@ -140,8 +151,10 @@ pub(crate) fn pager(base: &str, paged: bool, page: &FirePage) -> Markup {
     }
 }
 
-/// A table of fires, with output and error expandable.
-pub(crate) fn fire_table(page: &FirePage, tz: Tz, show_job: bool) -> Markup {
+/// A table of fires, with output and error expandable; with `cancel`
+/// (the page to come back to), a cancel button on each running or queued
+/// fire.
+pub(crate) fn fire_table(page: &FirePage, tz: Tz, show_job: bool, cancel: Option<&str>) -> Markup {
     html! {
         @if page.fires.is_empty() {
             p class="empty" { "No fire matches." }
@@ -152,9 +165,10 @@ pub(crate) fn fire_table(page: &FirePage, tz: Tz, show_job: bool) -> Markup {
                         @if show_job { th { "Job" } }
                         th { "Scheduled" } th { "Started" } th { "Lateness" } th { "Duration" }
                         th { "Node" } th { "Attempt" } th { "Status" } th { "Reason, output, error" }
+                        @if cancel.is_some() { th { "Action" } }
                     } }
                     tbody {
-                        @for f in &page.fires { (fire_row(f, tz, show_job)) }
+                        @for f in &page.fires { (fire_row(f, tz, show_job, cancel)) }
                     }
                 }
             }
@@ -162,7 +176,8 @@ pub(crate) fn fire_table(page: &FirePage, tz: Tz, show_job: bool) -> Markup {
     }
 }
 
-fn fire_row(f: &Fire, tz: Tz, show_job: bool) -> Markup {
+fn fire_row(f: &Fire, tz: Tz, show_job: bool, cancel: Option<&str>) -> Markup {
+    let cancellable = matches!(f.status, FireStatus::Running | FireStatus::Queued);
     html! {
         tr data-fire=(f.id) {
             @if show_job { td { a href={ "/ui/jobs/" (urlencode(&f.job_name)) } { (f.job_name) } } }
@@ -181,6 +196,11 @@ fn fire_row(f: &Fire, tz: Tz, show_job: bool) -> Markup {
                 @if let Some(err) = f.error.as_deref().filter(|o| !o.is_empty()) {
                     details { summary { "error" } pre class="err" { (err) } }
                 }
+            }
+            @if let Some(back) = cancel {
+                td { @if cancellable {
+                    (forms::button(&format!("/ui/fires/{}/cancel", f.id), back, "⊘ Cancel", "stop"))
+                } }
             }
         }
     }

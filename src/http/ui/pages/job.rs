@@ -10,30 +10,38 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::format::{self, urlencode};
-use super::super::{Section, error_page, failure, layout, respond, upcoming};
+use super::super::{
+    Section, actions, csrf, error_page, failure, forms, layout, respond, spark, upcoming,
+};
 use super::fires::{PAGE, fire_table, pager, parse_cursor};
 use crate::client::ClientError;
 use crate::client::views::schedule_text;
 use crate::http::AppState;
+use crate::http::auth::Caller;
 use crate::schedule::preview::PreviewFire;
 use crate::store::{FireCursor, FirePageQuery};
 
 /// Future fires shown.
 const NEXT_FIRES: usize = 20;
+/// Starts in the lateness histogram at most.
+const HISTOGRAM_STARTS: u64 = 1000;
 /// How far ahead the preview looks (a yearly schedule still shows).
 const PREVIEW_YEARS: i64 = 5;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct JobParams {
     before: Option<String>,
+    flash: Option<String>,
 }
 
 pub(crate) async fn job(
     State(s): State<AppState>,
     headers: HeaderMap,
+    caller: Caller,
     Path(name): Path<String>,
     Query(p): Query<JobParams>,
 ) -> Response {
+    let operate = csrf::can_operate(&s.security, &caller);
     let node = s.api.node_id.as_str();
     let before = match p.before.as_deref().filter(|v| !v.is_empty()) {
         None => None,
@@ -50,11 +58,17 @@ pub(crate) async fn job(
             }
         },
     };
-    match render(&s, &name, before).await {
+    match render(&s, &name, before, operate).await {
         Ok(body) => respond::html(
             &headers,
             StatusCode::OK,
-            layout(&name, Section::Jobs, node, false, body),
+            layout(
+                &name,
+                Section::Jobs,
+                node,
+                false,
+                html! { (actions::banner(p.flash.as_deref())) (body) },
+            ),
         ),
         Err(e) => failure(&headers, node, e),
     }
@@ -64,6 +78,7 @@ async fn render(
     s: &AppState,
     name: &str,
     before: Option<FireCursor>,
+    operate: bool,
 ) -> Result<Markup, ClientError> {
     let client = &s.api.client;
     let tz = s.api.default_timezone;
@@ -91,8 +106,12 @@ async fn render(
             limit: PAGE,
         })
         .await?;
+    let late = client.job_lateness(job.id, HISTOGRAM_STARTS).await?;
     let base = format!("/ui/jobs/{}?", urlencode(&job.name));
+    let back = format!("/ui/jobs/{}", urlencode(&job.name));
+    let cancel = operate.then_some(back.as_str());
     Ok(html! {
+        @if operate { (forms::job_actions(&job.name, job.paused, job.group.as_deref(), tz)) }
         dl class="facts" {
             dt { "Kind" } dd { (job.kind) }
             dt { "Pool" } dd { (job.pool) }
@@ -124,14 +143,46 @@ async fn render(
                 }
             }
         }
+        (triggers_section(&summary.triggers, tz, operate.then_some(back.as_str())))
+        section aria-labelledby="lateness" {
+            h2 id="lateness" { "Lateness of the latest " (late.len()) " starts" }
+            @if late.is_empty() { p class="empty" { "No fire has started yet." } }
+            @else { div class="scroll" { (spark::histogram(&late)) } }
+        }
+        section aria-labelledby="history" {
+            h2 id="history" { "Fires" }
+            (fire_table(&page, tz, false, cancel))
+            (pager(&base, before.is_some(), &page))
+        }
+    })
+}
+
+/// Pause or resume one trigger, as the opposite of its state.
+fn trigger_button(t: &crate::model::Trigger, back: &str) -> Markup {
+    let path = format!("/ui/triggers/{}", t.id);
+    if t.paused {
+        forms::button(&format!("{path}/resume"), back, "▶ Resume", "go")
+    } else {
+        forms::button(&format!("{path}/pause"), back, "⏸ Pause", "stop")
+    }
+}
+
+/// The job's triggers; with `back`, a pause or resume button on each.
+fn triggers_section(
+    triggers: &[crate::model::Trigger],
+    tz: chrono_tz::Tz,
+    back: Option<&str>,
+) -> Markup {
+    html! {
         section aria-labelledby="triggers" {
             h2 id="triggers" { "Triggers" }
             div class="scroll" {
                 table {
                     thead { tr { th { "#" } th { "Schedule" } th { "State" } th { "Next" } th { "Previous" }
-                        th { "Fired" } th { "Misfire" } th { "Calendars" } th { "Lease" } } }
+                        th { "Fired" } th { "Misfire" } th { "Calendars" } th { "Lease" }
+                        @if back.is_some() { th { "Action" } } } }
                     tbody {
-                        @for t in &summary.triggers {
+                        @for t in triggers {
                             tr {
                                 td { (t.id) }
                                 td { (schedule_text(t)) }
@@ -142,16 +193,12 @@ async fn render(
                                 td { (t.misfire.to_string()) }
                                 td { (t.calendars.join(", ")) }
                                 td { @if let Some(o) = &t.lease_owner { (o) } }
+                                @if let Some(back) = back { td { (trigger_button(t, back)) } }
                             }
                         }
                     }
                 }
             }
         }
-        section aria-labelledby="history" {
-            h2 id="history" { "Fires" }
-            (fire_table(&page, tz, false))
-            (pager(&base, before.is_some(), &page))
-        }
-    })
+    }
 }

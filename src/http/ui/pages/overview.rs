@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Duration as TimeDelta;
@@ -13,9 +13,10 @@ use maud::{Markup, html};
 use super::super::format::{self, status_badge, urlencode};
 use super::super::late::{self, LateReason};
 use super::super::svg::{self, Lane, Tick};
-use super::super::{Section, failure, layout, respond, upcoming};
+use super::super::{Section, actions, csrf, failure, forms, layout, respond, upcoming};
 use crate::client::ClientError;
 use crate::http::AppState;
+use crate::http::auth::Caller;
 use crate::model::{Job, NodeState, Trigger};
 
 /// Lanes drawn at most (the earliest due first); the jobs page lists all.
@@ -27,18 +28,36 @@ const MAX_LATE: u64 = 100;
 /// Lateness samples for the percentiles at most.
 const LATENESS_SAMPLES: u64 = 100_000;
 
-pub(crate) async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    match render(&s).await {
+/// `/ui?flash=`: the outcome of an action that came back here.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct OverviewParams {
+    flash: Option<String>,
+}
+
+pub(crate) async fn overview(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Query(p): Query<OverviewParams>,
+) -> Response {
+    let operate = csrf::can_operate(&s.security, &caller);
+    match render(&s, operate).await {
         Ok(body) => respond::html(
             &headers,
             StatusCode::OK,
-            layout("Overview", Section::Overview, &s.api.node_id, true, body),
+            layout(
+                "Overview",
+                Section::Overview,
+                &s.api.node_id,
+                true,
+                html! { (actions::banner(p.flash.as_deref())) (body) },
+            ),
         ),
         Err(e) => failure(&headers, &s.api.node_id, e),
     }
 }
 
-async fn render(s: &AppState) -> Result<Markup, ClientError> {
+async fn render(s: &AppState, operate: bool) -> Result<Markup, ClientError> {
     let client = &s.api.client;
     let tz = s.api.default_timezone;
     let now = s.api.clock.now();
@@ -87,7 +106,7 @@ async fn render(s: &AppState) -> Result<Markup, ClientError> {
     let total: u64 = counts.iter().map(|(_, n)| n).sum();
 
     Ok(html! {
-        (cards_section(s, standby, (live, dead, nodes.len()), (p50, p99, lateness.len())))
+        (cards_section(s, (standby, operate), (live, dead, nodes.len()), (p50, p99, lateness.len())))
         section aria-labelledby="last-hour" {
             h2 id="last-hour" { "Fires of the last hour" }
             @if counts.is_empty() {
@@ -244,7 +263,7 @@ fn problems_section(
 /// hour's lateness (p50, p99, starts).
 fn cards_section(
     s: &AppState,
-    standby: bool,
+    (standby, operate): (bool, bool),
     nodes: (usize, usize, usize),
     lateness: (Option<i64>, Option<i64>, usize),
 ) -> Markup {
@@ -257,6 +276,7 @@ fn cards_section(
             } @else {
                 p class="big ok" { "▶ off" } p { "firing" }
             }
+            @if operate { (forms::standby(standby, "/ui")) }
         }
         div class="card" {
             h2 { "Nodes" }
