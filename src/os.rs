@@ -1,6 +1,7 @@
 //! The operating system calls cosched makes through libc: the host name,
-//! the process's descriptor limit, and signals to a job's process group;
-//! and the systemd readiness message ([`sd_notify`], plain std).
+//! the process's descriptor limit, signals to a job's process group (and
+//! to the bench's child nodes), the clock tick that `/proc` counts in; and
+//! the systemd readiness message ([`sd_notify`], plain std).
 //! The one module allowed `unsafe` code; each block states why it is sound.
 
 #![allow(unsafe_code)]
@@ -69,6 +70,24 @@ pub fn kill_process_group(pgid: i32) {
     unsafe {
         libc::kill(-pgid, libc::SIGKILL);
     }
+}
+
+/// SIGTERM to the process `pid` (a node's graceful stop).
+pub fn terminate(pid: u32) {
+    let Ok(pid) = i32::try_from(pid) else { return };
+    // SAFETY: kill(2) with a positive pid signals one process; it has no
+    // memory effects. The caller passes a child it started and has not
+    // reaped yet, so the pid cannot have been reused.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+}
+
+/// Clock ticks per second, the unit of CPU times in `/proc/PID/stat`.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf reads a constant of the system; no memory effects.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100)
 }
 
 /// Whether an I/O error is "argument list too long" (E2BIG).

@@ -18,6 +18,7 @@ mod m20261201_000003_producer_contract;
 mod m20261201_000004_listing_indexes;
 mod m20261201_000005_fire_retention;
 mod m20261201_000007_notifications;
+mod m20261201_000010_lean_fire_indexes;
 
 /// The ordered list of cosched migrations.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_listing_indexes::Migration),
             Box::new(m20261201_000005_fire_retention::Migration),
             Box::new(m20261201_000007_notifications::Migration),
+            Box::new(m20261201_000010_lean_fire_indexes::Migration),
         ]
     }
 }

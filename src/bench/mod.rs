@@ -5,52 +5,61 @@
 //! measured, not process start-up), or with `--kind http` of the `http`
 //! kind (a POST of the fire's context to `--url`, by default to a server
 //! the bench runs on loopback that answers 204 at once: the kind's own
-//! cost beside `noop`'s), named `bench-<random>`, in a pool of
-//! the same name: the bench nodes fire nothing else, and nodes already
-//! serving the database never fire the bench's triggers. It starts `M`
-//! real [`Node`]s in this process (each with its own id and connection
-//! pool, as separate processes would have), then:
+//! cost beside `noop`'s), named `bench-<random>`, in a pool of the same
+//! name: the bench nodes fire nothing else, and nodes already serving the
+//! database never fire the bench's triggers. It starts `M` nodes
+//! ([`fleet`]): real [`crate::node::Node`]s in this process, or with
+//! `--processes` real `cosched serve` child processes, as a deployment runs
+//! them. Then, by mode:
 //!
-//! - `burst`: inserts `N` one-off triggers all due at one instant a little
-//!   in the future and waits until every fire has finished;
+//! - `burst`: `N` one-off triggers all due at one instant a little in the
+//!   future, then waits until every fire has finished;
 //! - `steady`: a producer inserts one-off triggers at rate `R` for a
-//!   duration `D`, each due a fixed lead after it is inserted, then waits
-//!   for the last to finish.
+//!   duration `D`, each due a fixed lead after it is inserted;
+//! - `scale`: `--jobs N` cron jobs all due on second 0 of every minute,
+//!   for `--waves` minutes ([`scale`]);
+//! - `bare`: no scheduler, the bare SQL of `N` fires in batches: the
+//!   database's ceiling for a burst (`ceiling`).
 //!
-//! Everything reported is read back from the `fires` and `triggers` tables
-//! (see [`Store::bench_tally`]): throughput (fires ÷ the time from the
-//! first due instant to the last finish), lateness (`started_at −
-//! scheduled_at`), fires per node, and lost (a trigger with no fire) and
-//! duplicated (a trigger with two first attempts) fires. The job and its
-//! history are deleted afterwards unless `keep`.
+//! One-offs reach the database through plain SQL (a multi-row `INSERT`, as
+//! any producer may write it) or, with `--feed client`, one
+//! [`Client::schedule_at`] call each. Everything reported is read back
+//! from the `fires` and `triggers` tables (see [`Store::bench_tally`]):
+//! throughput (fires ÷ the time from the first due instant to the last
+//! finish), lateness (`started_at − scheduled_at`), fires per node, and
+//! lost (a trigger with no fire) and duplicated (a trigger with two first
+//! attempts) fires; beside them the CPU the database server and the nodes
+//! spent per fire and the nodes' memory ([`meter`]). The bench's jobs and
+//! their history are deleted afterwards unless `keep`.
 
+mod ceiling;
+pub mod cpu;
+mod fleet;
+mod load;
+pub mod meter;
+mod processes;
+mod report;
+pub mod scale;
+
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde::Serialize;
 use tokio::task::JoinHandle;
 
 use crate::client::{Client, ClientError};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Settings};
 use crate::jobs::JobRegistry;
 use crate::model::{Job, JobDef};
-use crate::node::{Node, NodeError, ShutdownReport};
-use crate::store::bench::BenchTally;
-use crate::store::{Store, StoreError, redact};
+use crate::node::NodeError;
+use crate::store::{Store, StoreError};
+use fleet::Fleet;
+use load::{Load, Run};
+use meter::{Cost, Meter};
+pub use processes::ProcessUsage;
+pub use report::{BenchReport, Lateness, NodeFires};
+use scale::{Scale, ScaleReport};
 
-/// How long the finished count may stay still, after the last trigger
-/// came due, before the bench stops waiting (and reports what is lost).
-/// Longer than a lease, so a fire whose lease expired is retaken first.
-const STALL_TIMEOUT: Duration = Duration::from_secs(45);
-
-/// How often the bench counts finished fires while it waits.
-const POLL: Duration = Duration::from_millis(50);
-
-/// The steady producer's tick: it inserts what came due since the last.
-const PRODUCER_TICK: Duration = Duration::from_millis(10);
-
-/// Measure fires per second and lateness on a database.
 /// What to measure: the plain values behind `cosched bench`'s flags.
 #[derive(Debug, Clone)]
 pub struct BenchPlan {
@@ -68,8 +77,21 @@ pub struct BenchPlan {
     /// How far ahead of its insertion a trigger is due (None: 2 s for a
     /// burst, 100 ms for the steady producer).
     pub lead: Option<Duration>,
-    /// Scheduler nodes to run in this process.
+    /// Scheduler nodes to run.
     pub nodes: usize,
+    /// Run the nodes as `serve` child processes of this program (None:
+    /// in this process).
+    pub serve_program: Option<PathBuf>,
+    /// How one-offs reach the database.
+    pub feed: Feed,
+    /// Scale: cron jobs, all due on second 0 of every minute.
+    pub jobs: u64,
+    /// Scale: one-off triggers stored far ahead beside them.
+    pub stored: u64,
+    /// Scale: how many minutes' waves.
+    pub waves: u32,
+    /// Scale: the time a wave may take, from its instant to its last finish.
+    pub wave_budget: Duration,
     /// Each node's executor slots (`max_concurrent`).
     pub max_concurrent: usize,
     /// The bench job's kind.
@@ -99,10 +121,21 @@ pub enum BenchError {
 }
 
 crate::closed_enum::closed_enum! {
-    /// `burst` (N triggers due at one instant) or `steady` (R a second).
+    /// `burst` (N triggers due at one instant), `steady` (R a second) or
+    /// `scale` (N cron jobs due on the same second every minute).
     pub enum Mode: "bench mode" {
         Burst = "burst",
         Steady = "steady",
+        Scale = "scale",
+        Bare = "bare",
+    }
+}
+
+crate::closed_enum::closed_enum! {
+    /// How one-offs reach the database: plain SQL or the `Client`.
+    pub enum Feed: "bench feed" {
+        Sql = "sql",
+        Client = "client",
     }
 }
 
@@ -111,62 +144,6 @@ crate::closed_enum::closed_enum! {
     pub enum BenchKind: "bench job kind" {
         Noop = "noop",
         Http = "http",
-    }
-}
-
-/// What a run measured.
-#[derive(Debug, Clone, Serialize)]
-pub struct BenchReport {
-    pub database: String,
-    pub backend: &'static str,
-    pub mode: Mode,
-    pub kind: BenchKind,
-    /// The URL of an `http` bench job.
-    pub url: Option<String>,
-    pub nodes: usize,
-    pub max_concurrent: usize,
-    /// The bench job (deleted after the run unless `--keep`).
-    pub job: String,
-    pub kept: bool,
-    /// Triggers inserted.
-    pub triggers: u64,
-    /// Steady: the rate asked for, and the rate the producer achieved.
-    pub rate: Option<f64>,
-    pub producer_rate: Option<f64>,
-    pub lead_ms: u64,
-    /// Triggers inserted per second (burst: the bulk insert alone).
-    pub insert_per_second: f64,
-    /// First-attempt fire rows, and those finished, and succeeded.
-    pub fires: u64,
-    pub finished: u64,
-    pub succeeded: u64,
-    pub lost: u64,
-    pub duplicated: u64,
-    /// From the first due instant to the last finish.
-    pub elapsed_seconds: f64,
-    pub fires_per_second: f64,
-    pub lateness_ms: Lateness,
-    pub per_node: Vec<NodeFires>,
-}
-
-/// `started_at − scheduled_at` over the run's fires, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Lateness {
-    pub p50: i64,
-    pub p99: i64,
-    pub max: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NodeFires {
-    pub node: Option<String>,
-    pub fires: u64,
-}
-
-impl BenchReport {
-    /// No fire lost, none recorded twice.
-    pub fn exact(&self) -> bool {
-        self.lost == 0 && self.duplicated == 0
     }
 }
 
@@ -213,22 +190,48 @@ pub async fn measure(args: &BenchPlan) -> Result<BenchReport, BenchError> {
     def.pool = name.clone();
     let url = def.settings["url"].as_str().map(str::to_string);
     let job = client.create_job_def(&def, None).await?;
-    let outcome = drive(args, &store, &job, &clock).await;
+    let outcome = drive(args, &store, &client, &job, &clock).await;
     drop(server);
     let tally = match &outcome {
-        Ok(_) => store.bench_tally(job.id).await,
-        Err(_) => Ok(BenchTally::default()),
+        Ok(Driven::Load(..)) => Some(store.bench_tally(job.id).await),
+        _ => None,
     };
-    if !args.keep
-        && let Err(e) = store.job_delete(&name).await
-    {
-        tracing::warn!(job = %name, error = %e, "cannot delete the bench job");
+    if !args.keep {
+        match store.bench_delete_pool(&name).await {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(job = %name, error = %e, "cannot delete the bench's jobs"),
+        }
     }
-    let run = outcome?;
-    let tally = tally?;
-    let mut report = report(args, &store, name, run, tally);
+    let mut report = match outcome? {
+        Driven::Load(run, cost) => {
+            let tally = tally.transpose()?.unwrap_or_default();
+            report::report(args, &store, name, run, tally, cost)
+        }
+        Driven::Scale(scale, cost) => scale_report(args, &store, name, scale, cost),
+    };
     report.url = url;
     Ok(report)
+}
+
+fn scale_report(
+    plan: &BenchPlan,
+    store: &Store,
+    name: String,
+    scale: ScaleReport,
+    cost: Cost,
+) -> BenchReport {
+    let fires = scale.waves.iter().map(|w| w.fires).sum();
+    BenchReport {
+        triggers: plan.jobs * u64::from(plan.waves),
+        fires,
+        finished: scale.waves.iter().map(|w| w.finished).sum(),
+        succeeded: scale.waves.iter().map(|w| w.finished).sum(),
+        lost: scale.waves.iter().map(|w| w.lost).sum::<u64>()
+            + plan.jobs * u64::from(plan.waves).saturating_sub(scale.waves.len() as u64),
+        cost,
+        scale: Some(scale),
+        ..report::empty(plan, store, name)
+    }
 }
 
 /// Serves 204 No Content to every request on an ephemeral loopback port.
@@ -274,254 +277,73 @@ fn check(args: &BenchPlan) -> Result<(), BenchError> {
             bad("--rate must be a positive number of triggers per second")
         }
         Mode::Steady if args.duration.is_zero() => bad("--duration must be positive"),
+        Mode::Scale if args.jobs == 0 => bad("--jobs must be at least 1"),
+        Mode::Scale if args.waves == 0 => bad("--waves must be at least 1"),
+        Mode::Scale if args.wave_budget.is_zero() || args.wave_budget > Duration::from_secs(55) => {
+            bad("--wave-budget must be between 1ms and 55s (a wave comes every minute)")
+        }
         _ => Ok(()),
     }
 }
 
-/// What the driver saw, beside the tables.
-struct Run {
-    triggers: u64,
-    lead: Duration,
-    insert_per_second: f64,
-    producer_rate: Option<f64>,
+/// What a run produced before the tally.
+enum Driven {
+    Load(Run, Cost),
+    Scale(ScaleReport, Cost),
 }
 
-/// Starts the nodes, inserts the triggers, waits for the fires, and stops
-/// the nodes (also when something failed on the way).
+/// Starts the nodes, drives the mode's load, and stops the nodes (also
+/// when something failed on the way). The CPU meter and the nodes'
+/// memory are read while the nodes still run.
 async fn drive(
-    args: &BenchPlan,
+    plan: &BenchPlan,
     store: &Store,
+    client: &Client,
     job: &Job,
     clock: &Arc<dyn Clock>,
-) -> Result<Run, BenchError> {
-    let mut nodes = Nodes::default();
+) -> Result<Driven, BenchError> {
+    let meter = Meter::new(store).await?;
+    let scale = Scale {
+        plan,
+        store,
+        clock,
+        pool: &job.pool,
+    };
+    if plan.mode == Mode::Scale {
+        scale.populate(job).await?;
+    }
+    if plan.mode == Mode::Bare {
+        let fleet = Fleet::InProcess(Vec::new());
+        let run = ceiling::bare(plan, store, job, clock, &meter, &fleet).await?;
+        let fires = store.bench_finished(job.id).await?;
+        let cost = Meter::cost(run.from, run.to, fires, &fleet);
+        return Ok(Driven::Load(run, cost));
+    }
+    let fleet = Fleet::start(plan, &job.pool, store, clock.clone()).await?;
     let result = async {
-        for i in 1..=args.nodes {
-            nodes.start(args, &job.name, i, clock.clone()).await?;
+        if plan.mode == Mode::Scale {
+            let (report, from, to) = scale.waves(&fleet, &meter).await?;
+            let fires = report.waves.iter().map(|w| w.fires).sum();
+            return Ok(Driven::Scale(report, Meter::cost(from, to, fires, &fleet)));
         }
-        let run = match args.mode {
-            Mode::Burst => burst(args, store, job, clock).await?,
-            Mode::Steady => steady(args, store, job, clock).await?,
+        let load = Load {
+            plan,
+            store,
+            client,
+            job,
+            clock,
+            meter: &meter,
+            fleet: &fleet,
         };
-        Ok(run)
+        let run = match plan.mode {
+            Mode::Steady => load.steady().await?,
+            _ => load.burst().await?,
+        };
+        let fires = store.bench_finished(job.id).await?;
+        let cost = Meter::cost(run.from, run.to, fires, &fleet);
+        Ok(Driven::Load(run, cost))
     }
     .await;
-    nodes.stop().await;
+    fleet.stop().await;
     result
-}
-
-async fn burst(
-    args: &BenchPlan,
-    store: &Store,
-    job: &Job,
-    clock: &Arc<dyn Clock>,
-) -> Result<Run, BenchError> {
-    let lead = args.lead.unwrap_or(Duration::from_secs(2));
-    let due_at = clock.now_ms() + millis(lead) as i64;
-    let due = vec![due_at; usize::try_from(args.triggers).unwrap_or(usize::MAX)];
-    let started = Instant::now();
-    store.bench_insert_once(job, &due, clock.now_ms()).await?;
-    let inserting = started.elapsed();
-    if clock.now_ms() > due_at {
-        tracing::warn!(
-            ?inserting,
-            ?lead,
-            "inserting took longer than --lead: lateness includes the insert"
-        );
-    }
-    let until_due = Duration::from_millis(u64::try_from(due_at - clock.now_ms()).unwrap_or(0));
-    wait_finished(store, job.id, args.triggers, Instant::now() + until_due).await?;
-    Ok(Run {
-        triggers: args.triggers,
-        lead,
-        insert_per_second: per_second(args.triggers, inserting),
-        producer_rate: None,
-    })
-}
-
-/// Trigger `k` is due at `start + lead + k / rate`, inserted `lead` ahead
-/// of that: each tick inserts those whose insertion instant has passed.
-async fn steady(
-    args: &BenchPlan,
-    store: &Store,
-    job: &Job,
-    clock: &Arc<dyn Clock>,
-) -> Result<Run, BenchError> {
-    let lead = args.lead.unwrap_or(Duration::from_millis(100));
-    let total = (args.rate * args.duration.as_secs_f64()).round().max(1.0) as u64;
-    let first_due = clock.now_ms() + millis(lead) as i64;
-    let due_of = |k: u64| first_due + (k as f64 * 1000.0 / args.rate) as i64;
-    let started = Instant::now();
-    let mut inserted = 0u64;
-    let mut tick = tokio::time::interval(PRODUCER_TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while inserted < total {
-        tick.tick().await;
-        let owed = ((started.elapsed().as_secs_f64() * args.rate) as u64 + 1).min(total);
-        if owed > inserted {
-            let due: Vec<i64> = (inserted..owed).map(due_of).collect();
-            store.bench_insert_once(job, &due, clock.now_ms()).await?;
-            inserted = owed;
-        }
-    }
-    let producing = started.elapsed();
-    wait_finished(store, job.id, total, Instant::now() + lead).await?;
-    Ok(Run {
-        triggers: total,
-        lead,
-        insert_per_second: per_second(total, producing),
-        producer_rate: Some(per_second(total, producing)),
-    })
-}
-
-/// Waits until `expected` fires of the job have finished, or until the
-/// count has not moved for [`STALL_TIMEOUT`] after `due_by` (then the
-/// tally reports what is missing).
-async fn wait_finished(
-    store: &Store,
-    job_id: i64,
-    expected: u64,
-    due_by: Instant,
-) -> Result<(), BenchError> {
-    let mut last = 0;
-    let mut moved = due_by;
-    loop {
-        let finished = store.bench_finished(job_id).await?;
-        if finished >= expected {
-            return Ok(());
-        }
-        let now = Instant::now();
-        if finished != last {
-            last = finished;
-            moved = moved.max(now);
-        } else if now > moved + STALL_TIMEOUT {
-            tracing::warn!(
-                finished,
-                expected,
-                "no fire finished for {STALL_TIMEOUT:?}; reporting what there is"
-            );
-            return Ok(());
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// The bench's nodes, running until stopped.
-#[derive(Default)]
-struct Nodes {
-    running: Vec<(Node, JoinHandle<ShutdownReport>)>,
-}
-
-impl Nodes {
-    /// Starts node `i` of the bench `name`: its own id and connections,
-    /// serving only the bench's pool.
-    async fn start(
-        &mut self,
-        args: &BenchPlan,
-        name: &str,
-        i: usize,
-        clock: Arc<dyn Clock>,
-    ) -> Result<(), BenchError> {
-        let config = Config::default();
-        let mut settings = Settings::resolve(Some(args.database.clone()), &config);
-        settings.node_id = format!("{name}-{i}");
-        settings.scheduler.max_concurrent = args.max_concurrent;
-        settings.scheduler.pools = vec![name.to_string()];
-        let (node, _) = Node::start(settings, &config, JobRegistry::with_builtins(), clock).await?;
-        let handle = tokio::spawn({
-            let node = node.clone();
-            async move { node.run(std::future::pending()).await }
-        });
-        self.running.push((node, handle));
-        Ok(())
-    }
-
-    /// Stops every node and waits for each to shut down.
-    async fn stop(self) {
-        for (node, _) in &self.running {
-            node.stop_token().cancel();
-        }
-        for (node, handle) in self.running {
-            if let Err(e) = handle.await {
-                tracing::warn!(node = %node.id(), error = %e, "bench node ended abnormally");
-            }
-        }
-    }
-}
-
-fn report(args: &BenchPlan, store: &Store, job: String, run: Run, t: BenchTally) -> BenchReport {
-    let elapsed_ms = match (t.first_scheduled_at, t.last_finished_at) {
-        (Some(first), Some(last)) => (last - first).max(1),
-        _ => 0,
-    };
-    let elapsed_seconds = elapsed_ms as f64 / 1000.0;
-    BenchReport {
-        database: redact(&args.database),
-        backend: store.backend_name(),
-        mode: args.mode,
-        kind: args.kind,
-        url: None,
-        nodes: args.nodes,
-        max_concurrent: args.max_concurrent,
-        job,
-        kept: args.keep,
-        triggers: run.triggers,
-        rate: (args.mode == Mode::Steady).then_some(args.rate),
-        producer_rate: run.producer_rate,
-        lead_ms: millis(run.lead),
-        insert_per_second: run.insert_per_second,
-        fires: t.fires,
-        finished: t.finished,
-        succeeded: t.succeeded,
-        lost: t.lost,
-        duplicated: t.duplicated,
-        elapsed_seconds,
-        fires_per_second: if elapsed_ms > 0 {
-            t.fires as f64 / elapsed_seconds
-        } else {
-            0.0
-        },
-        lateness_ms: Lateness {
-            p50: percentile(&t.lateness_ms, 50.0),
-            p99: percentile(&t.lateness_ms, 99.0),
-            max: t.lateness_ms.last().copied().unwrap_or(0),
-        },
-        per_node: t
-            .per_node
-            .into_iter()
-            .map(|(node, fires)| NodeFires { node, fires })
-            .collect(),
-    }
-}
-
-/// The nearest-rank percentile of ascending values (0 when empty).
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn per_second(n: u64, over: Duration) -> f64 {
-    n as f64 / over.as_secs_f64().max(1e-6)
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let v: Vec<i64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50.0), 50);
-        assert_eq!(percentile(&v, 99.0), 99);
-        assert_eq!(percentile(&v, 100.0), 100);
-        assert_eq!(percentile(&[7], 99.0), 7);
-        assert_eq!(percentile(&[], 50.0), 0);
-    }
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use super::CliError;
 use crate::bench::{self, BenchError, BenchPlan};
 
-pub use crate::bench::{BenchKind, BenchReport, Mode};
+pub use crate::bench::{BenchKind, BenchReport, Feed, Mode};
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -16,7 +16,8 @@ pub struct BenchArgs {
     #[arg(long, env = "DATABASE_URL")]
     pub database: String,
     /// `burst`: N triggers due at one instant; `steady`: R triggers a
-    /// second for a duration.
+    /// second for a duration; `scale`: `--jobs` cron jobs due on the same
+    /// second every minute, for `--waves` minutes.
     #[arg(long, default_value_t = Mode::Burst)]
     pub mode: Mode,
     /// Burst: how many one-off triggers.
@@ -33,9 +34,30 @@ pub struct BenchArgs {
     /// 100ms: the nodes learn of the next due instant before it comes).
     #[arg(long, value_parser = duration_arg)]
     pub lead: Option<Duration>,
-    /// Scheduler nodes to run in this process.
+    /// Scheduler nodes to run.
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
+    /// Run the nodes as real `cosched serve` child processes of this
+    /// binary (as a deployment runs them) instead of in this process.
+    #[arg(long)]
+    pub processes: bool,
+    /// How one-offs reach the database: `sql` (a multi-row INSERT) or
+    /// `client` (one `Client::schedule_at` call, one transaction, each).
+    #[arg(long, default_value_t = Feed::Sql)]
+    pub feed: Feed,
+    /// Scale: how many cron jobs (`0 * * * * ?`, all due on second 0).
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: u64,
+    /// Scale: one-off triggers stored far ahead (year 2100) beside them,
+    /// to see whether a large table slows the lease.
+    #[arg(long, default_value_t = 0)]
+    pub stored: u64,
+    /// Scale: how many minutes' waves.
+    #[arg(long, default_value_t = 3)]
+    pub waves: u32,
+    /// Scale: the time a wave may take, from its instant to its last finish.
+    #[arg(long, default_value = "30s", value_parser = duration_arg)]
+    pub wave_budget: Duration,
     /// Each node's executor slots (`max_concurrent`).
     #[arg(long, default_value_t = 256)]
     pub max_concurrent: usize,
@@ -60,9 +82,16 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
 }
 
 impl BenchArgs {
-    /// The plan these flags describe.
-    pub fn plan(&self) -> BenchPlan {
-        BenchPlan {
+    /// The plan these flags describe (`--processes` runs this very binary).
+    pub fn plan(&self) -> Result<BenchPlan, CliError> {
+        let serve_program = if self.processes {
+            Some(std::env::current_exe().map_err(|e| {
+                CliError::Runtime(format!("cannot find this program to run its nodes: {e}"))
+            })?)
+        } else {
+            None
+        };
+        Ok(BenchPlan {
             database: self.database.clone(),
             mode: self.mode,
             triggers: self.triggers,
@@ -74,7 +103,13 @@ impl BenchArgs {
             kind: self.kind,
             url: self.url.clone(),
             keep: self.keep,
-        }
+            serve_program,
+            feed: self.feed,
+            jobs: self.jobs,
+            stored: self.stored,
+            waves: self.waves,
+            wave_budget: self.wave_budget,
+        })
     }
 }
 
@@ -92,7 +127,7 @@ impl From<BenchError> for CliError {
 
 /// Runs one bench and reads its result from the tables.
 pub async fn measure(args: &BenchArgs) -> Result<BenchReport, CliError> {
-    Ok(bench::measure(&args.plan()).await?)
+    Ok(bench::measure(&args.plan()?).await?)
 }
 
 /// `cosched bench`: measures, prints, and fails (exit 1) when a fire was
@@ -131,16 +166,50 @@ fn print_summary(r: &BenchReport) {
             r.producer_rate.unwrap_or_default(),
             r.lead_ms
         ),
+        Mode::Bare => format!(
+            "bare SQL of {} fires (lease, record, advance, complete), no scheduler: {} loop(s), \
+             up to {} fires per transaction",
+            r.triggers, r.nodes, r.max_concurrent
+        ),
+        Mode::Scale => match &r.scale {
+            Some(s) => format!(
+                "scale: {} cron jobs due on second 0 of every minute, {} stored triggers, {} wave(s)",
+                s.jobs,
+                s.stored,
+                s.waves.len()
+            ),
+            None => "scale".to_string(),
+        },
+    };
+    let nodes = if r.processes {
+        "serve process(es)"
+    } else {
+        "node(s) in this process"
     };
     println!("cosched bench on {} ({})", r.database, r.backend);
     if let Some(url) = &r.url {
         println!("  http job: each fire POSTs its context to {url}");
     }
     println!(
-        "  {what}; {} node(s), max_concurrent {}",
-        r.nodes, r.max_concurrent
+        "  {what}; {} {nodes}, max_concurrent {}, fed by {}",
+        r.nodes, r.max_concurrent, r.feed
     );
-    if r.mode == Mode::Burst {
+    match &r.scale {
+        Some(scale) => print_waves(scale),
+        None => print_load(r),
+    }
+    print_cost(r);
+    println!(
+        "  lost          {}\n  duplicated    {}",
+        r.lost, r.duplicated
+    );
+    if r.kept {
+        println!("  kept job      {}", r.job);
+    }
+}
+
+fn print_load(r: &BenchReport) {
+    if matches!(r.mode, Mode::Burst | Mode::Bare) {
         println!("  inserted      {:.0} triggers/s", r.insert_per_second);
     }
     println!(
@@ -161,11 +230,46 @@ fn print_summary(r: &BenchReport) {
         "  finished      {} of {} ({} succeeded)",
         r.finished, r.triggers, r.succeeded
     );
+}
+
+fn print_waves(s: &crate::bench::scale::ScaleReport) {
+    for w in &s.waves {
+        let within = w
+            .finished_within_seconds
+            .map_or("-".to_string(), |s| format!("{s:.2} s"));
+        let rss = w
+            .node_memory
+            .map_or("-".to_string(), |m| format!("{} MiB", m.rss_bytes >> 20));
+        println!(
+            "  wave {}  {} of {} finished within {within} ({}), lateness p50 {} ms p99 {} ms, node RSS {rss}",
+            w.scheduled_at,
+            w.finished,
+            s.jobs,
+            if w.within_budget { "within budget" } else { "OVER BUDGET" },
+            w.lateness_ms.p50,
+            w.lateness_ms.p99,
+        );
+    }
+    let p = s.lease_probe_us;
     println!(
-        "  lost          {}\n  duplicated    {}",
-        r.lost, r.duplicated
+        "  lease query   p50 {} us, p99 {} us, max {} us between waves ({} samples)",
+        p.p50, p.p99, p.max, p.samples
     );
-    if r.kept {
-        println!("  kept job      {}", r.job);
+}
+
+fn print_cost(r: &BenchReport) {
+    let c = &r.cost;
+    let us = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} us"));
+    println!(
+        "  CPU per fire  database {}, nodes {}",
+        us(c.database_cpu_us_per_fire),
+        us(c.nodes_cpu_us_per_fire)
+    );
+    if let Some(m) = c.node_memory {
+        println!(
+            "  node memory   RSS {} MiB, peak {} MiB",
+            m.rss_bytes >> 20,
+            m.peak_rss_bytes >> 20
+        );
     }
 }

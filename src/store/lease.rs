@@ -34,6 +34,21 @@ pub struct LeasedTriggers {
     pub put_aside: Vec<MalformedRow>,
 }
 
+/// The lease's row-selecting query: due, waiting triggers of the pools
+/// (`$6...`), not leased by a live lease, for a node not declared dead
+/// (`$1`), in lease order, at most `$4`; `$2` is now, `$5` the horizon.
+pub(super) fn due_select(pools: &str) -> String {
+    format!(
+        "SELECT id FROM triggers \
+         WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $5 \
+           AND (lease_until IS NULL OR lease_until < $2) \
+           AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead') \
+         ORDER BY priority DESC, \
+           CASE WHEN next_fire_at < $2 - COALESCE(misfire_threshold_ms, 60000) THEN 1 ELSE 0 END, \
+           next_fire_at, id LIMIT $4"
+    )
+}
+
 impl Store {
     /// Leases up to `limit` due triggers of the node's pools in one
     /// statement: highest priority first; within a priority, on-time
@@ -49,16 +64,7 @@ impl Store {
         if p.limit == 0 || p.pools.is_empty() {
             return Ok(LeasedTriggers::default());
         }
-        let pools = placeholders(6, p.pools.len());
-        let select = format!(
-            "SELECT id FROM triggers \
-             WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $5 \
-               AND (lease_until IS NULL OR lease_until < $2) \
-               AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead') \
-             ORDER BY priority DESC, \
-               CASE WHEN next_fire_at < $2 - COALESCE(misfire_threshold_ms, 60000) THEN 1 ELSE 0 END, \
-               next_fire_at, id LIMIT $4"
-        );
+        let select = due_select(&placeholders(6, p.pools.len()));
         let sql = match self.backend {
             DbBackend::Postgres => format!(
                 "WITH due AS ({select} FOR UPDATE SKIP LOCKED) \

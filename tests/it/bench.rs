@@ -1,13 +1,18 @@
-//! `cosched bench` in-process on SQLite: a small burst over two nodes
-//! fires every trigger exactly once and records it, and the bench job is
-//! deleted afterwards. Speed is the bench's output, never asserted here.
+//! `cosched bench`: a small burst over two nodes (in this process, and as
+//! real `cosched serve` child processes fed through plain SQL and through
+//! the Client) fires every trigger exactly once and records it, a scale
+//! run fires every cron job once per wave, the CPU meter finds a local
+//! PostgreSQL server, and the bench's jobs are deleted afterwards. Speed is
+//! the bench's output, never asserted here.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use cosched::Store;
-use cosched::cli::bench::{BenchArgs, BenchKind, Mode, measure};
+use cosched::bench::BenchPlan;
+use cosched::cli::bench::{BenchArgs, BenchKind, Feed, Mode, measure};
 
-use crate::support::sqlite;
+use crate::support::{backends, sqlite};
 
 fn burst(url: &str, triggers: u64, nodes: usize) -> BenchArgs {
     BenchArgs {
@@ -23,7 +28,90 @@ fn burst(url: &str, triggers: u64, nodes: usize) -> BenchArgs {
         url: None,
         keep: false,
         json: false,
+        processes: false,
+        feed: Feed::Sql,
+        jobs: 100,
+        stored: 0,
+        waves: 1,
+        wave_budget: Duration::from_secs(30),
     }
+}
+
+/// The plan of `burst` with the nodes as `cosched serve` child processes.
+fn in_processes(url: &str, triggers: u64, nodes: usize, feed: Feed) -> BenchPlan {
+    let mut args = burst(url, triggers, nodes);
+    args.feed = feed;
+    let mut plan = args.plan().expect("plan");
+    plan.serve_program = Some(PathBuf::from(env!("CARGO_BIN_EXE_cosched")));
+    plan.lead = Some(Duration::from_secs(3));
+    plan
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_processes_fed_by_sql_and_by_the_client_fire_every_trigger_once() {
+    for db in backends().await {
+        for feed in [Feed::Sql, Feed::Client] {
+            let report = cosched::bench::measure(&in_processes(&db.url, 300, 2, feed))
+                .await
+                .unwrap_or_else(|e| panic!("{} {feed}: {e}", db.backend));
+            assert!(report.processes);
+            assert_eq!(report.feed, feed);
+            assert_eq!(report.fires, 300, "{}: {report:?}", db.backend);
+            assert_eq!(report.succeeded, 300, "{}: {report:?}", db.backend);
+            assert!(report.exact(), "{}: {report:?}", db.backend);
+            let nodes: Vec<&str> = report
+                .per_node
+                .iter()
+                .filter_map(|n| n.node.as_deref())
+                .collect();
+            assert!(
+                nodes.iter().all(|n| n.ends_with("-p1") || n.ends_with("-p2")),
+                "the fires were run by the child processes: {nodes:?}"
+            );
+            let children = &report.cost.processes;
+            assert_eq!(children.len(), 2, "{report:?}");
+            assert!(
+                children
+                    .iter()
+                    .all(|c| c.cpu_seconds.is_some() && c.memory.is_some_and(|m| m.rss_bytes > 0)),
+                "{children:?}"
+            );
+            assert!(report.cost.nodes_cpu_us_per_fire.is_some());
+            // The meter reads a PostgreSQL server on this host; SQLite's
+            // work is the nodes' own.
+            assert_eq!(
+                report.cost.database_cpu_seconds.is_some(),
+                db.backend == "postgres",
+                "{}: {:?}",
+                db.backend,
+                report.cost
+            );
+            let store = Store::connect(&db.url).await.unwrap();
+            assert!(store.job_by_name(&report.job).await.unwrap().is_none());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_wave_fires_every_cron_job_once_on_its_minute() {
+    let db = sqlite();
+    let mut args = burst(&db.url, 1, 2);
+    args.mode = Mode::Scale;
+    args.jobs = 300;
+    args.stored = 1000;
+    args.waves = 1;
+    let report = measure(&args).await.expect("scale run");
+    let scale = report.scale.as_ref().expect("a scale report");
+    assert_eq!(scale.waves.len(), 1, "{scale:?}");
+    let wave = &scale.waves[0];
+    assert_eq!(wave.scheduled_at % 60_000, 0, "on a minute boundary");
+    assert_eq!((wave.fires, wave.finished, wave.lost), (300, 300, 0), "{wave:?}");
+    assert!(wave.finished_within_seconds.is_some());
+    assert_eq!(report.fires, 300);
+    assert!(report.exact(), "{report:?}");
+    let store = Store::connect(&db.url).await.unwrap();
+    let left = store.jobs_list().await.unwrap();
+    assert!(left.is_empty(), "the scale jobs are deleted: {} left", left.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
