@@ -309,9 +309,11 @@ async fn drive(
         clock,
         pool: &job.pool,
     };
-    if plan.mode == Mode::Scale {
-        scale.populate(job).await?;
-    }
+    let first_wave = if plan.mode == Mode::Scale {
+        Some(scale.populate(job).await?)
+    } else {
+        None
+    };
     if plan.mode == Mode::Bare {
         let fleet = Fleet::InProcess(Vec::new());
         let run = ceiling::bare(plan, store, job, clock, &meter, &fleet).await?;
@@ -321,8 +323,8 @@ async fn drive(
     }
     let fleet = Fleet::start(plan, &job.pool, store, clock.clone()).await?;
     let result = async {
-        if plan.mode == Mode::Scale {
-            let (report, from, to) = scale.waves(&fleet, &meter).await?;
+        if let Some(first) = first_wave {
+            let (report, from, to) = scale.waves(first, &fleet, &meter).await?;
             let fires = report.waves.iter().map(|w| w.fires).sum();
             return Ok(Driven::Scale(report, Meter::cost(from, to, fires, &fleet)));
         }

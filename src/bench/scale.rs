@@ -3,10 +3,9 @@
 //! The run creates `--jobs N` jobs of the `noop` kind in the bench's pool,
 //! each with the Quartz cron trigger `0 * * * * ?`, and optionally
 //! `--stored M` one-off triggers due in the year 2100 (stored, never due:
-//! they show whether a large table slows the lease). Once the nodes serve
-//! the pool, every cron trigger is set to the first minute boundary at
-//! least [`SETTLE`] away, and from then on the nodes advance them as they
-//! fire. For each of `--waves` minutes the bench waits for the wave's `N`
+//! they show whether a large table slows the lease). Every cron trigger
+//! is then set to the first minute boundary at least [`SETTLE`] away, the
+//! nodes start, and from then on they advance the triggers as they fire. For each of `--waves` minutes the bench waits for the wave's `N`
 //! fires to finish (or for `--wave-budget` to pass), samples the nodes'
 //! memory, and between waves times the lease's row-selecting query
 //! ([`Store::bench_lease_probe`]) every [`PROBE_EVERY`]. Everything about a
@@ -29,8 +28,9 @@ use crate::store::Store;
 /// The cron expression of every scale job: second 0 of every minute.
 pub const EVERY_MINUTE: &str = "0 * * * * ?";
 
-/// The first wave is at least this far away when the triggers are set.
-const SETTLE: Duration = Duration::from_secs(5);
+/// The first wave is at least this far away when the triggers are set:
+/// time for the nodes to start.
+const SETTLE: Duration = Duration::from_secs(10);
 
 /// How often the lease probe runs between waves.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
@@ -84,8 +84,10 @@ pub struct Scale<'a> {
 }
 
 impl Scale<'_> {
-    /// Creates the population (before the nodes start, so they find it).
-    pub async fn populate(&self, stored_job: &Job) -> Result<(), BenchError> {
+    /// Creates the population and sets its first wave, before the nodes
+    /// start (so they find it due however they learn of changes); returns
+    /// the first wave's instant.
+    pub async fn populate(&self, stored_job: &Job) -> Result<i64, BenchError> {
         let now = self.clock.now_ms();
         let started = Instant::now();
         self.store
@@ -102,20 +104,21 @@ impl Scale<'_> {
             took = ?started.elapsed(),
             "scale population inserted"
         );
-        Ok(())
+        let first = next_minute(self.clock.now_ms() + millis(SETTLE) as i64);
+        self.store
+            .bench_set_next_fire(self.pool, EVERY_MINUTE, first)
+            .await?;
+        Ok(first)
     }
 
     /// Runs the waves; returns the report and the meter's samples around
     /// them.
     pub async fn waves(
         &self,
+        first: i64,
         fleet: &Fleet,
         meter: &Meter,
     ) -> Result<(ScaleReport, Sample, Sample), BenchError> {
-        let first = next_minute(self.clock.now_ms() + millis(SETTLE) as i64);
-        self.store
-            .bench_set_next_fire(self.pool, EVERY_MINUTE, first)
-            .await?;
         let from = meter.sample(fleet);
         let mut memory = Vec::new();
         let mut probes = Vec::new();
@@ -134,7 +137,8 @@ impl Scale<'_> {
             }
         }
         let to = meter.sample(fleet);
-        let waves = self.store.bench_waves(self.pool, first).await?;
+        let end = first + i64::from(self.plan.waves) * 60_000;
+        let waves = self.store.bench_waves(self.pool, first, end).await?;
         let waves = waves
             .into_iter()
             .enumerate()

@@ -136,8 +136,12 @@ pub async fn next(args: NextArgs, registry: &JobRegistry) -> Result<(), CliError
     .upcoming(n);
     if fires.is_empty() {
         // Nothing to print is not a preview: say why, as a failure.
+        let what = match &args.expression {
+            Some(expression) => format!("`{expression}`"),
+            None => "this schedule".to_string(),
+        };
         return Err(CliError::Runtime(format!(
-            "this schedule never fires after {}{}",
+            "{what} never fires after {}{}",
             from.to_rfc3339(),
             if calendars.is_empty() {
                 ""

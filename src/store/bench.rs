@@ -326,15 +326,20 @@ impl Store {
     }
 
     /// The waves of a scale run: first-attempt fires of the pool's jobs
-    /// scheduled at or after `from_ms`, by scheduled instant.
-    pub async fn bench_waves(&self, pool: &str, from_ms: i64) -> Result<Vec<WaveTally>, StoreError> {
+    /// scheduled in `[from_ms, to_ms)`, by scheduled instant.
+    pub async fn bench_waves(
+        &self,
+        pool: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<WaveTally>, StoreError> {
         let rows = self
             .db
             .query_all_raw(self.stmt(
                 "SELECT f.scheduled_at, f.started_at, f.finished_at FROM fires f \
                  JOIN jobs j ON j.id = f.job_id \
-                 WHERE j.pool = $1 AND f.attempt = 1 AND f.scheduled_at >= $2",
-                [pool.into(), from_ms.into()],
+                 WHERE j.pool = $1 AND f.attempt = 1 AND f.scheduled_at >= $2 AND f.scheduled_at < $3",
+                [pool.into(), from_ms.into(), to_ms.into()],
             ))
             .await?;
         let mut waves: std::collections::BTreeMap<i64, WaveTally> = Default::default();

@@ -173,6 +173,11 @@ async fn request_for(
     let body = match (route.verb, route.path) {
         (Verb::Post, "/jobs") => Some(json!({"name": format!("made-{seq}"), "kind": "noop"})),
         (Verb::Post, "/jobs/{name}/schedule") => Some(json!({"in": "1h"})),
+        (Verb::Post, "/jobs/{name}/backfill") => Some(json!({
+            "from": "2026-01-01T00:00:00Z",
+            "to": "2026-01-01T01:00:00Z",
+            "dry_run": true
+        })),
         (Verb::Post, "/standby") => Some(json!({"on": false})),
         (Verb::Post, "/ui/jobs/{name}/schedule") => Some(json!({"in": "1h"})),
         (Verb::Post, "/ui/standby") => Some(json!({"on": "false"})),
