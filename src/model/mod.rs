@@ -26,5 +26,6 @@ pub use job::{ConfigJob, DEFAULT_POOL, Job, JobDef, JobSummary, RetryPolicy};
 pub use node::{NodeInfo, NodeSummary};
 pub use overlap::{Admission, OverlapGate};
 pub use retention::{KeepFires, KeepFiresOverride, PRUNABLE_STATUSES};
+pub use crate::schedule::jitter::Jitter;
 pub use text::{Printable, printable};
 pub use trigger::{Trigger, TriggerDef};
