@@ -13,9 +13,7 @@ const EXPECTED: &str = "expected a duration such as \"5m\" or { hash = \"5m\" }"
 /// The jitter `v` declares, or None with the problem in `issues`.
 pub(super) fn parse(v: &Value, issues: &mut Issues) -> Option<Jitter> {
     let parsed = match v {
-        Value::String(s) => {
-            ranges::duration(s, "jitter", ranges::JITTER).map(Jitter::Uniform)
-        }
+        Value::String(s) => ranges::duration(s, "jitter", ranges::JITTER).map(Jitter::Uniform),
         Value::Object(m) => match (m.len(), m.get("hash")) {
             (1, Some(Value::String(s))) => {
                 ranges::duration(s, "jitter.hash", ranges::JITTER).map(Jitter::Hash)
@@ -35,5 +33,8 @@ pub(super) fn check(j: &Jitter, issues: &mut Issues) {
         Jitter::Uniform(_) => "jitter",
         Jitter::Hash(_) => "jitter.hash",
     };
-    issues.check("jitter", ranges::check_duration(j.window(), key, ranges::JITTER));
+    issues.check(
+        "jitter",
+        ranges::check_duration(j.window(), key, ranges::JITTER),
+    );
 }

@@ -18,6 +18,7 @@ mod retention;
 mod text;
 mod trigger;
 
+pub use crate::schedule::jitter::Jitter;
 pub use calendar::Calendar;
 pub use enums::{FireStatus, JobSource, NodeState, OverlapPolicy, TriggerState};
 pub use fire::{Fire, MAX_RECORDED_TEXT};
@@ -26,6 +27,5 @@ pub use job::{ConfigJob, DEFAULT_POOL, Job, JobDef, JobSummary, RetryPolicy};
 pub use node::{NodeInfo, NodeSummary};
 pub use overlap::{Admission, OverlapGate};
 pub use retention::{KeepFires, KeepFiresOverride, PRUNABLE_STATUSES};
-pub use crate::schedule::jitter::Jitter;
 pub use text::{Printable, printable};
 pub use trigger::{Trigger, TriggerDef};

@@ -104,14 +104,21 @@ mod tests {
             tenths[(o * 10 / WINDOW.as_millis() as i64) as usize] += 1;
         }
         // 100 expected in each tenth; an even spread keeps all near it.
-        assert!(tenths.iter().all(|&n| (50..=150).contains(&n)), "{tenths:?}");
+        assert!(
+            tenths.iter().all(|&n| (50..=150).contains(&n)),
+            "{tenths:?}"
+        );
     }
 
     #[test]
     fn uniform_offsets_vary_per_fire_and_repeat_on_every_node() {
         let j = Jitter::Uniform(WINDOW);
-        let offsets: Vec<i64> = (0..100).map(|h| j.offset_ms("x", 3, h * 3_600_000)).collect();
-        let again: Vec<i64> = (0..100).map(|h| j.offset_ms("y", 3, h * 3_600_000)).collect();
+        let offsets: Vec<i64> = (0..100)
+            .map(|h| j.offset_ms("x", 3, h * 3_600_000))
+            .collect();
+        let again: Vec<i64> = (0..100)
+            .map(|h| j.offset_ms("y", 3, h * 3_600_000))
+            .collect();
         assert_eq!(offsets, again, "the job name plays no part");
         let mut distinct = offsets.clone();
         distinct.sort_unstable();

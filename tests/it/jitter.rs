@@ -43,7 +43,10 @@ fn the_file_accepts_both_forms_and_refuses_bad_ones_with_their_line() {
         assert_eq!(err.issues.len(), 1, "{bad}: {err}");
         assert_eq!(err.issues[0].line, 4, "{bad}: {err}");
         let message = &err.issues[0].message;
-        assert!(message.contains(expected), "{bad}: `{expected}` in {message}");
+        assert!(
+            message.contains(expected),
+            "{bad}: `{expected}` in {message}"
+        );
     }
 }
 
@@ -51,7 +54,12 @@ fn the_file_accepts_both_forms_and_refuses_bad_ones_with_their_line() {
 async fn the_api_refuses_a_bad_jitter_by_path_and_shows_a_good_one() {
     for db in backends().await {
         let node = Running::start(&db.url, "").await;
-        for bad in [json!("0s"), json!({"hash": "2d"}), json!({"uniform": "5m"}), json!(true)] {
+        for bad in [
+            json!("0s"),
+            json!({"hash": "2d"}),
+            json!({"uniform": "5m"}),
+            json!(true),
+        ] {
             let body = json!({"name": "j", "kind": "noop", "jitter": bad});
             let reply = post(node.addr, "/jobs", body).await;
             assert_eq!(reply.status, 400, "{bad}: {}", reply.body);
@@ -103,7 +111,11 @@ async fn a_jittered_fire_starts_at_its_offset_never_before_as_previewed() {
 }
 
 async fn fires_at_offset(h: &mut Harness, name: &str, decl: JobDecl, jitter: Jitter) {
-    let start = decl.schedule.as_ref().and_then(|s| s.start.clone()).unwrap();
+    let start = decl
+        .schedule
+        .as_ref()
+        .and_then(|s| s.start.clone())
+        .unwrap();
     h.client.create_job(&decl).await.unwrap();
     let trigger = h.client.job(name).await.unwrap().triggers[0].id;
     let nominal = chrono::DateTime::parse_from_rfc3339(&start)
@@ -148,7 +160,10 @@ async fn fires_at_offset(h: &mut Harness, name: &str, decl: JobDecl, jitter: Jit
     h.clock.set(from_ms(second_due));
     h.step_and_settle().await;
     let fires = fires_of(h, name).await;
-    assert_eq!((fires[1].scheduled_at, fires[1].started_at), (second, Some(second_due)));
+    assert_eq!(
+        (fires[1].scheduled_at, fires[1].started_at),
+        (second, Some(second_due))
+    );
     // Leave the job paused so it does not fire into the next job's test.
     h.client.pause(name).await.unwrap();
 }
