@@ -167,3 +167,46 @@ async fn fires_at_offset(h: &mut Harness, name: &str, decl: JobDecl, jitter: Jit
     // Leave the job paused so it does not fire into the next job's test.
     h.client.pause(name).await.unwrap();
 }
+
+fn daily_at_11(name: &str, jitter: Option<Value>) -> JobDecl {
+    JobDecl {
+        name: name.into(),
+        kind: "noop".into(),
+        jitter,
+        schedule: Some(ScheduleDecl {
+            cron: Some("0 0 11 * * ?".into()),
+            timezone: Some("UTC".into()),
+            misfire: Some(json!("do_nothing")),
+            ..ScheduleDecl::default()
+        }),
+        ..JobDecl::default()
+    }
+}
+
+#[tokio::test]
+async fn the_misfire_threshold_counts_from_the_jittered_instant() {
+    for db in backends().await {
+        let mut h = Harness::new(&db.url).await;
+        let jitter = Jitter::Hash(Duration::from_secs(30 * 60));
+        let decl = daily_at_11("jittered", Some(json!({"hash": "30m"})));
+        h.client.create_job(&decl).await.unwrap();
+        h.client
+            .create_job(&daily_at_11("plain", None))
+            .await
+            .unwrap();
+        let nominal = (t0() + chrono::Duration::hours(1)).timestamp_millis();
+        let offset = jitter.offset_ms("jittered", 0, nominal);
+        assert!(offset > 60_000, "the name's offset: {offset}");
+        // 30 s after the jittered instant, more than the 60 s threshold
+        // after the nominal one: the plain job misfired, the jittered one
+        // is merely 30 s late and runs now.
+        h.clock.set(from_ms(nominal + offset + 30_000));
+        h.step_and_settle().await;
+        let plain = &fires_of(&h, "plain").await[0];
+        assert_eq!(plain.status, FireStatus::Skipped, "{plain:?}");
+        let fire = &fires_of(&h, "jittered").await[0];
+        assert_eq!(fire.status, FireStatus::Succeeded, "{fire:?}");
+        assert_eq!(fire.scheduled_at, nominal);
+        assert_eq!(fire.started_at, Some(nominal + offset + 30_000));
+    }
+}
