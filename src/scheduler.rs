@@ -35,6 +35,7 @@ use crate::executor::Executor;
 use crate::model::Printable;
 use crate::model::{Fire, Job, Trigger};
 use crate::schedule::calendar::CalendarSet;
+use crate::schedule::jitter;
 use crate::schedule::misfire::{self, DueTrigger, FirePlan};
 use crate::schedule::preview::next_fire_after;
 use crate::store::{
@@ -376,6 +377,18 @@ impl Scheduler {
         let threshold = trigger.misfire_threshold.unwrap_or_else(|| {
             TimeDelta::from_std(self.config.misfire_threshold).unwrap_or(TimeDelta::MAX)
         });
+        // Jitter: the trigger keeps its nominal instant (next_fire_at) and
+        // is leased on it; its fire keeps that instant as `scheduled_at` and
+        // waits in the fire queue until nominal + offset (see
+        // `RecordFire::jittered_due`). The misfire threshold counts from the
+        // jittered instant, so a fire is late only when now is past nominal +
+        // offset + threshold: the threshold is widened by the offset. (A
+        // uniform offset differs per fire; the trigger's next instant's is
+        // used for the plan.)
+        let offset = jitter::offset_ms(job.jitter.as_ref(), &job.name, trigger.id, scheduled_ms);
+        let threshold = threshold
+            .checked_add(&TimeDelta::milliseconds(offset))
+            .unwrap_or(TimeDelta::MAX);
         let due = DueTrigger {
             kind: spec.kind(),
             policy,

@@ -30,6 +30,8 @@ pub struct Model {
     /// JSON; NULL: the `[scheduler] keep_fires` defaults.
     pub keep_fires: Option<String>,
     pub expect_success_within_ms: Option<i64>,
+    /// JSON `{"kind": "uniform" | "hash", "window_ms": N}`; NULL: none.
+    pub jitter: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

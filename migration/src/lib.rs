@@ -17,6 +17,7 @@ mod m20261130_000002_pause_scopes_and_queue;
 mod m20261201_000003_producer_contract;
 mod m20261201_000004_listing_indexes;
 mod m20261201_000005_fire_retention;
+mod m20261201_000006_job_jitter;
 mod m20261201_000007_notifications;
 mod m20261201_000010_lean_fire_indexes;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_producer_contract::Migration),
             Box::new(m20261201_000004_listing_indexes::Migration),
             Box::new(m20261201_000005_fire_retention::Migration),
+            Box::new(m20261201_000006_job_jitter::Migration),
             Box::new(m20261201_000007_notifications::Migration),
             Box::new(m20261201_000010_lean_fire_indexes::Migration),
         ]

@@ -133,6 +133,9 @@ pub fn job_detail(row: &JobSummary, fires: &[Fire], as_json: bool) {
         j.source
     );
     println!("next fire {}", ms(row.next_fire_at));
+    if let Some(j) = &j.jitter {
+        println!("jitter    {}", jitter_text(j));
+    }
     if let Some(h) = &row.health {
         println!(
             "health    {}   last status {}   consecutive failures {}",
@@ -261,20 +264,35 @@ pub fn job_preview(p: &JobPreview, tz: Tz, as_json: bool) {
     for (id, why) in &p.errors {
         println!("trigger {id} is left out: {}", printable(why));
     }
+    if let Some(j) = &p.jitter {
+        println!("jitter {}: DUE is when each fire starts", jitter_text(j));
+    }
     let rows: Vec<Vec<String>> = p
         .fires
         .iter()
         .map(|f| {
             let paused = if f.trigger_paused { " (paused)" } else { "" };
-            vec![
-                instant(Some(f.at())),
-                local(f.at(), tz),
-                format!("{}{paused}", f.trigger_id),
-                preview_note(&f.fire),
-            ]
+            let mut row = vec![instant(Some(f.at())), local(f.at(), tz)];
+            if p.jitter.is_some() {
+                let offset = (f.due_at - f.at()).to_std().unwrap_or_default();
+                row.push(format!(
+                    "{} (+{})",
+                    instant(Some(f.due_at)),
+                    humantime::format_duration(offset)
+                ));
+            }
+            row.push(format!("{}{paused}", f.trigger_id));
+            row.push(preview_note(&f.fire));
+            row
         })
         .collect();
-    table(&["UTC", &format!("{tz}"), "TRIGGER", ""], &rows);
+    let zone = format!("{tz}");
+    let mut header = vec!["UTC", zone.as_str()];
+    if p.jitter.is_some() {
+        header.push("DUE (UTC)");
+    }
+    header.extend(["TRIGGER", ""]);
+    table(&header, &rows);
 }
 
 pub fn nodes(nodes: &[NodeSummary], now_ms: i64, as_json: bool) {
@@ -347,4 +365,15 @@ pub fn pruned(report: &PruneReport, dry_run: bool, as_json: bool) {
     }
     let verb = if dry_run { "would remove" } else { "removed" };
     println!("{verb} {} fires", report.total());
+}
+
+/// `within 5m of each instant` or `5m window, stable offset from the name`.
+pub fn jitter_text(j: &crate::model::Jitter) -> String {
+    let window = humantime::format_duration(j.window());
+    match j {
+        crate::model::Jitter::Uniform(_) => format!("uniform, within {window} after each instant"),
+        crate::model::Jitter::Hash(_) => {
+            format!("hash, one offset within {window} from the job name")
+        }
+    }
 }

@@ -3,13 +3,18 @@
 //! order, with the calendars the scheduler loads
 //! ([`Store::calendars_load`](crate::store::Store::calendars_load)) and the
 //! step it advances triggers with
-//! ([`TriggerTimeline`](crate::schedule::preview::TriggerTimeline)).
+//! ([`TriggerTimeline`](crate::schedule::preview::TriggerTimeline)). A
+//! jittered job's fires show their nominal instant and the instant they
+//! are due, with the offset the scheduler computes
+//! ([`jitter`](crate::schedule::jitter)), so the preview is what the node
+//! records.
 
 use chrono::{DateTime, Utc};
 
 use super::{Client, ClientError};
 use crate::clock::from_ms;
-use crate::model::{Trigger, TriggerState};
+use crate::model::{Jitter, Job, Trigger, TriggerState};
+use crate::schedule::jitter;
 use crate::schedule::preview::{PreviewFire, TriggerTimeline};
 
 /// The most fires one preview may ask for.
@@ -22,6 +27,8 @@ pub struct JobPreview {
     /// The job is paused: it fires none of these until it is resumed
     /// (then missed ones follow the misfire policy).
     pub paused: bool,
+    /// The job's jitter: each fire is due at its `due_at`, after `at`.
+    pub jitter: Option<Jitter>,
     /// In firing order (ties by trigger id).
     pub fires: Vec<JobPreviewFire>,
     /// Triggers that cannot be previewed (in `error`, or naming a calendar
@@ -35,7 +42,12 @@ pub struct JobPreviewFire {
     pub trigger_id: i64,
     /// Paused on its own (see [`Trigger::paused`]).
     pub trigger_paused: bool,
+    /// The nominal instant (`at`, recorded as `scheduled_at`) and its marks.
     pub fire: PreviewFire,
+    /// When the fire is due: the nominal instant plus the job's jitter
+    /// offset, exactly as the scheduler computes it; `at` without jitter
+    /// and for a fire a calendar excludes (recorded skipped on its instant).
+    pub due_at: DateTime<Utc>,
 }
 
 impl JobPreviewFire {
@@ -66,7 +78,7 @@ impl Client {
                 continue;
             }
             match loaded.set_for(&t.calendars) {
-                Ok(set) => fires.extend(upcoming(t, &set, n)),
+                Ok(set) => fires.extend(upcoming(t, &set, n, &summary.job)),
                 Err(why) => errors.push((t.id, why)),
             }
         }
@@ -75,6 +87,7 @@ impl Client {
         Ok(JobPreview {
             job: summary.job.name.clone(),
             paused: summary.job.paused,
+            jitter: summary.job.jitter,
             fires,
             errors,
         })
@@ -85,6 +98,7 @@ fn upcoming(
     t: &Trigger,
     calendars: &crate::schedule::calendar::CalendarSet,
     n: usize,
+    job: &Job,
 ) -> Vec<JobPreviewFire> {
     let timeline = TriggerTimeline {
         spec: &t.spec,
@@ -97,10 +111,18 @@ fn upcoming(
     timeline
         .upcoming(n)
         .into_iter()
-        .map(|fire| JobPreviewFire {
-            trigger_id: t.id,
-            trigger_paused: t.paused,
-            fire,
+        .map(|fire| {
+            let nominal = fire.at.timestamp_millis();
+            let offset = match fire.excluded_by {
+                Some(_) => 0,
+                None => jitter::offset_ms(job.jitter.as_ref(), &job.name, t.id, nominal),
+            };
+            JobPreviewFire {
+                trigger_id: t.id,
+                trigger_paused: t.paused,
+                due_at: from_ms(nominal.saturating_add(offset)),
+                fire,
+            }
         })
         .collect()
 }

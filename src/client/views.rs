@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::clock::from_ms;
-use crate::model::{Calendar, Fire, JobHealth, JobSummary, NodeSummary, Trigger};
+use crate::model::{Calendar, Fire, Jitter, JobHealth, JobSummary, NodeSummary, Trigger};
 use crate::schedule::ScheduleSpec;
 
 fn rfc3339(ms: Option<i64>) -> Option<String> {
@@ -42,6 +42,11 @@ fn trigger_json(t: &Trigger) -> Value {
     })
 }
 
+/// A job's jitter: `{"kind": "uniform" | "hash", "window_ms": N}`.
+pub fn jitter_json(j: &Jitter) -> Value {
+    json!({ "kind": j.kind(), "window_ms": j.window().as_millis().min(i64::MAX as u128) as i64 })
+}
+
 /// A job with its settings, data, triggers and next fire.
 pub fn job_json(row: &JobSummary) -> Value {
     let j = &row.job;
@@ -53,6 +58,7 @@ pub fn job_json(row: &JobSummary) -> Value {
         "settings": j.settings, "data": j.data,
         "next_fire_at": rfc3339(row.next_fire_at),
         "expect_success_within_ms": j.expect_success_within.map(|t| t.as_millis().min(i64::MAX as u128) as i64),
+        "jitter": j.jitter.as_ref().map(jitter_json),
         "health": row.health.as_ref().map(health_json),
         "triggers": row.triggers.iter().map(trigger_json).collect::<Vec<_>>(),
     })
@@ -118,6 +124,8 @@ pub fn preview_json(p: &super::JobPreview) -> Value {
         .map(|f| {
             json!({
                 "at": f.fire.at.to_rfc3339(),
+                "due_at": f.due_at.to_rfc3339(),
+                "jitter_offset_ms": (f.due_at - f.fire.at).num_milliseconds(),
                 "trigger_id": f.trigger_id,
                 "trigger_paused": f.trigger_paused,
                 "excluded_by": f.fire.excluded_by,
@@ -130,5 +138,6 @@ pub fn preview_json(p: &super::JobPreview) -> Value {
         .iter()
         .map(|(id, why)| json!({"trigger_id": id, "error": why}))
         .collect();
-    json!({"job": p.job, "paused": p.paused, "fires": fires, "errors": errors})
+    json!({"job": p.job, "paused": p.paused, "jitter": p.jitter.as_ref().map(jitter_json),
+        "fires": fires, "errors": errors})
 }

@@ -56,6 +56,14 @@ pub(super) fn job_hash(job: &JobDef) -> String {
             json!(d.as_millis() as u64),
         );
     }
+    if let Some(j) = job.jitter
+        && let Value::Object(map) = &mut inputs
+    {
+        map.insert(
+            "jitter".into(),
+            json!({ "kind": j.kind(), "window_ms": j.window().as_millis() as u64 }),
+        );
+    }
     stable_hash(&inputs)
 }
 

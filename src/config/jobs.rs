@@ -297,6 +297,7 @@ fn declaration(
     spans.put("retry", &raw.retry);
     spans.put("keep_fires", &raw.keep_fires);
     spans.put("expect_success_within", &raw.expect_success_within);
+    spans.put("jitter", &raw.jitter);
     let keep_fires = raw.keep_fires.as_ref().map(|k| {
         let (decl, places) = k.get_ref().declaration();
         for (name, span) in places {
@@ -334,6 +335,7 @@ fn declaration(
         paused: raw.paused,
         keep_fires,
         expect_success_within: text(&raw.expect_success_within),
+        jitter: raw.jitter.as_ref().map(|v| toml_to_json(v.get_ref())),
         schedule: schedule(raw, &mut spans),
     };
     (decl, spans)

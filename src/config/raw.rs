@@ -193,6 +193,8 @@ pub(super) struct RawJob {
     pub paused: Option<bool>,
     pub keep_fires: Option<Spanned<RawKeepFires>>,
     pub expect_success_within: Option<Spanned<String>>,
+    /// `"5m"` or `{ hash = "5m" }`.
+    pub jitter: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]

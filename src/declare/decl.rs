@@ -56,6 +56,11 @@ pub struct JobDecl {
     /// succeeded for this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_success_within: Option<String>,
+    /// `"5m"`: each fire is due somewhere in the 5 minutes after its
+    /// instant; `{"hash": "5m"}`: every fire at one offset in them,
+    /// derived from the job name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Value>,
     /// None: the job fires only on demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleDecl>,

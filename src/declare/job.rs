@@ -67,6 +67,10 @@ pub(super) fn job_def(
         let key = "expect_success_within";
         issues.check(key, ranges::duration(t, key, ranges::PERIOD))
     });
+    let jitter = decl
+        .jitter
+        .as_ref()
+        .and_then(|v| super::jitter::parse(v, issues));
     if issues.len() > before {
         return None;
     }
@@ -88,6 +92,7 @@ pub(super) fn job_def(
         paused: decl.paused.unwrap_or(false),
         keep_fires,
         expect_success_within,
+        jitter,
     })
 }
 

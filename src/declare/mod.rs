@@ -18,6 +18,7 @@
 //! |---|---|
 //! | `at`, `start`, `end` | RFC 3339 instants from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z |
 //! | `every`, `timeout`, `misfire_threshold`, `expect_success_within` | 1 ms to 100 years |
+//! | `jitter`, `jitter = { hash = … }` | 1 ms to 1 day |
 //! | `retry.backoff`, `retry.max_backoff` | 0 to 100 years |
 //! | `retry.max_attempts` | 1 to 10 000 |
 //! | `keep_fires.<status>` (`succeeded`, `failed`, `timed_out`, `abandoned`, `cancelled`, `skipped`) | 1 ms to 100 years |
@@ -37,6 +38,7 @@
 mod decl;
 mod error;
 pub mod hint;
+mod jitter;
 mod job;
 mod keep_fires;
 mod notify;

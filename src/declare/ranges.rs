@@ -60,6 +60,8 @@ pub const SHUTDOWN_GRACE: DurationRange = DurationRange {
     min: Duration::ZERO,
     max: DAY,
 };
+/// `jitter`, `jitter.hash`: 1 ms to 1 day.
+pub const JITTER: DurationRange = NODE_TIMING;
 /// `[scheduler] misfire_threshold`: the default of every trigger's
 /// `misfire_threshold`, so the same range, 1 ms to 100 years.
 pub const SCHEDULER_MISFIRE_THRESHOLD: DurationRange = PERIOD;

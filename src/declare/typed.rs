@@ -46,6 +46,9 @@ pub fn check_defs(
         let key = "expect_success_within";
         issues.check(key, ranges::check_duration(d, key, ranges::PERIOD));
     }
+    if let Some(j) = &def.jitter {
+        super::jitter::check(j, &mut issues);
+    }
     if let Some(t) = trigger {
         check_trigger(t, &mut issues);
     }

@@ -14,6 +14,7 @@ use super::enums::{JobSource, OverlapPolicy};
 use super::health::JobHealth;
 use super::retention::KeepFiresOverride;
 use super::trigger::{Trigger, TriggerDef};
+use crate::schedule::jitter::Jitter;
 
 /// The pool a job runs in when it names none.
 pub const DEFAULT_POOL: &str = "default";
@@ -42,6 +43,8 @@ pub struct JobDef {
     /// The job is unhealthy when its last success (or, before any, its
     /// creation) is older than this.
     pub expect_success_within: Option<Duration>,
+    /// Fires are due this far after their nominal instant (`jitter`).
+    pub jitter: Option<Jitter>,
 }
 
 impl JobDef {
@@ -62,6 +65,7 @@ impl JobDef {
             paused: false,
             keep_fires: KeepFiresOverride::default(),
             expect_success_within: None,
+            jitter: None,
         }
     }
 }
@@ -89,6 +93,8 @@ pub struct Job {
     pub keep_fires: KeepFiresOverride,
     /// See [`JobDef::expect_success_within`].
     pub expect_success_within: Option<Duration>,
+    /// See [`JobDef::jitter`].
+    pub jitter: Option<Jitter>,
     pub source: JobSource,
     pub created_at: i64,
     pub updated_at: i64,

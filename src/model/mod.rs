@@ -19,6 +19,7 @@ mod retention;
 mod text;
 mod trigger;
 
+pub use crate::schedule::jitter::Jitter;
 pub use calendar::Calendar;
 pub use enums::{FireStatus, JobSource, NodeState, OverlapPolicy, TriggerState};
 pub use fire::{Fire, MAX_RECORDED_TEXT};

@@ -4,6 +4,7 @@
 //! - [`dst`]: what a schedule does in daylight-saving gaps and folds.
 //! - [`interval`]: fixed-rate, calendar-interval and daily-time-interval schedules.
 //! - [`calendar`]: exclusion calendars (holidays, weekends, time ranges…).
+//! - [`jitter`]: how far after its nominal instant a job's fire is due.
 //! - [`misfire`]: given a due trigger and now, what fires, what is skipped.
 //! - [`preview`]: the one step that advances a trigger after a fire
 //!   ([`preview::next_fire_after`]), and the next fires of a stored trigger
@@ -19,6 +20,7 @@ pub mod calendar;
 pub mod cron;
 pub mod dst;
 pub mod interval;
+pub mod jitter;
 pub mod misfire;
 pub mod preview;
 pub mod spec;

@@ -153,6 +153,11 @@ fn decode_job(row: &jobs::Model) -> Column<Job> {
             .expect_success_within_ms
             .map(|ms| millis("expect_success_within_ms", ms))
             .transpose()?,
+        jitter: row
+            .jitter
+            .as_deref()
+            .map(|t| super::jitter_column::decode(t).map_err(|m| bad("jitter", m)))
+            .transpose()?,
         source: parsed("source", &row.source)?,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -183,6 +188,7 @@ pub(super) fn job_columns(def: &JobDef, model: &mut jobs::ActiveModel) {
     model.paused = Set(def.paused);
     model.keep_fires = Set(keep_fires_column(&def.keep_fires));
     model.expect_success_within_ms = Set(def.expect_success_within.map(stored_ms));
+    model.jitter = Set(super::jitter_column::encode(def.jitter.as_ref()));
 }
 
 /// The names of `jobs.keep_fires`'s fields: milliseconds per status, and

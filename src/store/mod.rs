@@ -27,6 +27,7 @@ mod error;
 mod file_identity;
 mod fires;
 mod health;
+mod jitter_column;
 mod jobs;
 mod lease;
 mod nodes;

@@ -17,7 +17,32 @@ use super::{Store, StoreError, codec, placeholders};
 use crate::model::{
     Admission, Fire, FireStatus, Job, NotifyEvent, OverlapGate, OverlapPolicy, Trigger,
 };
+use crate::schedule::jitter;
 use crate::schedule::misfire::FirePlan;
+
+impl RecordFire<'_> {
+    /// The instant the fire at `scheduled_ms` is due when the job's jitter
+    /// puts it later than now; None when it is due now (no jitter, a zero
+    /// offset, or an instant already past its offset).
+    ///
+    /// A jittered fire keeps its nominal instant in `scheduled_at` and is
+    /// recorded `queued` with `due_at` at the jittered instant: the fire
+    /// queue (leased by any node, recovered like any queued fire) starts it
+    /// then, so no executor slot is held while it waits and lateness is
+    /// measured from the jittered instant. Overlap is decided when the fire
+    /// is recorded, at its nominal instant; a fire of a job that does not
+    /// allow overlap also waits in the queue while another one runs.
+    fn jittered_due(&self, scheduled_ms: i64) -> Option<i64> {
+        let offset = jitter::offset_ms(
+            self.job.jitter.as_ref(),
+            &self.job.name,
+            self.trigger.id,
+            scheduled_ms,
+        );
+        let due = scheduled_ms.saturating_add(offset);
+        (offset > 0 && due > self.now_ms).then_some(due)
+    }
+}
 
 /// A fire to record: the leased trigger, its plan, and who records it.
 #[derive(Debug, Clone)]
@@ -36,7 +61,8 @@ pub struct RecordFire<'a> {
 pub enum RecordOutcome {
     /// The trigger advanced; the fires with status `running` are ours to
     /// run, those with status `skipped` are what the plan (misfire,
-    /// calendar or overlap policy) did not run.
+    /// calendar or overlap policy) did not run; jittered fires wait in
+    /// the queue (status `queued`) and are in neither.
     Recorded { run: Vec<Fire>, skipped: Vec<Fire> },
     /// The lease was lost (expired and taken): nothing was written.
     LeaseLost,
@@ -101,7 +127,16 @@ impl FireRows {
     /// (finished now, with the reason).
     fn push(&mut self, r: &RecordFire<'_>, data: &str, scheduled_ms: i64, admission: Admission) {
         let n = self.values.len();
+        let jittered = match admission {
+            Admission::Run => r.jittered_due(scheduled_ms),
+            _ => None,
+        };
         let (running, status, reason) = match admission {
+            Admission::Run if jittered.is_some() => (
+                false,
+                FireStatus::Queued,
+                Some("jitter: waits in the queue until its jittered instant".to_string()),
+            ),
             Admission::Run => (true, FireStatus::Running, None),
             Admission::Queue => (
                 false,
@@ -130,7 +165,7 @@ impl FireRows {
             r.job.id.into(),
             r.job.name.as_str().into(),
             scheduled_ms.into(),
-            scheduled_ms.max(r.now_ms).into(),
+            jittered.unwrap_or(scheduled_ms.max(r.now_ms)).into(),
             r.trigger.fence.into(),
             status.as_str().into(),
             reason.into(),
@@ -243,7 +278,8 @@ impl Store {
             return Ok(Vec::new());
         }
         let advanced = self.advance_triggers(txn, batch, which).await?;
-        let mut by_trigger: HashMap<i64, (Vec<Fire>, Vec<Fire>)> = HashMap::new();
+        // Per trigger: fires to run, fires skipped, jittered fires queued.
+        let mut by_trigger: HashMap<i64, (Vec<Fire>, Vec<Fire>, usize)> = HashMap::new();
         let (node_id, now_ms) = (batch[which[0]].node_id, batch[which[0]].now_ms);
         let mut rows = FireRows::new(now_ms, node_id);
         // Chunks stay far below either backend's limit on bound parameters.
@@ -282,10 +318,11 @@ impl Store {
                     continue;
                 };
                 let entry = by_trigger.entry(trigger_id).or_default();
-                if fire.status == FireStatus::Running {
-                    entry.0.push(fire);
-                } else {
-                    entry.1.push(fire);
+                match fire.status {
+                    FireStatus::Running => entry.0.push(fire),
+                    FireStatus::Skipped => entry.1.push(fire),
+                    // Jittered: the queue starts it on its instant.
+                    _ => entry.2 += 1,
                 }
             }
         }
@@ -296,8 +333,9 @@ impl Store {
                 if !advanced.contains(&r.trigger.id) {
                     return (i, RecordOutcome::LeaseLost);
                 }
-                let (mut run, mut skipped) = by_trigger.remove(&r.trigger.id).unwrap_or_default();
-                if run.len() + skipped.len() < r.plan.fires.len() {
+                let (mut run, mut skipped, queued) =
+                    by_trigger.remove(&r.trigger.id).unwrap_or_default();
+                if run.len() + skipped.len() + queued < r.plan.fires.len() {
                     tracing::warn!(
                         trigger = r.trigger.id,
                         "fire already recorded; not recording it twice"

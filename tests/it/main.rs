@@ -29,6 +29,7 @@ mod http_limits;
 mod http_openapi;
 mod http_paging;
 mod http_security;
+mod jitter;
 mod layout;
 mod metrics;
 mod never_started;

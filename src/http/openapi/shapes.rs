@@ -97,6 +97,8 @@ pub struct JobNext {
     job: String,
     /// The job is paused: it fires none of these until resumed.
     paused: bool,
+    /// The job's jitter, if any: `{"kind": "uniform" | "hash", "window_ms": N}`.
+    jitter: Option<JitterView>,
     fires: Vec<NextFire>,
     /// Triggers that cannot be previewed, with why.
     errors: Vec<TriggerProblem>,
@@ -105,8 +107,12 @@ pub struct JobNext {
 /// One previewed fire.
 #[derive(Serialize, ToSchema)]
 pub struct NextFire {
-    /// RFC 3339, UTC.
+    /// The nominal instant, recorded as `scheduled_at`; RFC 3339, UTC.
     at: String,
+    /// When it is due: `at` plus the job's jitter offset; RFC 3339, UTC.
+    due_at: String,
+    /// `due_at` − `at`, in ms (0 without jitter).
+    jitter_offset_ms: i64,
     trigger_id: i64,
     /// The trigger is paused on its own.
     trigger_paused: bool,
@@ -114,6 +120,15 @@ pub struct NextFire {
     excluded_by: Option<String>,
     /// How DST moved or selected it.
     dst: Option<String>,
+}
+
+/// A job's jitter.
+#[derive(Serialize, ToSchema)]
+pub struct JitterView {
+    /// `uniform` (each fire somewhere in the window) or `hash` (one offset
+    /// from the job name).
+    kind: String,
+    window_ms: i64,
 }
 
 /// A trigger a preview leaves out.
