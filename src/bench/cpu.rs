@@ -59,7 +59,12 @@ pub fn process_memory(pid: u32) -> Option<Memory> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib = |key: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(key))?;
-        line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+        line[key.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
     };
     Some(Memory {
         rss_bytes: kib("VmRSS:")? * 1024,
@@ -95,7 +100,11 @@ impl ServerProcesses {
     pub fn cpu_seconds(&self) -> Option<f64> {
         let mut total = ticks(self.postmaster, true)?;
         for entry in fs::read_dir("/proc").ok()?.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if pid != self.postmaster && parent(pid) == Some(self.postmaster) {

@@ -76,9 +76,10 @@ impl Load<'_> {
                         (self.client.clone(), self.job.name.clone(), chunk.to_vec());
                     producers.spawn(async move {
                         for at in chunk {
-                            let at = chrono::DateTime::from_timestamp_millis(at).ok_or_else(
-                                || BenchError::Failed(format!("instant {at} ms is out of range")),
-                            )?;
+                            let at =
+                                chrono::DateTime::from_timestamp_millis(at).ok_or_else(|| {
+                                    BenchError::Failed(format!("instant {at} ms is out of range"))
+                                })?;
                             client.schedule_at(&name, at, None).await?;
                         }
                         Ok::<_, BenchError>(())

@@ -193,7 +193,9 @@ impl ServeProcesses {
         for c in &mut self.children {
             match tokio::time::timeout(STOP_TIMEOUT, c.child.wait()).await {
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(node = %c.node, error = %e, "cannot wait for a bench node"),
+                Ok(Err(e)) => {
+                    tracing::warn!(node = %c.node, error = %e, "cannot wait for a bench node")
+                }
                 Err(_) => {
                     tracing::warn!(node = %c.node, "a bench node did not stop in time: killing it");
                     if let Err(e) = c.child.kill().await {

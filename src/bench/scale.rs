@@ -143,7 +143,9 @@ impl Scale<'_> {
             .into_iter()
             .enumerate()
             .map(|(i, w)| {
-                let within = w.last_finished_at.map(|l| (l - w.scheduled_at) as f64 / 1000.0);
+                let within = w
+                    .last_finished_at
+                    .map(|l| (l - w.scheduled_at) as f64 / 1000.0);
                 WaveReport {
                     scheduled_at: w.scheduled_at,
                     fires: w.fires,
@@ -183,7 +185,11 @@ impl Scale<'_> {
         while self.clock.now_ms() < until_ms {
             let took = self
                 .store
-                .bench_lease_probe(self.pool, self.clock.now_ms(), self.plan.max_concurrent as u64)
+                .bench_lease_probe(
+                    self.pool,
+                    self.clock.now_ms(),
+                    self.plan.max_concurrent as u64,
+                )
                 .await?;
             probes.push(i64::try_from(took.as_micros()).unwrap_or(i64::MAX));
             tokio::time::sleep(PROBE_EVERY).await;
@@ -194,7 +200,12 @@ impl Scale<'_> {
 
 /// The first whole minute (UTC ms) at or after `ms`.
 fn next_minute(ms: i64) -> i64 {
-    ms.div_euclid(60_000) * 60_000 + if ms.rem_euclid(60_000) == 0 { 0 } else { 60_000 }
+    ms.div_euclid(60_000) * 60_000
+        + if ms.rem_euclid(60_000) == 0 {
+            0
+        } else {
+            60_000
+        }
 }
 
 #[cfg(test)]

@@ -245,7 +245,11 @@ fn print_waves(s: &crate::bench::scale::ScaleReport) {
             w.scheduled_at,
             w.finished,
             s.jobs,
-            if w.within_budget { "within budget" } else { "OVER BUDGET" },
+            if w.within_budget {
+                "within budget"
+            } else {
+                "OVER BUDGET"
+            },
             w.lateness_ms.p50,
             w.lateness_ms.p99,
         );

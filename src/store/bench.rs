@@ -235,7 +235,12 @@ impl Store {
                      SELECT $1 || '-' || CAST(i + $3 AS TEXT), 'noop', $1, 'api', $4, $4 FROM s",
                     series("$2")
                 ),
-                [pool.into(), (count as i64).into(), (done as i64).into(), now_ms.into()],
+                [
+                    pool.into(),
+                    (count as i64).into(),
+                    (done as i64).into(),
+                    now_ms.into(),
+                ],
             ))
             .await?;
             txn.execute_raw(self.stmt(
@@ -438,7 +443,12 @@ impl Store {
         let ids: Vec<i64> = txn
             .query_all_raw(self.stmt(
                 &lease,
-                [pool.into(), now_ms.into(), (limit.min(i64::MAX as u64) as i64).into(), node.into()],
+                [
+                    pool.into(),
+                    now_ms.into(),
+                    (limit.min(i64::MAX as u64) as i64).into(),
+                    node.into(),
+                ],
             ))
             .await?
             .iter()
@@ -475,7 +485,11 @@ impl Store {
             [now_ms.into(), node.into()],
         ))
         .await?;
-        let fire_list = fires.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let fire_list = fires
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         txn.execute_raw(self.stmt(
             &format!(
                 "UPDATE fires SET status = 'succeeded', finished_at = $1 \

@@ -65,7 +65,9 @@ async fn serve_processes_fed_by_sql_and_by_the_client_fire_every_trigger_once() 
                 .filter_map(|n| n.node.as_deref())
                 .collect();
             assert!(
-                nodes.iter().all(|n| n.ends_with("-p1") || n.ends_with("-p2")),
+                nodes
+                    .iter()
+                    .all(|n| n.ends_with("-p1") || n.ends_with("-p2")),
                 "the fires were run by the child processes: {nodes:?}"
             );
             let children = &report.cost.processes;
@@ -105,13 +107,21 @@ async fn a_scale_wave_fires_every_cron_job_once_on_its_minute() {
     assert_eq!(scale.waves.len(), 1, "{scale:?}");
     let wave = &scale.waves[0];
     assert_eq!(wave.scheduled_at % 60_000, 0, "on a minute boundary");
-    assert_eq!((wave.fires, wave.finished, wave.lost), (300, 300, 0), "{wave:?}");
+    assert_eq!(
+        (wave.fires, wave.finished, wave.lost),
+        (300, 300, 0),
+        "{wave:?}"
+    );
     assert!(wave.finished_within_seconds.is_some());
     assert_eq!(report.fires, 300);
     assert!(report.exact(), "{report:?}");
     let store = Store::connect(&db.url).await.unwrap();
     let left = store.jobs_list().await.unwrap();
-    assert!(left.is_empty(), "the scale jobs are deleted: {} left", left.len());
+    assert!(
+        left.is_empty(),
+        "the scale jobs are deleted: {} left",
+        left.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
