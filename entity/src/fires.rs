@@ -24,6 +24,7 @@ pub struct Model {
     pub error: Option<String>,
     pub output: Option<String>,
     pub data: Option<String>,
+    pub jitter_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

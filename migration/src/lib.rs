@@ -20,6 +20,7 @@ mod m20261201_000005_fire_retention;
 mod m20261201_000006_job_jitter;
 mod m20261201_000007_notifications;
 mod m20261201_000010_lean_fire_indexes;
+mod m20261201_000011_fire_jitter;
 
 /// The ordered list of cosched migrations.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_job_jitter::Migration),
             Box::new(m20261201_000007_notifications::Migration),
             Box::new(m20261201_000010_lean_fire_indexes::Migration),
+            Box::new(m20261201_000011_fire_jitter::Migration),
         ]
     }
 }

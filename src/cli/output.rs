@@ -187,8 +187,8 @@ pub fn fires(fires: &[Fire], as_json: bool) {
                 f.id.to_string(),
                 f.job_name.clone(),
                 ms(Some(f.scheduled_at)),
-                f.started_at
-                    .map(|s| format!("{}ms", s - f.scheduled_at))
+                f.lateness_ms()
+                    .map(|late| format!("{late}ms"))
                     .unwrap_or_else(|| "-".into()),
                 f.started_at
                     .zip(f.finished_at)

@@ -86,7 +86,7 @@ pub fn fire_json(f: &Fire) -> Value {
         "scheduled_at": from_ms(f.scheduled_at).to_rfc3339(),
         "started_at": rfc3339(f.started_at),
         "finished_at": rfc3339(f.finished_at),
-        "lateness_ms": f.started_at.map(|s| s - f.scheduled_at),
+        "lateness_ms": f.lateness_ms(),
         "duration_ms": f.started_at.zip(f.finished_at).map(|(s, e)| e - s),
         "status": f.status.as_str(), "attempt": f.attempt, "node": f.node_id,
         "recovery": f.recovery, "reason": f.reason, "error": f.error, "output": f.output,

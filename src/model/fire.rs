@@ -35,6 +35,19 @@ pub struct Fire {
     pub output: Option<String>,
     /// The data the fire runs with (job data merged with trigger data).
     pub data: Option<Value>,
+    /// The job's jitter offset for this fire (ms after `scheduled_at`).
+    pub jitter_ms: Option<i64>,
+}
+
+impl Fire {
+    /// How late it started: from its scheduled instant moved by its jitter
+    /// offset (the instant it was due to start), to its start.
+    pub fn lateness_ms(&self) -> Option<i64> {
+        let due = self
+            .scheduled_at
+            .saturating_add(self.jitter_ms.unwrap_or(0));
+        self.started_at.map(|s| s - due)
+    }
 }
 
 /// Bytes of output and of error text kept in a fire record: room for a

@@ -581,6 +581,7 @@ fn decode_fire(row: &fires::Model) -> Column<Fire> {
         error: row.error.clone(),
         output: row.output.clone(),
         data: row.data.as_deref().map(|d| json("data", d)).transpose()?,
+        jitter_ms: row.jitter_ms,
     })
 }
 

@@ -33,14 +33,23 @@ impl RecordFire<'_> {
     /// is recorded, at its nominal instant; a fire of a job that does not
     /// allow overlap also waits in the queue while another one runs.
     fn jittered_due(&self, scheduled_ms: i64) -> Option<i64> {
+        let offset = self.jitter_offset(scheduled_ms)?;
+        let due = scheduled_ms.saturating_add(offset);
+        (due > self.now_ms).then_some(due)
+    }
+
+    /// The job's jitter offset for the fire at `scheduled_ms` (None: no
+    /// jitter, or a zero offset). Recorded on the fire (`jitter_ms`) so that
+    /// its lateness counts from the jittered instant, also when it was
+    /// recorded after that instant.
+    fn jitter_offset(&self, scheduled_ms: i64) -> Option<i64> {
         let offset = jitter::offset_ms(
             self.job.jitter.as_ref(),
             &self.job.name,
             self.trigger.id,
             scheduled_ms,
         );
-        let due = scheduled_ms.saturating_add(offset);
-        (offset > 0 && due > self.now_ms).then_some(due)
+        (offset > 0).then_some(offset)
     }
 }
 
@@ -127,9 +136,9 @@ impl FireRows {
     /// (finished now, with the reason).
     fn push(&mut self, r: &RecordFire<'_>, data: &str, scheduled_ms: i64, admission: Admission) {
         let n = self.values.len();
-        let jittered = match admission {
-            Admission::Run => r.jittered_due(scheduled_ms),
-            _ => None,
+        let (jittered, jitter_ms) = match admission {
+            Admission::Run => (r.jittered_due(scheduled_ms), r.jitter_offset(scheduled_ms)),
+            _ => (None, None),
         };
         let (running, status, reason) = match admission {
             Admission::Run if jittered.is_some() => (
@@ -147,7 +156,7 @@ impl FireRows {
         };
         let skipped = status == FireStatus::Skipped;
         self.rows.push(format!(
-            "(${}, ${}, ${}, ${}, ${}, NULL, {}, {}, 1, ${}, ${}, ${}, ${})",
+            "(${}, ${}, ${}, ${}, ${}, NULL, {}, {}, 1, ${}, ${}, ${}, ${}, ${})",
             n + 1,
             n + 2,
             n + 3,
@@ -159,6 +168,7 @@ impl FireRows {
             n + 7,
             n + 8,
             n + 9,
+            n + 10,
         ));
         self.values.extend([
             r.trigger.id.into(),
@@ -170,6 +180,7 @@ impl FireRows {
             status.as_str().into(),
             reason.into(),
             data.into(),
+            jitter_ms.into(),
         ]);
     }
 
@@ -189,7 +200,7 @@ impl FireRows {
         }
         let sql = format!(
             "INSERT INTO fires (trigger_id, job_id, job_name, scheduled_at, due_at, started_at, \
-               finished_at, node_id, attempt, fence, status, reason, data) \
+               finished_at, node_id, attempt, fence, status, reason, data, jitter_ms) \
              VALUES {} \
              ON CONFLICT (trigger_id, scheduled_at, attempt) DO NOTHING RETURNING *",
             self.rows.join(", ")

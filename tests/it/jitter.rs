@@ -154,6 +154,15 @@ async fn fires_at_offset(h: &mut Harness, name: &str, decl: JobDecl, jitter: Jit
         (nominal, due, Some(due)),
         "{name}: scheduled nominal, started at nominal + offset"
     );
+    // Lateness counts from the jittered instant: started on it, 0 ms late,
+    // in the model and in the JSON view every door shows.
+    assert_eq!(fire.jitter_ms, Some(offset), "{name}");
+    assert_eq!(fire.lateness_ms(), Some(0), "{name}");
+    assert_eq!(
+        cosched::client::views::fire_json(fire)["lateness_ms"],
+        serde_json::json!(0),
+        "{name}"
+    );
     // The recorded instants are the previewed ones, the next one too.
     h.clock.set(from_ms(second));
     h.step().await;

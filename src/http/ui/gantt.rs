@@ -186,11 +186,11 @@ fn tooltip(f: &Fire, w: &Window) -> String {
         f.status.as_str(),
         w.label(f.scheduled_at)
     );
-    if let Some(st) = f.started_at {
+    if let (Some(st), Some(late)) = (f.started_at, f.lateness_ms()) {
         text.push_str(&format!(
             " · started {} ({})",
             w.label(st),
-            format::lateness(st - f.scheduled_at)
+            format::lateness(late)
         ));
     }
     if let Some(end) = f.finished_at {

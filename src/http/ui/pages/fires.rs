@@ -183,7 +183,7 @@ fn fire_row(f: &Fire, tz: Tz, show_job: bool, cancel: Option<&str>) -> Markup {
             @if show_job { td { a href={ "/ui/jobs/" (urlencode(&f.job_name)) } { (f.job_name) } } }
             td { (format::instant(f.scheduled_at, tz)) }
             td { @if let Some(st) = f.started_at { (format::instant(st, tz)) } @else { span class="muted" { "–" } } }
-            td class="num" { @if let Some(st) = f.started_at { (format::lateness(st - f.scheduled_at)) } }
+            td class="num" { @if let Some(late) = f.lateness_ms() { (format::lateness(late)) } }
             td class="num" { @if let (Some(st), Some(end)) = (f.started_at, f.finished_at) { (format::span(end - st)) } }
             td { (f.node_id.as_deref().unwrap_or("–")) }
             td class="num" { (f.attempt) @if f.recovery { " (recovery)" } }

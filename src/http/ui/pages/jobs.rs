@@ -120,8 +120,8 @@ async fn render(
                                 } @else { span class="muted" { "–" } } }
                                 td { @if let Some(f) = last.get(&job.id) {
                                     (status_badge(f.status))
-                                    @if let Some(st) = f.started_at {
-                                        " " span class="muted" { (format::lateness(st - f.scheduled_at)) }
+                                    @if let Some(late) = f.lateness_ms() {
+                                        " " span class="muted" { (format::lateness(late)) }
                                     }
                                     br; span class="muted" { (format::relative(f.scheduled_at, now)) }
                                 } @else { span class="muted" { "never" } } }
