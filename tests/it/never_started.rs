@@ -6,45 +6,19 @@
 //! hand.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Duration as TimeDelta;
-use cosched::clock::{OffsetClock, from_ms};
-use cosched::cluster::{Cluster, ClusterConfig};
-use cosched::events::Events;
+use cosched::clock::from_ms;
 use cosched::model::{FireStatus, JobDef, TriggerDef};
 use cosched::schedule::ScheduleSpec;
 use cosched::schedule::misfire::{FirePlan, PlannedFire};
 use cosched::store::{LeaseParams, RecordFire, RecordOutcome, Recovery};
-use cosched::{Clock, JobRegistry, ManualClock};
+use cosched::{Clock, JobRegistry};
 use tokio::sync::Semaphore;
 
-use crate::scheduling::{Gate, fires_of};
+use crate::recovery::{DEAD_AFTER, INTERVAL, cluster, registry};
+use crate::scheduling::fires_of;
 use crate::support::{Harness, backends, t0};
-
-const INTERVAL: Duration = Duration::from_secs(5);
-const DEAD_AFTER: u32 = 3;
-
-fn cluster(h: &Harness) -> Cluster<Arc<ManualClock>> {
-    Cluster::new(
-        ClusterConfig {
-            node_id: h.node_id.clone(),
-            pools: vec!["default".into()],
-            checkin_interval: INTERVAL,
-            dead_after: DEAD_AFTER,
-            measure_clock_offset: false,
-        },
-        h.store.clone(),
-        Arc::new(OffsetClock::new(h.clock.clone())),
-        Events::new(),
-    )
-}
-
-fn registry(gate: &Arc<Semaphore>) -> JobRegistry {
-    let mut r = JobRegistry::with_builtins();
-    r.register(Arc::new(Gate(gate.clone())));
-    r
-}
 
 /// Leases and records, as node `h`'s scheduler does with its 25 ms
 /// lookahead, the one-off that is due 20 ms after the clock's instant;

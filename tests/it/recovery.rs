@@ -15,10 +15,11 @@ use tokio::sync::Semaphore;
 use crate::scheduling::{Gate, fires_of};
 use crate::support::{Harness, backends};
 
-const INTERVAL: Duration = Duration::from_secs(5);
-const DEAD_AFTER: u32 = 3;
+pub(crate) const INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const DEAD_AFTER: u32 = 3;
 
-fn cluster(h: &Harness) -> Cluster<Arc<ManualClock>> {
+/// Node `h`'s cluster membership on its manual clock (no offset measured).
+pub(crate) fn cluster(h: &Harness) -> Cluster<Arc<ManualClock>> {
     Cluster::new(
         ClusterConfig {
             node_id: h.node_id.clone(),
@@ -33,7 +34,8 @@ fn cluster(h: &Harness) -> Cluster<Arc<ManualClock>> {
     )
 }
 
-fn registry(gate: &Arc<Semaphore>) -> JobRegistry {
+/// The built-in kinds and the `gate` kind, held by `gate`.
+pub(crate) fn registry(gate: &Arc<Semaphore>) -> JobRegistry {
     let mut r = JobRegistry::with_builtins();
     r.register(Arc::new(Gate(gate.clone())));
     r
