@@ -191,7 +191,23 @@ impl Store {
         idle_in_transaction: Duration,
         adjust: impl FnOnce(&mut ConnectOptions),
     ) -> Result<Store, StoreError> {
-        let target = connect::target(url, create)?;
+        let mut target = connect::target(url, create)?;
+        // A SQLite file is created once, by a connection of its own; the
+        // pool itself never creates one (`mode=rw`). Its connection may be
+        // reopened at any time (after an error, or by the pool's own
+        // lifetime rules), and a file deleted under a running node must
+        // stay deleted so the node notices the loss (`file_identity`)
+        // rather than carry on in a new, empty file.
+        let set_wal = target.is_sqlite && create == Create::IfMissing;
+        if set_wal
+            && let Some(file) = target.sqlite_file.as_deref()
+            && !file.exists()
+        {
+            create_sqlite_file(&target.url).await?;
+            target = connect::target(url, Create::Never)?;
+        } else if set_wal {
+            target = connect::target(url, Create::Never)?;
+        }
         let url = target.url.clone();
         let mut options = ConnectOptions::new(url.clone());
         options
@@ -209,17 +225,16 @@ impl Store {
             // single connection makes every transaction in this process
             // serial, so none can fail on a stale read snapshot.
             options.max_connections(1).min_connections(1);
-            let create_file = create == Create::IfMissing;
             options.map_sqlx_sqlite_opts(move |o| {
                 let o = o
-                    .create_if_missing(create_file)
+                    .create_if_missing(false)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
                 // WAL is a property of the file, set once by whoever
                 // creates or migrates it; a producer opening an existing
                 // file writes nothing to it just by connecting.
-                if create_file {
+                if set_wal {
                     o.journal_mode(SqliteJournalMode::Wal)
                 } else {
                     o
@@ -447,6 +462,30 @@ fn placeholders(first: usize, count: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Creates the SQLite file `url` names (`mode=rwc`) in WAL mode, with a
+/// connection of its own that is closed at once.
+async fn create_sqlite_file(url: &str) -> Result<(), StoreError> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .sqlx_logging(false)
+        .max_connections(1)
+        .min_connections(1);
+    options.map_sqlx_sqlite_opts(|o| {
+        o.create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+    });
+    let db = Database::connect(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: redact(url),
+            source,
+        })?;
+    db.close().await.map_err(|source| StoreError::Connect {
+        url: redact(url),
+        source,
+    })
 }
 
 #[cfg(test)]
