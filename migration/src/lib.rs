@@ -21,6 +21,7 @@ mod m20261201_000006_job_jitter;
 mod m20261201_000007_notifications;
 mod m20261201_000010_lean_fire_indexes;
 mod m20261201_000011_fire_jitter;
+mod m20261201_000012_lease_index;
 
 /// The ordered list of cosched migrations.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_notifications::Migration),
             Box::new(m20261201_000010_lean_fire_indexes::Migration),
             Box::new(m20261201_000011_fire_jitter::Migration),
+            Box::new(m20261201_000012_lease_index::Migration),
         ]
     }
 }

@@ -1,6 +1,23 @@
 //! Leasing due triggers: one statement that reserves up to the executor's
-//! free slots, ordered by priority, then on-time before misfired, then
-//! earliest; `SKIP LOCKED` on PostgreSQL.
+//! free slots, highest priority first, on-time before late, then earliest;
+//! `SKIP LOCKED` on PostgreSQL.
+//!
+//! The statement reads the rows already in that order, so its cost follows
+//! what it takes, not how many triggers are due or stored. It is a
+//! `UNION ALL` of index ranges of `triggers_lease` (priority, next fire,
+//! id; waiting triggers only), two per priority that holds a waiting
+//! trigger: on-time, then late. Under one `LIMIT` the branches run in
+//! order and the first that fill the limit end the scan, so a lease never
+//! sorts, and never locks a row it does not take. The priorities come
+//! from a loose scan of the same index, one probe per distinct priority.
+//!
+//! On-time or late, for the order only: a trigger is late when its next
+//! fire is more than [`ON_TIME_WINDOW_MS`] (the default misfire threshold)
+//! before now. One fixed bound keeps each band two index ranges; a trigger
+//! with its own threshold is still judged by that threshold when it fires
+//! (the misfire policy), only its place in a saturated lease uses the
+//! default. Past [`MAX_BANDS`] distinct priorities the lease falls back to
+//! one sorted statement with the trigger's own threshold.
 
 use entity::triggers;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, TransactionTrait, Value};
@@ -9,6 +26,14 @@ use super::{MalformedRow, Store, StoreError, codec, placeholders};
 use crate::model::Trigger;
 
 pub use super::queue::LeasedFires;
+
+/// How late a due trigger may be and still go with the on-time ones in a
+/// lease's order: the default misfire threshold.
+pub const ON_TIME_WINDOW_MS: i64 = 60_000;
+
+/// Distinct priorities of waiting triggers up to which the lease reads
+/// them band by band; past it, one sorted statement.
+pub const MAX_BANDS: usize = 16;
 
 /// What to lease.
 #[derive(Debug, Clone)]
@@ -34,27 +59,72 @@ pub struct LeasedTriggers {
     pub put_aside: Vec<MalformedRow>,
 }
 
+/// The distinct priorities of waiting triggers, highest first: a loose
+/// scan of `triggers_lease`, one index probe per priority, however many
+/// triggers hold each. At most `MAX_BANDS + 1` rows, enough to tell that
+/// there are too many.
+const BANDS_SELECT: &str = "WITH RECURSIVE bands(p) AS (        SELECT MAX(priority) FROM triggers WHERE state = 'waiting'        UNION ALL        SELECT (SELECT MAX(priority) FROM triggers WHERE state = 'waiting' AND priority < bands.p)        FROM bands WHERE bands.p IS NOT NULL)      SELECT p FROM bands WHERE p IS NOT NULL LIMIT 17";
+
+/// The rows of one band and phase: waiting triggers of this priority and
+/// the pools (`$6...`) whose next fire is in `range`, not held by a live
+/// lease (`$2` is now), in index order, at most `$4`.
+fn band_branch(priority: i32, range: &str, pools: &str, lock: &str, n: usize) -> String {
+    format!(
+        "SELECT id FROM (SELECT id FROM triggers            WHERE state = 'waiting' AND priority = {priority} AND {range}              AND pool IN ({pools}) AND (lease_until IS NULL OR lease_until < $2)            ORDER BY next_fire_at, id LIMIT $4{lock}) b{n}"
+    )
+}
+
 /// The lease's row-selecting query: due, waiting triggers of the pools
 /// (`$6...`), not leased by a live lease, for a node not declared dead
 /// (`$1`), in lease order, at most `$4`; `$2` is now, `$5` the horizon.
-pub(super) fn due_select(pools: &str) -> String {
+/// `bands` are the priorities to read band by band (highest first);
+/// `None` is the sorted fallback. `lock` is appended to every row-taking
+/// select (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+pub(super) fn due_select(pools: &str, bands: Option<&[i32]>, lock: &str) -> String {
+    let alive = "NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead')";
+    let Some(bands) = bands else {
+        return format!(
+            "SELECT id FROM triggers              WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $5                AND (lease_until IS NULL OR lease_until < $2) AND {alive}              ORDER BY priority DESC,                CASE WHEN next_fire_at < $2 - COALESCE(misfire_threshold_ms, {ON_TIME_WINDOW_MS}) THEN 1 ELSE 0 END,                next_fire_at, id LIMIT $4{lock}"
+        );
+    };
+    if bands.is_empty() {
+        // No waiting trigger at all: a select that takes nothing.
+        return "SELECT id FROM triggers WHERE 1 = 0".to_string();
+    }
+    let on_time = format!("next_fire_at >= $2 - {ON_TIME_WINDOW_MS} AND next_fire_at <= $5");
+    let late = format!("next_fire_at < $2 - {ON_TIME_WINDOW_MS}");
+    let branches: Vec<String> = bands
+        .iter()
+        .flat_map(|&p| [(p, on_time.as_str()), (p, late.as_str())])
+        .enumerate()
+        .map(|(n, (p, range))| band_branch(p, range, pools, lock, n))
+        .collect();
     format!(
-        "SELECT id FROM triggers \
-         WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $5 \
-           AND (lease_until IS NULL OR lease_until < $2) \
-           AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead') \
-         ORDER BY priority DESC, \
-           CASE WHEN next_fire_at < $2 - COALESCE(misfire_threshold_ms, 60000) THEN 1 ELSE 0 END, \
-           next_fire_at, id LIMIT $4"
+        "SELECT id FROM ({}) due_bands WHERE {alive} LIMIT $4",
+        branches.join(" UNION ALL ")
     )
 }
 
 impl Store {
+    /// The priorities the lease reads band by band, highest first (empty:
+    /// no waiting trigger), or `None` when there are more than
+    /// [`MAX_BANDS`] and the lease sorts instead.
+    pub(super) async fn lease_bands(&self) -> Result<Option<Vec<i32>>, StoreError> {
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(BANDS_SELECT, Vec::<Value>::new()))
+            .await?;
+        let bands = rows
+            .iter()
+            .map(|row| row.try_get_by_index::<i32>(0))
+            .collect::<Result<Vec<i32>, _>>()?;
+        Ok((bands.len() <= MAX_BANDS).then_some(bands))
+    }
+
     /// Leases up to `limit` due triggers of the node's pools in one
     /// statement: highest priority first; within a priority, on-time
-    /// triggers before misfired ones (late by more than their threshold,
-    /// or 60 s), so a storm of late fires never holds back on-time ones;
-    /// then earliest. On PostgreSQL rows another node is leasing are
+    /// triggers before late ones (see the module docs), so a storm of late
+    /// fires never holds back on-time ones; then earliest. On PostgreSQL rows another node is leasing are
     /// skipped, not waited for. A leased row that does not decode goes to
     /// `error` at once and comes back in `put_aside`.
     pub async fn lease_due_triggers(
@@ -64,17 +134,24 @@ impl Store {
         if p.limit == 0 || p.pools.is_empty() {
             return Ok(LeasedTriggers::default());
         }
-        let select = due_select(&placeholders(6, p.pools.len()));
+        let bands = self.lease_bands().await?;
+        let pools = placeholders(6, p.pools.len());
         let sql = match self.backend {
-            DbBackend::Postgres => format!(
-                "WITH due AS ({select} FOR UPDATE SKIP LOCKED) \
-                 UPDATE triggers t SET lease_owner = $1, lease_until = $3, fence = t.fence + 1, updated_at = $2 \
-                 FROM due WHERE t.id = due.id RETURNING t.*"
-            ),
-            _ => format!(
-                "UPDATE triggers SET lease_owner = $1, lease_until = $3, fence = fence + 1, updated_at = $2 \
-                 WHERE id IN ({select}) RETURNING *"
-            ),
+            DbBackend::Postgres => {
+                let select = due_select(&pools, bands.as_deref(), " FOR UPDATE SKIP LOCKED");
+                format!(
+                    "WITH due AS ({select}) \
+                     UPDATE triggers t SET lease_owner = $1, lease_until = $3, fence = t.fence + 1, updated_at = $2 \
+                     FROM due WHERE t.id = due.id RETURNING t.*"
+                )
+            }
+            _ => {
+                let select = due_select(&pools, bands.as_deref(), "");
+                format!(
+                    "UPDATE triggers SET lease_owner = $1, lease_until = $3, fence = fence + 1, updated_at = $2 \
+                     WHERE id IN ({select}) RETURNING *"
+                )
+            }
         };
         let mut values: Vec<Value> = vec![
             p.node_id.into(),

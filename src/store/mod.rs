@@ -30,6 +30,7 @@ mod health;
 mod jitter_column;
 mod jobs;
 mod lease;
+mod lease_plan;
 mod nodes;
 mod notification_events;
 mod notifications;
@@ -66,7 +67,8 @@ pub use dashboard::{
 pub use error::{MalformedRow, StoreError};
 pub use fires::{FireCompletion, FireFilter};
 pub use jobs::JobsById;
-pub use lease::{LeaseParams, LeasedFires, LeasedTriggers};
+pub use lease::{LeaseParams, LeasedFires, LeasedTriggers, MAX_BANDS, ON_TIME_WINDOW_MS};
+pub use lease_plan::LeasePlan;
 pub use nodes::{NodeCheckin, Recovery};
 pub use notifications::NotificationFailure;
 pub use pages::{FireKey, Page};

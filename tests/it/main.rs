@@ -31,6 +31,7 @@ mod http_paging;
 mod http_security;
 mod jitter;
 mod layout;
+mod lease_order;
 mod metrics;
 mod never_started;
 mod next;

@@ -1,0 +1,105 @@
+//! What the lease's plan does: the database's own account (`EXPLAIN`) of
+//! the lease's row-selecting query, as a node would run it now. The scale
+//! bench reports it, and tests use it to hold the lease to its shape: it
+//! never sorts, and it reads about as many rows as it takes, however many
+//! triggers are due or stored.
+
+use sea_orm::{ConnectionTrait, DbBackend, Value};
+
+use super::lease::due_select;
+use super::{Store, StoreError, placeholders};
+
+/// The plan of one lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasePlan {
+    /// Whether the plan sorts rows (a `Sort` node on PostgreSQL, a
+    /// temporary B-tree on SQLite).
+    pub sorts: bool,
+    /// Index and table entries the plan read, counting those a filter
+    /// removed (PostgreSQL, which measures it; None on SQLite).
+    pub rows_read: Option<u64>,
+    /// The plan as the database printed it.
+    pub text: String,
+}
+
+impl Store {
+    /// The plan of the lease's row-selecting query for `pools` at `now_ms`
+    /// with `limit` free slots, without taking any lease: `EXPLAIN
+    /// (ANALYZE)` on PostgreSQL (the select runs, and changes nothing),
+    /// `EXPLAIN QUERY PLAN` on SQLite.
+    pub async fn lease_plan(
+        &self,
+        pools: &[String],
+        now_ms: i64,
+        limit: u64,
+    ) -> Result<LeasePlan, StoreError> {
+        let bands = self.lease_bands().await?;
+        let select = due_select(&placeholders(6, pools.len()), bands.as_deref(), "");
+        let mut values: Vec<Value> = vec![
+            "lease-plan".into(),
+            now_ms.into(),
+            now_ms.into(),
+            (limit.min(i64::MAX as u64) as i64).into(),
+            now_ms.into(),
+        ];
+        values.extend(pools.iter().map(|s| Value::from(s.as_str())));
+        if self.backend == DbBackend::Postgres {
+            let sql = format!("EXPLAIN (ANALYZE, FORMAT JSON) {select}");
+            let row = self
+                .db
+                .query_one_raw(self.stmt(&sql, values))
+                .await?
+                .ok_or_else(|| sea_orm::DbErr::Custom("EXPLAIN returned no row".into()))?;
+            let plan: serde_json::Value = row.try_get_by_index(0)?;
+            let mut plan_stats = PlanStats::default();
+            plan_stats.walk(&plan[0]["Plan"]);
+            Ok(LeasePlan {
+                sorts: plan_stats.sorts,
+                rows_read: Some(plan_stats.rows_read),
+                text: serde_json::to_string_pretty(&plan).unwrap_or_default(),
+            })
+        } else {
+            let sql = format!("EXPLAIN QUERY PLAN {select}");
+            let rows = self.db.query_all_raw(self.stmt(&sql, values)).await?;
+            let lines = rows
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail"))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(LeasePlan {
+                sorts: lines.iter().any(|l| l.contains("TEMP B-TREE")),
+                rows_read: None,
+                text: lines.join("\n"),
+            })
+        }
+    }
+}
+
+/// What a walk of a PostgreSQL JSON plan found.
+#[derive(Debug, Default)]
+struct PlanStats {
+    sorts: bool,
+    rows_read: u64,
+}
+
+impl PlanStats {
+    fn walk(&mut self, node: &serde_json::Value) {
+        let kind = node["Node Type"].as_str().unwrap_or_default();
+        if kind.contains("Sort") {
+            self.sorts = true;
+        }
+        if kind.contains("Scan") {
+            let loops = node["Actual Loops"].as_f64().unwrap_or(1.0);
+            let rows = node["Actual Rows"].as_f64().unwrap_or(0.0)
+                + node["Rows Removed by Filter"].as_f64().unwrap_or(0.0)
+                + node["Rows Removed by Index Recheck"]
+                    .as_f64()
+                    .unwrap_or(0.0);
+            self.rows_read += (rows * loops).round() as u64;
+        }
+        if let Some(children) = node["Plans"].as_array() {
+            for child in children {
+                self.walk(child);
+            }
+        }
+    }
+}
