@@ -1,14 +1,21 @@
 //! Triggers: insert (computing the first fire through the calendars the
 //! trigger names), put in `error`, release, the next due instant, read.
 
+use std::collections::HashMap;
+
 use entity::{jobs, triggers};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set, Value};
 
 use super::calendars::load_calendars;
-use super::{Store, StoreError, codec, placeholders};
+use super::{Store, StoreError, codec};
 use crate::clock::from_ms;
 use crate::model::{JobSource, Trigger, TriggerDef, TriggerState};
 use crate::schedule::cron::Dialect;
+
+/// How many waiting triggers per pool [`Store::next_due_at`] reads. More
+/// than the leases in flight at once on a pool's nodes is exact; fewer
+/// only wakes a loop early.
+const NEXT_DUE_ROWS: usize = 64;
 
 pub(super) async fn insert_trigger<C: ConnectionTrait>(
     store: &Store,
@@ -137,6 +144,13 @@ impl Store {
 
     /// The earliest instant at which a trigger of these pools may be
     /// leasable: its next fire, or the end of another node's lease on it.
+    ///
+    /// It reads only the first [`NEXT_DUE_ROWS`] waiting triggers of each
+    /// pool by next fire (an index range, however many are stored): one
+    /// that no live lease holds is due at its next fire, and no later row
+    /// can be due before it. If all of them are leased, the last one's
+    /// next fire bounds every row after it, so the answer may be early
+    /// (the loop wakes, finds nothing and asks again), never late.
     pub async fn next_due_at(
         &self,
         pools: &[String],
@@ -145,19 +159,45 @@ impl Store {
         if pools.is_empty() {
             return Ok(None);
         }
-        let sql = format!(
-            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until >= $1 THEN lease_until + 1 \
-                        ELSE next_fire_at END) AS due \
-             FROM triggers WHERE state = 'waiting' AND next_fire_at IS NOT NULL AND pool IN ({})",
-            placeholders(2, pools.len())
-        );
-        let mut values: Vec<Value> = vec![now_ms.into()];
-        values.extend(pools.iter().map(|s| Value::from(s.as_str())));
-        let row = self.db.query_one_raw(self.stmt(&sql, values)).await?;
-        Ok(match row {
-            Some(row) => row.try_get::<Option<i64>>("", "due")?,
-            None => None,
-        })
+        let branches: Vec<String> = (0..pools.len())
+            .map(|i| {
+                format!(
+                    "SELECT pool, next_fire_at, lease_until FROM (SELECT pool, next_fire_at, lease_until \
+                       FROM triggers WHERE state = 'waiting' AND pool = ${} AND next_fire_at IS NOT NULL \
+                       ORDER BY next_fire_at LIMIT {NEXT_DUE_ROWS}) p{i}",
+                    i + 1
+                )
+            })
+            .collect();
+        let values: Vec<Value> = pools.iter().map(|s| Value::from(s.as_str())).collect();
+        let rows = self
+            .db
+            .query_all_raw(self.stmt(&branches.join(" UNION ALL "), values))
+            .await?;
+        let mut per_pool: HashMap<String, (i64, usize, i64)> = HashMap::new();
+        for row in &rows {
+            let pool: String = row.try_get("", "pool")?;
+            let next: i64 = row.try_get("", "next_fire_at")?;
+            let lease_until: Option<i64> = row.try_get("", "lease_until")?;
+            let due = match lease_until {
+                Some(until) if until >= now_ms => until + 1,
+                _ => next,
+            };
+            let entry = per_pool.entry(pool).or_insert((due, 0, next));
+            entry.0 = entry.0.min(due);
+            entry.1 += 1;
+            entry.2 = entry.2.max(next);
+        }
+        Ok(per_pool
+            .into_values()
+            .map(|(due, rows, last)| {
+                if rows >= NEXT_DUE_ROWS {
+                    due.min(last)
+                } else {
+                    due
+                }
+            })
+            .min())
     }
 
     /// A trigger by id.
