@@ -6,10 +6,12 @@
 //! they show whether a large table slows the lease). Every cron trigger
 //! is then set to the first minute boundary at least [`SETTLE`] away, the
 //! nodes start, and from then on they advance the triggers as they fire. For each of `--waves` minutes the bench waits for the wave's `N`
-//! fires to finish (or for `--wave-budget` to pass), samples the nodes'
-//! memory, and between waves times the lease's row-selecting query
-//! ([`Store::bench_lease_probe`]) every [`PROBE_EVERY`]. Everything about a
-//! wave is read back from the `fires` table.
+//! fires to finish (or for `--wave-budget` to pass), timing the lease's
+//! row-selecting query ([`Store::bench_lease_probe`]) on every poll, so
+//! each wave reports what a lease costs while its triggers are due; it
+//! then samples the nodes' memory, and between waves times the same
+//! query every [`PROBE_EVERY`]. Everything about a wave is read back from
+//! the `fires` table.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +66,9 @@ pub struct WaveReport {
     pub lateness_ms: Lateness,
     /// The largest node's memory when the wave was over.
     pub node_memory: Option<Memory>,
+    /// The lease's row-selecting query while the wave was due, in
+    /// microseconds (sampled about every 100 ms).
+    pub lease_probe_us: Probe,
 }
 
 /// Percentiles of a probe's samples.
@@ -73,6 +78,19 @@ pub struct Probe {
     pub p50: i64,
     pub p99: i64,
     pub max: i64,
+}
+
+impl Probe {
+    /// The percentiles of `samples`.
+    fn of(mut samples: Vec<i64>) -> Probe {
+        samples.sort_unstable();
+        Probe {
+            samples: samples.len(),
+            p50: percentile(&samples, 50.0),
+            p99: percentile(&samples, 99.0),
+            max: samples.last().copied().unwrap_or(0),
+        }
+    }
 }
 
 /// What a scale run needs.
@@ -122,15 +140,19 @@ impl Scale<'_> {
         let from = meter.sample(fleet);
         let mut memory = Vec::new();
         let mut probes = Vec::new();
+        let mut wave_probes = Vec::new();
         let budget = millis(self.plan.wave_budget) as i64;
         for k in 0..self.plan.waves {
             let at = first + i64::from(k) * 60_000;
             self.sleep_until(at).await;
+            let mut in_wave = Vec::new();
             while self.clock.now_ms() < at + budget
                 && self.store.bench_wave_finished(self.pool, at).await? < self.plan.jobs
             {
+                in_wave.push(self.probe_once().await?);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            wave_probes.push(Probe::of(in_wave));
             memory.push(fleet.memory());
             if k + 1 < self.plan.waves {
                 self.probe_until(at + 58_000, &mut probes).await?;
@@ -156,21 +178,16 @@ impl Scale<'_> {
                         && within.is_some_and(|s| s <= self.plan.wave_budget.as_secs_f64()),
                     lateness_ms: Lateness::of(&w.lateness_ms),
                     node_memory: memory.get(i).copied().flatten(),
+                    lease_probe_us: wave_probes.get(i).copied().unwrap_or_default(),
                 }
             })
             .collect();
-        probes.sort_unstable();
         let report = ScaleReport {
             jobs: self.plan.jobs,
             stored: self.plan.stored,
             wave_budget_seconds: self.plan.wave_budget.as_secs_f64(),
             waves,
-            lease_probe_us: Probe {
-                samples: probes.len(),
-                p50: percentile(&probes, 50.0),
-                p99: percentile(&probes, 99.0),
-                max: probes.last().copied().unwrap_or(0),
-            },
+            lease_probe_us: Probe::of(probes),
         };
         Ok((report, from, to))
     }
@@ -183,18 +200,23 @@ impl Scale<'_> {
     /// Times the lease probe every [`PROBE_EVERY`] until `until_ms`.
     async fn probe_until(&self, until_ms: i64, probes: &mut Vec<i64>) -> Result<(), BenchError> {
         while self.clock.now_ms() < until_ms {
-            let took = self
-                .store
-                .bench_lease_probe(
-                    self.pool,
-                    self.clock.now_ms(),
-                    self.plan.max_concurrent as u64,
-                )
-                .await?;
-            probes.push(i64::try_from(took.as_micros()).unwrap_or(i64::MAX));
+            probes.push(self.probe_once().await?);
             tokio::time::sleep(PROBE_EVERY).await;
         }
         Ok(())
+    }
+
+    /// One timing of the lease's row-selecting query, in microseconds.
+    async fn probe_once(&self) -> Result<i64, BenchError> {
+        let took = self
+            .store
+            .bench_lease_probe(
+                self.pool,
+                self.clock.now_ms(),
+                self.plan.max_concurrent as u64,
+            )
+            .await?;
+        Ok(i64::try_from(took.as_micros()).unwrap_or(i64::MAX))
     }
 }
 

@@ -390,16 +390,18 @@ impl Store {
     }
 
     /// Times the lease's row-selecting query (the statement a node runs to
-    /// lease, without taking the leases) for `pool` at `now_ms`: what a
-    /// scale run samples between waves to see whether stored triggers slow
-    /// the lease.
+    /// lease, bands and all, without taking the leases) for `pool` at
+    /// `now_ms`: what a scale run samples while a wave is due and between
+    /// waves, to see whether due or stored triggers slow the lease.
     pub async fn bench_lease_probe(
         &self,
         pool: &str,
         now_ms: i64,
         limit: u64,
     ) -> Result<std::time::Duration, StoreError> {
-        let sql = super::lease::due_select("$6");
+        let started = std::time::Instant::now();
+        let bands = self.lease_bands().await?;
+        let sql = super::lease::due_select("$6", bands.as_deref(), "");
         let values: Vec<Value> = vec![
             "bench-probe".into(),
             now_ms.into(),
@@ -408,7 +410,6 @@ impl Store {
             now_ms.into(),
             pool.into(),
         ];
-        let started = std::time::Instant::now();
         self.db.query_all_raw(self.stmt(&sql, values)).await?;
         Ok(started.elapsed())
     }
@@ -425,29 +426,39 @@ impl Store {
         now_ms: i64,
         limit: u64,
     ) -> Result<u64, StoreError> {
-        let due = "SELECT id FROM triggers WHERE state = 'waiting' AND pool = $1 AND next_fire_at <= $2 \
-                   AND (lease_until IS NULL OR lease_until < $2) \
-                   ORDER BY priority DESC, next_fire_at, id LIMIT $3";
+        // The lease's own row-selecting query (see `lease.rs`): `$1` node,
+        // `$2` now, `$3` the lease's end, `$4` the limit, `$5` the horizon,
+        // `$6` the pool.
+        let bands = self.lease_bands().await?;
         let lease = match self.backend {
-            sea_orm::DbBackend::Postgres => format!(
-                "WITH due AS ({due} FOR UPDATE SKIP LOCKED) \
-                 UPDATE triggers t SET lease_owner = $4, lease_until = $2 + 60000, fence = t.fence + 1 \
-                 FROM due WHERE t.id = due.id RETURNING t.id"
-            ),
-            _ => format!(
-                "UPDATE triggers SET lease_owner = $4, lease_until = $2 + 60000, fence = fence + 1 \
-                 WHERE id IN ({due}) RETURNING id"
-            ),
+            sea_orm::DbBackend::Postgres => {
+                let due =
+                    super::lease::due_select("$6", bands.as_deref(), " FOR UPDATE SKIP LOCKED");
+                format!(
+                    "WITH due AS ({due}) \
+                     UPDATE triggers t SET lease_owner = $1, lease_until = $3, fence = t.fence + 1 \
+                     FROM due WHERE t.id = due.id RETURNING t.id"
+                )
+            }
+            _ => {
+                let due = super::lease::due_select("$6", bands.as_deref(), "");
+                format!(
+                    "UPDATE triggers SET lease_owner = $1, lease_until = $3, fence = fence + 1 \
+                     WHERE id IN ({due}) RETURNING id"
+                )
+            }
         };
         let txn = self.begin_write().await?;
         let ids: Vec<i64> = txn
             .query_all_raw(self.stmt(
                 &lease,
                 [
-                    pool.into(),
-                    now_ms.into(),
-                    (limit.min(i64::MAX as u64) as i64).into(),
                     node.into(),
+                    now_ms.into(),
+                    (now_ms + 60_000).into(),
+                    (limit.min(i64::MAX as u64) as i64).into(),
+                    now_ms.into(),
+                    pool.into(),
                 ],
             ))
             .await?
