@@ -18,10 +18,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::declare::ranges;
-use crate::model::{FireStatus, KeepFires, PRUNABLE_STATUSES};
+use crate::model::{FireStatus, Job, KeepFires, PRUNABLE_STATUSES};
 use crate::store::{PruneLease, PruneScope, PruneStep, Store, StoreError};
 
 /// How long sent and failed notifications are kept.
+/// Jobs read per page by a pass over every job (and by a prune by hand).
+const JOBS_PAGE: u64 = 500;
+
 pub const NOTIFICATION_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// How the pruner runs.
@@ -38,11 +41,14 @@ pub struct PrunerConfig {
     pub interval: Duration,
     /// How long the prune lease holds without a step extending it.
     pub lease: Duration,
+    /// Jobs read per page of a pass: its memory follows the page, not the
+    /// number of jobs (or of their triggers).
+    pub jobs_page: u64,
 }
 
 impl PrunerConfig {
     /// The defaults: 1 000 rows a step, 50 ms apart, a pass every 10
-    /// minutes under a 5 minute lease.
+    /// minutes under a 5 minute lease, jobs read 500 at a time.
     pub fn new(node_id: impl Into<String>, keep: KeepFires) -> Self {
         Self {
             node_id: node_id.into(),
@@ -51,6 +57,7 @@ impl PrunerConfig {
             pause: Duration::from_millis(50),
             interval: Duration::from_secs(600),
             lease: Duration::from_secs(300),
+            jobs_page: JOBS_PAGE,
         }
     }
 }
@@ -146,47 +153,64 @@ impl Pruner {
         result.map(|()| report)
     }
 
+    /// Prunes every job's history, reading the jobs a page at a time.
     async fn prune_all(&self, report: &mut PruneReport) -> Result<(), StoreError> {
-        let jobs = self.store.jobs_list().await?;
-        for summary in jobs {
-            let job = &summary.job;
-            let keep = self.config.keep.overridden_by(&job.keep_fires);
-            let now_ms = self.clock.now_ms();
-            let mut scopes: Vec<(Option<FireStatus>, PruneScope)> = PRUNABLE_STATUSES
-                .iter()
-                .filter_map(|&status| {
-                    let age = keep.age_of(status)?;
-                    Some((
-                        Some(status),
-                        PruneScope::OlderThan {
-                            status,
-                            before_ms: now_ms.saturating_sub(ranges::millis(age)),
-                        },
-                    ))
-                })
-                .collect();
-            scopes.push((
-                None,
-                PruneScope::BeyondNewest {
-                    keep: keep.max_rows,
-                },
-            ));
-            for (status, scope) in scopes {
-                let Some(rows) = self.prune_scope(job.id, scope).await? else {
+        let mut after = 0;
+        loop {
+            let (jobs, last) = self
+                .store
+                .jobs_after_id(after, self.config.jobs_page)
+                .await?;
+            for job in &jobs {
+                if !self.prune_job(job, report).await? {
                     // The lease went to another node: stop this pass.
                     report.ran = false;
                     return Ok(());
-                };
-                if rows > 0 {
-                    report.removed.push(PrunedRows {
-                        job: job.name.clone(),
-                        status,
-                        rows,
-                    });
                 }
             }
+            match last {
+                Some(id) => after = id,
+                None => return Ok(()),
+            }
         }
-        Ok(())
+    }
+
+    /// Prunes one job's history; false when the prune lease was lost.
+    async fn prune_job(&self, job: &Job, report: &mut PruneReport) -> Result<bool, StoreError> {
+        let keep = self.config.keep.overridden_by(&job.keep_fires);
+        let now_ms = self.clock.now_ms();
+        let mut scopes: Vec<(Option<FireStatus>, PruneScope)> = PRUNABLE_STATUSES
+            .iter()
+            .filter_map(|&status| {
+                let age = keep.age_of(status)?;
+                Some((
+                    Some(status),
+                    PruneScope::OlderThan {
+                        status,
+                        before_ms: now_ms.saturating_sub(ranges::millis(age)),
+                    },
+                ))
+            })
+            .collect();
+        scopes.push((
+            None,
+            PruneScope::BeyondNewest {
+                keep: keep.max_rows,
+            },
+        ));
+        for (status, scope) in scopes {
+            let Some(rows) = self.prune_scope(job.id, scope).await? else {
+                return Ok(false);
+            };
+            if rows > 0 {
+                report.removed.push(PrunedRows {
+                    job: job.name.clone(),
+                    status,
+                    rows,
+                });
+            }
+        }
+        Ok(true)
     }
 
     /// Removes sent and failed notifications older than
@@ -283,12 +307,15 @@ pub async fn prune_by_hand(
             Some(job) => vec![job],
             None => return Err(PruneError::Invalid(format!("job `{name}` does not exist"))),
         },
-        None => store
-            .jobs_list()
-            .await?
-            .into_iter()
-            .map(|s| s.job)
-            .collect(),
+        None => {
+            let mut all = Vec::new();
+            let mut after = 0;
+            while let (jobs, Some(last)) = store.jobs_after_id(after, JOBS_PAGE).await? {
+                all.extend(jobs);
+                after = last;
+            }
+            all
+        }
     };
     let before_ms = clock
         .now_ms()

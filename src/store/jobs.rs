@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use entity::{jobs, triggers};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::error::unique_violation_as;
@@ -136,6 +137,37 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Up to `limit` jobs with ids above `after_id`, by id, without their
+    /// triggers: what a walk over every job (retention) reads a page at a
+    /// time, so that its memory follows the page and not the table (a job
+    /// with a million one-offs is one row here). Rows that do not decode
+    /// are left out; the last id read comes back for the next page (None:
+    /// no more).
+    pub async fn jobs_after_id(
+        &self,
+        after_id: i64,
+        limit: u64,
+    ) -> Result<(Vec<Job>, Option<i64>), StoreError> {
+        let rows = jobs::Entity::find()
+            .filter(jobs::Column::Id.gt(after_id))
+            .order_by_asc(jobs::Column::Id)
+            .limit(limit.max(1))
+            .all(&self.db)
+            .await?;
+        let last = rows.last().map(|row| row.id);
+        let jobs = rows
+            .iter()
+            .filter_map(|row| match codec::job(row) {
+                Ok(job) => Some(job),
+                Err(e) => {
+                    self.put_aside(&e);
+                    None
+                }
+            })
+            .collect();
+        Ok((jobs, last))
     }
 
     /// Every job by name, with its triggers and earliest next fire. Rows

@@ -73,9 +73,11 @@ async fn remaining(db: &TestDb, now_ms: i64) -> Vec<(String, String, i64)> {
 
 fn pruner(store: &Store, clock: &Arc<ManualClock>, node: &str) -> Pruner {
     let mut config = PrunerConfig::new(node, KeepFires::default());
-    // Small steps, no pause: every pass takes several transactions.
+    // Small steps, no pause, one job a page: every pass takes several
+    // transactions and reads the jobs over several pages.
     config.batch = 2;
     config.pause = Duration::ZERO;
+    config.jobs_page = 1;
     Pruner::new(config, store.clone(), clock.clone())
 }
 
