@@ -400,7 +400,11 @@ impl Store {
         limit: u64,
     ) -> Result<std::time::Duration, StoreError> {
         let started = std::time::Instant::now();
-        let bands = self.lease_bands().await?;
+        let txn = self.begin_lease(false).await?;
+        let bands = match &txn {
+            Some(txn) => self.lease_bands(txn).await?,
+            None => self.lease_bands(&self.db).await?,
+        };
         let sql = super::lease::due_select("$6", bands.as_deref(), "");
         let values: Vec<Value> = vec![
             "bench-probe".into(),
@@ -410,7 +414,15 @@ impl Store {
             now_ms.into(),
             pool.into(),
         ];
-        self.db.query_all_raw(self.stmt(&sql, values)).await?;
+        match txn {
+            Some(txn) => {
+                txn.query_all_raw(self.stmt(&sql, values)).await?;
+                txn.commit().await?;
+            }
+            None => {
+                self.db.query_all_raw(self.stmt(&sql, values)).await?;
+            }
+        }
         Ok(started.elapsed())
     }
 
@@ -429,7 +441,11 @@ impl Store {
         // The lease's own row-selecting query (see `lease.rs`): `$1` node,
         // `$2` now, `$3` the lease's end, `$4` the limit, `$5` the horizon,
         // `$6` the pool.
-        let bands = self.lease_bands().await?;
+        let txn = self.begin_write().await?;
+        if self.backend == sea_orm::DbBackend::Postgres {
+            self.apply_lease_settings(&txn, false).await?;
+        }
+        let bands = self.lease_bands(&txn).await?;
         let lease = match self.backend {
             sea_orm::DbBackend::Postgres => {
                 let due =
@@ -448,7 +464,6 @@ impl Store {
                 )
             }
         };
-        let txn = self.begin_write().await?;
         let ids: Vec<i64> = txn
             .query_all_raw(self.stmt(
                 &lease,

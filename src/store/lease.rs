@@ -20,7 +20,9 @@
 //! one sorted statement with the trigger's own threshold.
 
 use entity::triggers;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, TransactionTrait, Value,
+};
 
 use super::{MalformedRow, Store, StoreError, codec, placeholders};
 use crate::model::Trigger;
@@ -63,7 +65,38 @@ pub struct LeasedTriggers {
 /// scan of `triggers_lease`, one index probe per priority, however many
 /// triggers hold each. At most `MAX_BANDS + 1` rows, enough to tell that
 /// there are too many.
-const BANDS_SELECT: &str = "WITH RECURSIVE bands(p) AS (        SELECT MAX(priority) FROM triggers WHERE state = 'waiting'        UNION ALL        SELECT (SELECT MAX(priority) FROM triggers WHERE state = 'waiting' AND priority < bands.p)        FROM bands WHERE bands.p IS NOT NULL)      SELECT p FROM bands WHERE p IS NOT NULL LIMIT 17";
+const BANDS_SELECT: &str = "WITH RECURSIVE bands(p) AS ( \
+       SELECT (SELECT priority FROM triggers WHERE state = 'waiting' \
+               ORDER BY priority DESC LIMIT 1) \
+       UNION ALL \
+       SELECT (SELECT t.priority FROM triggers t WHERE t.state = 'waiting' AND t.priority < bands.p \
+               ORDER BY t.priority DESC LIMIT 1) \
+       FROM bands WHERE bands.p IS NOT NULL) \
+     SELECT p FROM bands WHERE p IS NOT NULL LIMIT 17";
+
+/// The settings of a lease's transaction on PostgreSQL, one statement.
+///
+/// `enable_sort` off: the planner must take `triggers_lease`, the one path
+/// that yields the rows in order. Without it, statistics taken while the
+/// table was nearly empty (a burst inserted since autovacuum last looked)
+/// make it estimate a row or two and choose `triggers_due` plus a sort of
+/// everything due, the very plan the index is there to avoid; plans are
+/// cached per connection, so that choice would outlive the burst. It is
+/// local to the transaction and touches no other statement.
+///
+/// `synchronous_commit` off (the lease only, `relaxed`): the lease need not
+/// wait for the WAL to reach disk, since it only reserves the trigger. If
+/// the server crashed and lost it, the fenced (and durable) record that
+/// follows would find no lease and write nothing; the trigger is leased
+/// again later.
+fn lease_settings(relaxed: bool) -> &'static str {
+    if relaxed {
+        "SELECT set_config('enable_sort', 'off', true), \
+                set_config('synchronous_commit', 'off', true)"
+    } else {
+        "SELECT set_config('enable_sort', 'off', true)"
+    }
+}
 
 /// The rows of one band and phase: waiting triggers of this priority and
 /// the pools (`$6...`) whose next fire is in `range`, not held by a live
@@ -109,9 +142,11 @@ impl Store {
     /// The priorities the lease reads band by band, highest first (empty:
     /// no waiting trigger), or `None` when there are more than
     /// [`MAX_BANDS`] and the lease sorts instead.
-    pub(super) async fn lease_bands(&self) -> Result<Option<Vec<i32>>, StoreError> {
-        let rows = self
-            .db
+    pub(super) async fn lease_bands<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<Option<Vec<i32>>, StoreError> {
+        let rows = conn
             .query_all_raw(self.stmt(BANDS_SELECT, Vec::<Value>::new()))
             .await?;
         let bands = rows
@@ -121,11 +156,38 @@ impl Store {
         Ok((bands.len() <= MAX_BANDS).then_some(bands))
     }
 
+    /// A transaction for the lease's statements, on PostgreSQL with
+    /// [`lease_settings`] applied (`relaxed`: the lease's own, which also
+    /// commits without waiting for the disk). None on SQLite, where the
+    /// lease is one statement and its plan has no statistics to go stale.
+    pub(super) async fn begin_lease(
+        &self,
+        relaxed: bool,
+    ) -> Result<Option<DatabaseTransaction>, StoreError> {
+        if self.backend != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let txn = self.db.begin().await?;
+        self.apply_lease_settings(&txn, relaxed).await?;
+        Ok(Some(txn))
+    }
+
+    /// Applies [`lease_settings`] to a PostgreSQL transaction.
+    pub(super) async fn apply_lease_settings(
+        &self,
+        txn: &DatabaseTransaction,
+        relaxed: bool,
+    ) -> Result<(), StoreError> {
+        txn.query_one_raw(self.stmt(lease_settings(relaxed), Vec::<Value>::new()))
+            .await?;
+        Ok(())
+    }
+
     /// Leases up to `limit` due triggers of the node's pools in one
     /// statement: highest priority first; within a priority, on-time
     /// triggers before late ones (see the module docs), so a storm of late
-    /// fires never holds back on-time ones; then earliest. On PostgreSQL rows another node is leasing are
-    /// skipped, not waited for. A leased row that does not decode goes to
+    /// fires never holds back on-time ones; then earliest. On
+    /// PostgreSQL rows another node is leasing are skipped, not waited for. A leased row that does not decode goes to
     /// `error` at once and comes back in `put_aside`.
     pub async fn lease_due_triggers(
         &self,
@@ -134,7 +196,11 @@ impl Store {
         if p.limit == 0 || p.pools.is_empty() {
             return Ok(LeasedTriggers::default());
         }
-        let bands = self.lease_bands().await?;
+        let txn = self.begin_lease(true).await?;
+        let bands = match &txn {
+            Some(txn) => self.lease_bands(txn).await?,
+            None => self.lease_bands(&self.db).await?,
+        };
         let pools = placeholders(6, p.pools.len());
         let sql = match self.backend {
             DbBackend::Postgres => {
@@ -162,19 +228,13 @@ impl Store {
         ];
         values.extend(p.pools.iter().map(|s| Value::from(s.as_str())));
         let query = triggers::Entity::find().from_raw_sql(self.stmt(&sql, values));
-        let mut rows = if self.backend == DbBackend::Postgres {
-            // The lease need not wait for the WAL to reach disk: it only
-            // reserves the trigger. If the server crashed and lost it, the
-            // fenced (and durable) record that follows would find no lease
-            // and write nothing; the trigger is leased again later.
-            let txn = self.db.begin().await?;
-            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
-                .await?;
-            let rows = query.all(&txn).await?;
-            txn.commit().await?;
-            rows
-        } else {
-            query.all(&self.db).await?
+        let mut rows = match txn {
+            Some(txn) => {
+                let rows = query.all(&txn).await?;
+                txn.commit().await?;
+                rows
+            }
+            None => query.all(&self.db).await?,
         };
         rows.sort_by(|a, b| {
             b.priority

@@ -4,7 +4,7 @@
 //! never sorts, and it reads about as many rows as it takes, however many
 //! triggers are due or stored.
 
-use sea_orm::{ConnectionTrait, DbBackend, Value};
+use sea_orm::{ConnectionTrait, Value};
 
 use super::lease::due_select;
 use super::{Store, StoreError, placeholders};
@@ -33,7 +33,11 @@ impl Store {
         now_ms: i64,
         limit: u64,
     ) -> Result<LeasePlan, StoreError> {
-        let bands = self.lease_bands().await?;
+        let txn = self.begin_lease(false).await?;
+        let bands = match &txn {
+            Some(txn) => self.lease_bands(txn).await?,
+            None => self.lease_bands(&self.db).await?,
+        };
         let select = due_select(&placeholders(6, pools.len()), bands.as_deref(), "");
         let mut values: Vec<Value> = vec![
             "lease-plan".into(),
@@ -43,13 +47,14 @@ impl Store {
             now_ms.into(),
         ];
         values.extend(pools.iter().map(|s| Value::from(s.as_str())));
-        if self.backend == DbBackend::Postgres {
+        if let Some(txn) = txn {
+            // PostgreSQL: the lease's transaction settings apply.
             let sql = format!("EXPLAIN (ANALYZE, FORMAT JSON) {select}");
-            let row = self
-                .db
+            let row = txn
                 .query_one_raw(self.stmt(&sql, values))
                 .await?
                 .ok_or_else(|| sea_orm::DbErr::Custom("EXPLAIN returned no row".into()))?;
+            txn.commit().await?;
             let plan: serde_json::Value = row.try_get_by_index(0)?;
             let mut plan_stats = PlanStats::default();
             plan_stats.walk(&plan[0]["Plan"]);
