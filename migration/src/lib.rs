@@ -22,6 +22,7 @@ mod m20261201_000007_notifications;
 mod m20261201_000010_lean_fire_indexes;
 mod m20261201_000011_fire_jitter;
 mod m20261201_000012_lease_index;
+mod m20261201_000013_triggers_fillfactor;
 
 /// The ordered list of cosched migrations.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_lean_fire_indexes::Migration),
             Box::new(m20261201_000011_fire_jitter::Migration),
             Box::new(m20261201_000012_lease_index::Migration),
+            Box::new(m20261201_000013_triggers_fillfactor::Migration),
         ]
     }
 }
