@@ -6,7 +6,7 @@
 
 use sea_orm::{ConnectionTrait, Value};
 
-use super::lease::due_select;
+use super::lease::{bands_select, due_select};
 use super::{Store, StoreError, placeholders};
 
 /// The plan of one lease.
@@ -23,10 +23,11 @@ pub struct LeasePlan {
 }
 
 impl Store {
-    /// The plan of the lease's row-selecting query for `pools` at `now_ms`
-    /// with `limit` free slots, without taking any lease: `EXPLAIN
-    /// (ANALYZE)` on PostgreSQL (the select runs, and changes nothing),
-    /// `EXPLAIN QUERY PLAN` on SQLite.
+    /// The plan of the lease's two reads (the priority bands, then the
+    /// row-selecting query) for `pools` at `now_ms` with `limit` free
+    /// slots, without taking any lease: `EXPLAIN (ANALYZE)` on PostgreSQL
+    /// (the selects run, and change nothing), `EXPLAIN QUERY PLAN` on
+    /// SQLite.
     pub async fn lease_plan(
         &self,
         pools: &[String],
@@ -47,29 +48,35 @@ impl Store {
             now_ms.into(),
         ];
         values.extend(pools.iter().map(|s| Value::from(s.as_str())));
+        let bands_sql = bands_select(self.backend);
         if let Some(txn) = txn {
             // PostgreSQL: the lease's transaction settings apply.
-            let sql = format!("EXPLAIN (ANALYZE, FORMAT JSON) {select}");
-            let row = txn
-                .query_one_raw(self.stmt(&sql, values))
-                .await?
-                .ok_or_else(|| sea_orm::DbErr::Custom("EXPLAIN returned no row".into()))?;
+            let mut stats = PlanStats::default();
+            let mut text = Vec::new();
+            for (sql, values) in [(bands_sql.as_str(), Vec::new()), (select.as_str(), values)] {
+                let explain = format!("EXPLAIN (ANALYZE, FORMAT JSON) {sql}");
+                let row = txn
+                    .query_one_raw(self.stmt(&explain, values))
+                    .await?
+                    .ok_or_else(|| sea_orm::DbErr::Custom("EXPLAIN returned no row".into()))?;
+                let plan: serde_json::Value = row.try_get_by_index(0)?;
+                stats.walk(&plan[0]["Plan"]);
+                text.push(serde_json::to_string_pretty(&plan).unwrap_or_default());
+            }
             txn.commit().await?;
-            let plan: serde_json::Value = row.try_get_by_index(0)?;
-            let mut plan_stats = PlanStats::default();
-            plan_stats.walk(&plan[0]["Plan"]);
             Ok(LeasePlan {
-                sorts: plan_stats.sorts,
-                rows_read: Some(plan_stats.rows_read),
-                text: serde_json::to_string_pretty(&plan).unwrap_or_default(),
+                sorts: stats.sorts,
+                rows_read: Some(stats.rows_read),
+                text: text.join("\n"),
             })
         } else {
-            let sql = format!("EXPLAIN QUERY PLAN {select}");
-            let rows = self.db.query_all_raw(self.stmt(&sql, values)).await?;
-            let lines = rows
-                .iter()
-                .map(|row| row.try_get::<String>("", "detail"))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut lines = Vec::new();
+            for (sql, values) in [(bands_sql.as_str(), Vec::new()), (select.as_str(), values)] {
+                let explain = format!("EXPLAIN QUERY PLAN {sql}");
+                for row in self.db.query_all_raw(self.stmt(&explain, values)).await? {
+                    lines.push(row.try_get::<String>("", "detail")?);
+                }
+            }
             Ok(LeasePlan {
                 sorts: lines.iter().any(|l| l.contains("TEMP B-TREE")),
                 rows_read: None,
