@@ -401,10 +401,7 @@ impl Store {
     ) -> Result<std::time::Duration, StoreError> {
         let started = std::time::Instant::now();
         let txn = self.begin_lease(false).await?;
-        let bands = match &txn {
-            Some(txn) => self.lease_bands(txn).await?,
-            None => self.lease_bands(&self.db).await?,
-        };
+        let bands = self.lease_bands_in(txn.as_ref()).await?;
         let sql = super::lease::due_select("$6", bands.as_deref(), "");
         let values: Vec<Value> = vec![
             "bench-probe".into(),

@@ -167,6 +167,18 @@ impl Store {
         Ok((bands.len() <= MAX_BANDS).then_some(bands))
     }
 
+    /// [`Store::lease_bands`] in the lease's transaction where there is
+    /// one ([`Store::begin_lease`]: PostgreSQL), else on the pool.
+    pub(super) async fn lease_bands_in(
+        &self,
+        txn: Option<&DatabaseTransaction>,
+    ) -> Result<Option<Vec<i32>>, StoreError> {
+        match txn {
+            Some(txn) => self.lease_bands(txn).await,
+            None => self.lease_bands(&self.db).await,
+        }
+    }
+
     /// A transaction for the lease's statements, on PostgreSQL with
     /// [`lease_settings`] applied (`relaxed`: the lease's own, which also
     /// commits without waiting for the disk). None on SQLite, where the
@@ -208,10 +220,7 @@ impl Store {
             return Ok(LeasedTriggers::default());
         }
         let txn = self.begin_lease(true).await?;
-        let bands = match &txn {
-            Some(txn) => self.lease_bands(txn).await?,
-            None => self.lease_bands(&self.db).await?,
-        };
+        let bands = self.lease_bands_in(txn.as_ref()).await?;
         let pools = placeholders(6, p.pools.len());
         let sql = match self.backend {
             DbBackend::Postgres => {

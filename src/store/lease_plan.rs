@@ -35,10 +35,7 @@ impl Store {
         limit: u64,
     ) -> Result<LeasePlan, StoreError> {
         let txn = self.begin_lease(false).await?;
-        let bands = match &txn {
-            Some(txn) => self.lease_bands(txn).await?,
-            None => self.lease_bands(&self.db).await?,
-        };
+        let bands = self.lease_bands_in(txn.as_ref()).await?;
         let select = due_select(&placeholders(6, pools.len()), bands.as_deref(), "");
         let mut values: Vec<Value> = vec![
             "lease-plan".into(),
