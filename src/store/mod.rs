@@ -205,7 +205,7 @@ impl Store {
             && let Some(file) = target.sqlite_file.as_deref()
             && !file.exists()
         {
-            create_sqlite_file(&target.url).await?;
+            create_sqlite_file(&target.url, file).await?;
             target = connect::target(url, Create::Never)?;
         } else if set_wal {
             target = connect::target(url, Create::Never)?;
@@ -466,9 +466,16 @@ fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// Creates the SQLite file `url` names (`mode=rwc`) in WAL mode, with a
-/// connection of its own that is closed at once.
-async fn create_sqlite_file(url: &str) -> Result<(), StoreError> {
+/// Creates the SQLite file `url` names (`mode=rwc`, at `file`) in WAL
+/// mode, with a connection of its own that is closed at once.
+///
+/// Two nodes starting on a new file race here: both saw no file, both
+/// open it, and switching the journal mode needs the file to itself, so
+/// one of them can be refused with "database is locked" (SQLite does not
+/// always wait out that lock, busy timeout or not). The file then exists,
+/// created by the other, and the pool's own connection sets WAL under its
+/// busy timeout; only a failure that leaves no file is an error.
+async fn create_sqlite_file(url: &str, file: &std::path::Path) -> Result<(), StoreError> {
     let mut options = ConnectOptions::new(url.to_string());
     options
         .sqlx_logging(false)
@@ -476,18 +483,21 @@ async fn create_sqlite_file(url: &str) -> Result<(), StoreError> {
         .min_connections(1);
     options.map_sqlx_sqlite_opts(|o| {
         o.create_if_missing(true)
+            .busy_timeout(Duration::from_secs(10))
             .journal_mode(SqliteJournalMode::Wal)
     });
-    let db = Database::connect(options)
-        .await
-        .map_err(|source| StoreError::Connect {
-            url: redact(url),
-            source,
-        })?;
-    db.close().await.map_err(|source| StoreError::Connect {
+    let connect_error = |source| StoreError::Connect {
         url: redact(url),
         source,
-    })
+    };
+    match Database::connect(options).await {
+        Ok(db) => db.close().await.map_err(connect_error),
+        Err(source) if file.exists() => {
+            tracing::debug!(error = %source, "another connection created the SQLite file first");
+            Ok(())
+        }
+        Err(source) => Err(connect_error(source)),
+    }
 }
 
 #[cfg(test)]
