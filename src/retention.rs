@@ -21,10 +21,10 @@ use crate::declare::ranges;
 use crate::model::{FireStatus, Job, KeepFires, PRUNABLE_STATUSES};
 use crate::store::{PruneLease, PruneScope, PruneStep, Store, StoreError};
 
-/// How long sent and failed notifications are kept.
 /// Jobs read per page by a pass over every job (and by a prune by hand).
 const JOBS_PAGE: u64 = 500;
 
+/// How long sent and failed notifications are kept.
 pub const NOTIFICATION_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// How the pruner runs.
