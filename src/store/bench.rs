@@ -7,7 +7,7 @@
 
 use sea_orm::{ConnectionTrait, QueryResult, Value};
 
-use super::{Store, StoreError};
+use super::{LeaseParams, Store, StoreError};
 use crate::model::Job;
 
 /// Rows per `INSERT` statement (one transaction each): one bound value per
@@ -403,14 +403,15 @@ impl Store {
         let txn = self.begin_lease(false).await?;
         let bands = self.lease_bands_in(txn.as_ref()).await?;
         let sql = super::lease::due_select("$6", bands.as_deref(), "");
-        let values: Vec<Value> = vec![
-            "bench-probe".into(),
-            now_ms.into(),
-            now_ms.into(),
-            (limit.min(i64::MAX as u64) as i64).into(),
-            now_ms.into(),
-            pool.into(),
-        ];
+        let pools = [pool.to_string()];
+        let values = super::lease::lease_values(&LeaseParams {
+            node_id: "bench-probe",
+            now_ms,
+            lease_ms: 0,
+            limit,
+            pools: &pools,
+            due_by_ms: now_ms,
+        });
         match txn {
             Some(txn) => {
                 txn.query_all_raw(self.stmt(&sql, values)).await?;
@@ -435,44 +436,24 @@ impl Store {
         now_ms: i64,
         limit: u64,
     ) -> Result<u64, StoreError> {
-        // The lease's own row-selecting query (see `lease.rs`): `$1` node,
-        // `$2` now, `$3` the lease's end, `$4` the limit, `$5` the horizon,
-        // `$6` the pool.
+        // The lease's own statement (see `lease.rs`).
         let txn = self.begin_write().await?;
         if self.backend == sea_orm::DbBackend::Postgres {
             self.apply_lease_settings(&txn, false).await?;
         }
         let bands = self.lease_bands(&txn).await?;
-        let lease = match self.backend {
-            sea_orm::DbBackend::Postgres => {
-                let due =
-                    super::lease::due_select("$6", bands.as_deref(), " FOR UPDATE SKIP LOCKED");
-                format!(
-                    "WITH due AS ({due}) \
-                     UPDATE triggers t SET lease_owner = $1, lease_until = $3, fence = t.fence + 1 \
-                     FROM due WHERE t.id = due.id RETURNING t.id"
-                )
-            }
-            _ => {
-                let due = super::lease::due_select("$6", bands.as_deref(), "");
-                format!(
-                    "UPDATE triggers SET lease_owner = $1, lease_until = $3, fence = fence + 1 \
-                     WHERE id IN ({due}) RETURNING id"
-                )
-            }
-        };
+        let lease = super::lease::lease_update(self.backend, 1, bands.as_deref(), "id");
+        let pools = [pool.to_string()];
+        let values = super::lease::lease_values(&LeaseParams {
+            node_id: node,
+            now_ms,
+            lease_ms: 60_000,
+            limit,
+            pools: &pools,
+            due_by_ms: now_ms,
+        });
         let ids: Vec<i64> = txn
-            .query_all_raw(self.stmt(
-                &lease,
-                [
-                    node.into(),
-                    now_ms.into(),
-                    (now_ms + 60_000).into(),
-                    (limit.min(i64::MAX as u64) as i64).into(),
-                    now_ms.into(),
-                    pool.into(),
-                ],
-            ))
+            .query_all_raw(self.stmt(&lease, values))
             .await?
             .iter()
             .map(|r| r.try_get::<i64>("", "id"))

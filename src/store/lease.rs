@@ -114,7 +114,10 @@ fn lease_settings(relaxed: bool) -> &'static str {
 /// lease (`$2` is now), in index order, at most `$4`.
 fn band_branch(priority: i32, range: &str, pools: &str, lock: &str, n: usize) -> String {
     format!(
-        "SELECT id FROM (SELECT id FROM triggers            WHERE state = 'waiting' AND priority = {priority} AND {range}              AND pool IN ({pools}) AND (lease_until IS NULL OR lease_until < $2)            ORDER BY next_fire_at, id LIMIT $4{lock}) b{n}"
+        "SELECT id FROM (SELECT id FROM triggers \
+           WHERE state = 'waiting' AND priority = {priority} AND {range} \
+             AND pool IN ({pools}) AND (lease_until IS NULL OR lease_until < $2) \
+           ORDER BY next_fire_at, id LIMIT $4{lock}) b{n}"
     )
 }
 
@@ -128,7 +131,13 @@ pub(super) fn due_select(pools: &str, bands: Option<&[i32]>, lock: &str) -> Stri
     let alive = "NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.state = 'dead')";
     let Some(bands) = bands else {
         return format!(
-            "SELECT id FROM triggers              WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $5                AND (lease_until IS NULL OR lease_until < $2) AND {alive}              ORDER BY priority DESC,                CASE WHEN next_fire_at < $2 - COALESCE(misfire_threshold_ms, {ON_TIME_WINDOW_MS}) THEN 1 ELSE 0 END,                next_fire_at, id LIMIT $4{lock}"
+            "SELECT id FROM triggers \
+             WHERE state = 'waiting' AND pool IN ({pools}) AND next_fire_at <= $5 \
+               AND (lease_until IS NULL OR lease_until < $2) AND {alive} \
+             ORDER BY priority DESC, \
+               CASE WHEN next_fire_at < $2 - COALESCE(misfire_threshold_ms, {ON_TIME_WINDOW_MS}) \
+                 THEN 1 ELSE 0 END, \
+               next_fire_at, id LIMIT $4{lock}"
         );
     };
     if bands.is_empty() {
@@ -147,6 +156,48 @@ pub(super) fn due_select(pools: &str, bands: Option<&[i32]>, lock: &str) -> Stri
         "SELECT id FROM ({}) due_bands WHERE {alive} LIMIT $4",
         branches.join(" UNION ALL ")
     )
+}
+
+/// The lease statement: [`due_select`] for `pool_count` pools and
+/// `bands`, taking the rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and
+/// setting their lease, returning `returning` of each leased row.
+/// Parameters as [`lease_values`] binds them.
+pub(super) fn lease_update(
+    backend: DbBackend,
+    pool_count: usize,
+    bands: Option<&[i32]>,
+    returning: &str,
+) -> String {
+    let pools = placeholders(6, pool_count);
+    let set = "lease_owner = $1, lease_until = $3, fence = fence + 1, updated_at = $2";
+    match backend {
+        DbBackend::Postgres => {
+            let select = due_select(&pools, bands, " FOR UPDATE SKIP LOCKED");
+            format!(
+                "WITH due AS ({select}) UPDATE triggers SET {set} \
+                 FROM due WHERE triggers.id = due.id RETURNING triggers.{returning}"
+            )
+        }
+        _ => {
+            let select = due_select(&pools, bands, "");
+            format!("UPDATE triggers SET {set} WHERE id IN ({select}) RETURNING {returning}")
+        }
+    }
+}
+
+/// The parameters of [`due_select`] and [`lease_update`]: `$1` the node,
+/// `$2` now, `$3` the lease's end, `$4` the limit, `$5` the horizon,
+/// `$6...` the pools.
+pub(super) fn lease_values(p: &LeaseParams<'_>) -> Vec<Value> {
+    let mut values: Vec<Value> = vec![
+        p.node_id.into(),
+        p.now_ms.into(),
+        (p.now_ms + p.lease_ms).into(),
+        (p.limit.min(i64::MAX as u64) as i64).into(),
+        p.due_by_ms.max(p.now_ms).into(),
+    ];
+    values.extend(p.pools.iter().map(|s| Value::from(s.as_str())));
+    values
 }
 
 impl Store {
@@ -209,9 +260,10 @@ impl Store {
     /// Leases up to `limit` due triggers of the node's pools in one
     /// statement: highest priority first; within a priority, on-time
     /// triggers before late ones (see the module docs), so a storm of late
-    /// fires never holds back on-time ones; then earliest. On
-    /// PostgreSQL rows another node is leasing are skipped, not waited for. A leased row that does not decode goes to
-    /// `error` at once and comes back in `put_aside`.
+    /// fires never holds back on-time ones; then earliest. On PostgreSQL
+    /// rows another node is leasing are skipped, not waited for. A leased
+    /// row that does not decode goes to `error` at once and comes back in
+    /// `put_aside`.
     pub async fn lease_due_triggers(
         &self,
         p: &LeaseParams<'_>,
@@ -221,32 +273,8 @@ impl Store {
         }
         let txn = self.begin_lease(true).await?;
         let bands = self.lease_bands_in(txn.as_ref()).await?;
-        let pools = placeholders(6, p.pools.len());
-        let sql = match self.backend {
-            DbBackend::Postgres => {
-                let select = due_select(&pools, bands.as_deref(), " FOR UPDATE SKIP LOCKED");
-                format!(
-                    "WITH due AS ({select}) \
-                     UPDATE triggers t SET lease_owner = $1, lease_until = $3, fence = t.fence + 1, updated_at = $2 \
-                     FROM due WHERE t.id = due.id RETURNING t.*"
-                )
-            }
-            _ => {
-                let select = due_select(&pools, bands.as_deref(), "");
-                format!(
-                    "UPDATE triggers SET lease_owner = $1, lease_until = $3, fence = fence + 1, updated_at = $2 \
-                     WHERE id IN ({select}) RETURNING *"
-                )
-            }
-        };
-        let mut values: Vec<Value> = vec![
-            p.node_id.into(),
-            p.now_ms.into(),
-            (p.now_ms + p.lease_ms).into(),
-            (p.limit.min(i64::MAX as u64) as i64).into(),
-            p.due_by_ms.max(p.now_ms).into(),
-        ];
-        values.extend(p.pools.iter().map(|s| Value::from(s.as_str())));
+        let sql = lease_update(self.backend, p.pools.len(), bands.as_deref(), "*");
+        let values = lease_values(p);
         let query = triggers::Entity::find().from_raw_sql(self.stmt(&sql, values));
         let mut rows = match txn {
             Some(txn) => {

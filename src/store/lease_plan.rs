@@ -4,10 +4,10 @@
 //! never sorts, and it reads about as many rows as it takes, however many
 //! triggers are due or stored.
 
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::ConnectionTrait;
 
-use super::lease::{bands_select, due_select};
-use super::{Store, StoreError, placeholders};
+use super::lease::{bands_select, due_select, lease_values};
+use super::{LeaseParams, Store, StoreError, placeholders};
 
 /// The plan of one lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,14 +37,14 @@ impl Store {
         let txn = self.begin_lease(false).await?;
         let bands = self.lease_bands_in(txn.as_ref()).await?;
         let select = due_select(&placeholders(6, pools.len()), bands.as_deref(), "");
-        let mut values: Vec<Value> = vec![
-            "lease-plan".into(),
-            now_ms.into(),
-            now_ms.into(),
-            (limit.min(i64::MAX as u64) as i64).into(),
-            now_ms.into(),
-        ];
-        values.extend(pools.iter().map(|s| Value::from(s.as_str())));
+        let values = lease_values(&LeaseParams {
+            node_id: "lease-plan",
+            now_ms,
+            lease_ms: 0,
+            limit,
+            pools,
+            due_by_ms: now_ms,
+        });
         let bands_sql = bands_select(self.backend);
         if let Some(txn) = txn {
             // PostgreSQL: the lease's transaction settings apply.
