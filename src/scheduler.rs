@@ -231,22 +231,25 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Hands a pass's fires to the executor. The fires due now are first
-    /// marked started, all in one statement (see `store/start_mark.rs`),
-    /// and only those whose mark took are handed over: the others were
-    /// recovered or cancelled elsewhere meanwhile. Fires recorded ahead of
-    /// their instant are handed over unmarked: the executor marks them on
-    /// it. If the mark cannot be written now (the database went away), the
-    /// fires go over unmarked too, and the executor marks them when it can:
-    /// a recorded fire is never left behind on a live node.
+    /// Hands a pass's fires to the executor. Fires recorded on or after
+    /// their instant already carry the start mark (the record wrote it).
+    /// The other fires due now are first marked started, all in one
+    /// statement (see `store/start_mark.rs`), and only those whose mark
+    /// took are handed over: the others were recovered or cancelled
+    /// elsewhere meanwhile. Fires recorded ahead of their instant are
+    /// handed over unmarked: the executor marks them on it. If the mark
+    /// cannot be written now (the database went away), the fires go over
+    /// unmarked too, and the executor marks them when it can: a recorded
+    /// fire is never left behind on a live node.
     async fn start_all(&self, fires: Vec<(Fire, &Job)>, pass: &mut Pass) {
         if fires.is_empty() {
             return;
         }
         let now_ms = self.clock.now_ms();
+        let to_mark = |f: &Fire| f.started_at.is_none() && f.due_at <= now_ms;
         let due: Vec<(i64, i64)> = fires
             .iter()
-            .filter(|(f, _)| f.due_at <= now_ms)
+            .filter(|(f, _)| to_mark(f))
             .map(|(f, _)| (f.id, f.fence))
             .collect();
         let marked = if due.is_empty() {
@@ -267,7 +270,7 @@ impl Scheduler {
         };
         for (mut fire, job) in fires {
             if let Some(marked) = &marked
-                && fire.due_at <= now_ms
+                && to_mark(&fire)
             {
                 if !marked.contains(&fire.id) {
                     tracing::info!(fire = fire.id, job = %Printable(&job.name),

@@ -89,7 +89,10 @@ impl Store {
 impl Store {
     /// Leases up to `limit` queued fires that are due, of the node's pools,
     /// whose job is not paused and (unless it allows overlap) has no fire
-    /// running. Highest job priority first, then earliest due.
+    /// running. Highest job priority first, then earliest due. Each comes
+    /// back with the start mark (`started_at` now, see `start_mark.rs`):
+    /// the node starts them as soon as this statement (durable, like any
+    /// write of the pool) returns.
     pub async fn lease_due_fires(
         &self,
         node_id: &str,
@@ -115,11 +118,11 @@ impl Store {
             // and looked at again on the next pass.
             DbBackend::Postgres => format!(
                 "WITH due AS ({select} FOR UPDATE OF f, j SKIP LOCKED) \
-                 UPDATE fires SET status = 'running', node_id = $1, started_at = NULL, fence = fires.fence + 1 \
+                 UPDATE fires SET status = 'running', node_id = $1, started_at = $2, fence = fires.fence + 1 \
                  FROM due WHERE fires.id = due.id RETURNING fires.*"
             ),
             _ => format!(
-                "UPDATE fires SET status = 'running', node_id = $1, started_at = NULL, fence = fence + 1 \
+                "UPDATE fires SET status = 'running', node_id = $1, started_at = $2, fence = fence + 1 \
                  WHERE id IN ({select}) RETURNING *"
             ),
         };

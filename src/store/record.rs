@@ -130,10 +130,18 @@ impl FireRows {
         }
     }
 
-    /// One fire of `r`'s trigger at `scheduled_ms`: running on this node
-    /// (due to start on its `due_at`, not started: `started_at` stays NULL
-    /// until the start mark, see [`super::start_mark`]), queued, or skipped
-    /// (finished now, with the reason).
+    /// One fire of `r`'s trigger at `scheduled_ms`: running on this node,
+    /// queued, or skipped (finished now, with the reason).
+    ///
+    /// A running fire whose instant has come is born with the start mark
+    /// (`started_at` now, see [`super::start_mark`]): the node starts it as
+    /// soon as this transaction commits, so the record is its mark, and
+    /// the separate mark (one more write of every `fires` row, a quarter
+    /// of the database's work per fire) is left to fires recorded ahead of
+    /// their instant, which the executor marks when it comes. This keeps
+    /// the rule recovery relies on: no job is called before its fire
+    /// durably carries the mark (the record commits durably), and a fire
+    /// without it never started.
     fn push(&mut self, r: &RecordFire<'_>, data: &str, scheduled_ms: i64, admission: Admission) {
         let n = self.values.len();
         let (jittered, jitter_ms) = match admission {
@@ -155,13 +163,15 @@ impl FireRows {
             Admission::Skip(reason) => (false, FireStatus::Skipped, Some(reason)),
         };
         let skipped = status == FireStatus::Skipped;
+        let starts_now = running && scheduled_ms <= r.now_ms;
         self.rows.push(format!(
-            "(${}, ${}, ${}, ${}, ${}, NULL, {}, {}, 1, ${}, ${}, ${}, ${}, ${})",
+            "(${}, ${}, ${}, ${}, ${}, {}, {}, {}, 1, ${}, ${}, ${}, ${}, ${})",
             n + 1,
             n + 2,
             n + 3,
             n + 4,
             n + 5,
+            if starts_now { "$1" } else { "NULL" },
             if skipped { "$1" } else { "NULL" },
             if running { "$2" } else { "NULL" },
             n + 6,

@@ -1,11 +1,15 @@
-//! The start mark: the one statement a node runs right before it starts
-//! the jobs of a batch of its running fires, so that recovery can tell a
-//! fire that never started from one that may have.
+//! The start mark: `started_at` on a running fire, written durably before
+//! its job is called, so that recovery can tell a fire that never started
+//! from one that may have.
 //!
-//! A fire is recorded (or leased from the queue) `running` with
-//! `started_at` NULL. Right before its job is called, the node sets
-//! `started_at` on every fire of the batch in one fenced `UPDATE … RETURNING
-//! id`, and starts only the fires whose row took the mark.
+//! A fire whose instant has come when a node takes it is born with the
+//! mark, in the same durable write: the fire record (see
+//! `record.rs`) or the lease from the queue (see `queue.rs`); the node
+//! starts it as soon as that write commits. A fire recorded ahead of its
+//! instant is recorded `running` with `started_at` NULL; when its instant
+//! comes, the node sets `started_at` on every fire of the batch in one
+//! fenced `UPDATE … RETURNING id` (this module), and starts only the fires
+//! whose row took the mark.
 //!
 //! Why it is sound: recovery ([`Store::recover_node_fires`]) first updates
 //! every unmarked `running` fire of the dead node back to `queued` (fired

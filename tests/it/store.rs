@@ -455,8 +455,9 @@ async fn record_fire_with_a_stale_lease_writes_nothing() {
         assert_eq!(fire.status, "running");
         assert_eq!(fire.scheduled_at, at(0));
         assert_eq!(
-            fire.started_at, None,
-            "{b}: recorded, not started (the start mark comes right before the job)"
+            fire.started_at,
+            Some(now),
+            "{b}: recorded after its instant, so born with the start mark (the node starts it at once)"
         );
         assert_eq!(fire.node_id.as_deref(), Some("b"));
         assert_eq!(fire.attempt, 1);
