@@ -272,21 +272,31 @@ fn group_page(group: &str) -> String {
     format!("/ui/jobs?group={}", urlencode(group))
 }
 
+/// Pauses (`pause`) or resumes every job of `group`; the flash says
+/// whether any job changed.
+async fn on_group(s: &AppState, group: &str, pause: bool) -> Result<Flash, ApiError> {
+    let client = &s.api.client;
+    Ok(if pause {
+        changed(
+            !client.pause_group(group).await?.is_empty(),
+            Flash::GroupPaused,
+        )
+    } else {
+        changed(
+            !client.resume_group(group).await?.is_empty(),
+            Flash::GroupResumed,
+        )
+    })
+}
+
 pub(crate) async fn pause_group(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(group): Path<String>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    let r = s.api.client.pause_group(&group).await;
-    let r = r.map(|c| changed(!c.is_empty(), Flash::GroupPaused));
-    finish(
-        &s,
-        &headers,
-        &f,
-        group_page(&group),
-        r.map_err(ApiError::from),
-    )
+    let r = on_group(&s, &group, true).await;
+    finish(&s, &headers, &f, group_page(&group), r)
 }
 
 pub(crate) async fn resume_group(
@@ -295,15 +305,8 @@ pub(crate) async fn resume_group(
     Path(group): Path<String>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    let r = s.api.client.resume_group(&group).await;
-    let r = r.map(|c| changed(!c.is_empty(), Flash::GroupResumed));
-    finish(
-        &s,
-        &headers,
-        &f,
-        group_page(&group),
-        r.map_err(ApiError::from),
-    )
+    let r = on_group(&s, &group, false).await;
+    finish(&s, &headers, &f, group_page(&group), r)
 }
 
 pub(crate) async fn cancel_fire(
