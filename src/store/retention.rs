@@ -101,6 +101,21 @@ impl Store {
         Ok(Some(removed))
     }
 
+    /// Whether the step would remove anything: a read (no write, no
+    /// commit to wait for) that a pass runs before each job's scope, so
+    /// that the many jobs with nothing to prune cost it a query each, not
+    /// a durable transaction each.
+    pub async fn fires_prune_due(&self, step: &PruneStep<'_>) -> Result<bool, StoreError> {
+        let (selection, values) = self.prune_selection(&self.db, step, Some(1)).await?;
+        let sql = format!("SELECT COUNT(*) AS n FROM ({selection}) AS doomed");
+        Ok(
+            match self.db.query_one_raw(self.stmt(&sql, values)).await? {
+                Some(row) => row.try_get::<i64>("", "n")? > 0,
+                None => false,
+            },
+        )
+    }
+
     /// How many rows the step would remove without its limit (a dry run).
     pub async fn fires_prune_count(&self, step: &PruneStep<'_>) -> Result<u64, StoreError> {
         let txn = self.db.begin().await?;
@@ -138,9 +153,9 @@ impl Store {
 
     /// A `SELECT id …` of the rows a step removes, oldest first, with its
     /// values: the newest fire of each status of the job is left out.
-    async fn prune_selection(
+    async fn prune_selection<C: ConnectionTrait>(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &C,
         step: &PruneStep<'_>,
         limit: Option<u64>,
     ) -> Result<(String, Vec<sea_orm::Value>), StoreError> {
@@ -211,9 +226,9 @@ impl Store {
 
     /// The id of the newest fire (by scheduled instant) of each final
     /// status of a job: what pruning always keeps.
-    async fn newest_per_status(
+    async fn newest_per_status<C: ConnectionTrait>(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &C,
         job_id: i64,
     ) -> Result<Vec<i64>, StoreError> {
         // One scalar subquery per status, each a single step down the
