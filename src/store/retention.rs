@@ -91,7 +91,8 @@ impl Store {
             txn.rollback().await?;
             return Ok(None);
         }
-        let (selection, values) = self.prune_selection(&txn, step, Some(step.limit)).await?;
+        let kept = self.newest_per_status(&txn, step.job_id).await?;
+        let (selection, values) = self.prune_selection(step, &kept, Some(step.limit));
         let sql = format!("DELETE FROM fires WHERE id IN ({selection})");
         let removed = txn
             .execute_raw(self.stmt(&sql, values))
@@ -101,12 +102,15 @@ impl Store {
         Ok(Some(removed))
     }
 
-    /// Whether the step would remove anything: a read (no write, no
-    /// commit to wait for) that a pass runs before each job's scope, so
-    /// that the many jobs with nothing to prune cost it a query each, not
-    /// a durable transaction each.
+    /// Whether the step may remove anything: a read (no write, no commit
+    /// to wait for) that a pass runs before each job's scope, so that the
+    /// many jobs with nothing to prune cost it one index probe each, not a
+    /// durable transaction each. It leaves out the exclusion of the newest
+    /// fire of each status: that exclusion only removes rows, so when the
+    /// scope without it is empty, the scope is empty (the answer may be a
+    /// false yes, never a false no).
     pub async fn fires_prune_due(&self, step: &PruneStep<'_>) -> Result<bool, StoreError> {
-        let (selection, values) = self.prune_selection(&self.db, step, Some(1)).await?;
+        let (selection, values) = self.prune_selection(step, &[], Some(1));
         let sql = format!("SELECT COUNT(*) AS n FROM ({selection}) AS doomed");
         Ok(
             match self.db.query_one_raw(self.stmt(&sql, values)).await? {
@@ -119,7 +123,8 @@ impl Store {
     /// How many rows the step would remove without its limit (a dry run).
     pub async fn fires_prune_count(&self, step: &PruneStep<'_>) -> Result<u64, StoreError> {
         let txn = self.db.begin().await?;
-        let (selection, values) = self.prune_selection(&txn, step, None).await?;
+        let kept = self.newest_per_status(&txn, step.job_id).await?;
+        let (selection, values) = self.prune_selection(step, &kept, None);
         let sql = format!("SELECT COUNT(*) AS n FROM ({selection}) AS doomed");
         let n = match txn.query_one_raw(self.stmt(&sql, values)).await? {
             Some(row) => row.try_get::<i64>("", "n")?,
@@ -152,14 +157,14 @@ impl Store {
     }
 
     /// A `SELECT id …` of the rows a step removes, oldest first, with its
-    /// values: the newest fire of each status of the job is left out.
-    async fn prune_selection<C: ConnectionTrait>(
+    /// values: the fires `kept` (the newest of each status of the job, see
+    /// [`Store::newest_per_status`]) are left out.
+    fn prune_selection(
         &self,
-        txn: &C,
         step: &PruneStep<'_>,
+        kept: &[i64],
         limit: Option<u64>,
-    ) -> Result<(String, Vec<sea_orm::Value>), StoreError> {
-        let kept = self.newest_per_status(txn, step.job_id).await?;
+    ) -> (String, Vec<sea_orm::Value>) {
         let mut values: Vec<sea_orm::Value> = vec![step.job_id.into()];
         let final_statuses = PRUNABLE_STATUSES
             .iter()
@@ -184,7 +189,7 @@ impl Store {
             PruneScope::OlderThan { status, before_ms } => {
                 if !status.is_final() {
                     // Never reached through the pruner; refused all the same.
-                    return Ok(("SELECT id FROM fires WHERE 1 = 0".into(), Vec::new()));
+                    return ("SELECT id FROM fires WHERE 1 = 0".into(), Vec::new());
                 }
                 values.push(status.as_str().into());
                 let s = values.len();
@@ -221,14 +226,14 @@ impl Store {
                 )
             }
         };
-        Ok((sql, values))
+        (sql, values)
     }
 
     /// The id of the newest fire (by scheduled instant) of each final
     /// status of a job: what pruning always keeps.
-    async fn newest_per_status<C: ConnectionTrait>(
+    async fn newest_per_status(
         &self,
-        txn: &C,
+        txn: &DatabaseTransaction,
         job_id: i64,
     ) -> Result<Vec<i64>, StoreError> {
         // One scalar subquery per status, each a single step down the

@@ -407,3 +407,60 @@ async fn fires_prune_by_hand_prints_what_it_removes_or_would() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("never pruned"));
     assert_eq!(remaining(&db, now).await.len(), 4);
 }
+
+#[tokio::test]
+async fn the_read_before_a_prune_step_says_no_only_when_the_step_removes_nothing() {
+    for db in support::backends().await {
+        let b = db.backend;
+        let store = store_on(&db).await;
+        let now = t0().timestamp_millis();
+        store
+            .job_create(&JobDef::new("j", "noop"), None, now)
+            .await
+            .unwrap();
+        let job = store.job_by_name("j").await.unwrap().unwrap();
+        let older = |days: i64| PruneStep {
+            job_id: job.id,
+            scope: PruneScope::OlderThan {
+                status: FireStatus::Succeeded,
+                before_ms: now - days * DAY_MS,
+            },
+            limit: 10,
+            lease: None,
+        };
+        let beyond = |keep: u64| PruneStep {
+            job_id: job.id,
+            scope: PruneScope::BeyondNewest { keep },
+            limit: 10,
+            lease: None,
+        };
+        // No fires: nothing to read, nothing to remove.
+        assert!(!store.fires_prune_due(&older(1)).await.unwrap(), "{b}");
+        assert!(!store.fires_prune_due(&beyond(0)).await.unwrap(), "{b}");
+        insert_fires(
+            &db,
+            &store,
+            "j",
+            now,
+            &[("succeeded", 3 * DAY_MS), ("succeeded", HOUR_MS)],
+        )
+        .await;
+        // (step, what the read says, whether the step removes a row). The
+        // read leaves out the newest-of-each-status rule, so it may say
+        // yes to a step that rule then empties (never no to one that
+        // removes): beyond(1) counts the newest fire, which is kept.
+        for (step, due, removes) in [
+            (older(5), false, false),
+            (older(2), true, true),
+            (older(0), true, true),
+            (beyond(2), false, false),
+            (beyond(1), true, false),
+            (beyond(0), true, true),
+        ] {
+            let said = store.fires_prune_due(&step).await.unwrap();
+            let count = store.fires_prune_count(&step).await.unwrap();
+            assert_eq!(said, due, "{b}: {:?}", step.scope);
+            assert_eq!(count > 0, removes, "{b}: {:?}", step.scope);
+        }
+    }
+}
