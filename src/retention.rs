@@ -173,11 +173,33 @@ impl Pruner {
                 report.ran = false;
                 return Ok(());
             }
-            for job in &jobs {
-                if !self.prune_job(job, report).await? {
+            // The page's scopes, and which of them may remove anything:
+            // a few reads for the whole page.
+            let steps: Vec<(&Job, Option<FireStatus>, PruneStep<'_>)> = jobs
+                .iter()
+                .flat_map(|job| {
+                    self.scopes_of(job)
+                        .into_iter()
+                        .map(move |(status, scope)| (job, status, self.step(job.id, scope)))
+                })
+                .collect();
+            let probes: Vec<PruneStep<'_>> = steps.iter().map(|(_, _, step)| *step).collect();
+            let due = self.store.fires_prune_due(&probes).await?;
+            for ((job, status, step), due) in steps.iter().zip(due) {
+                if !due {
+                    continue;
+                }
+                let Some(rows) = self.prune_scope(step.job_id, step.scope).await? else {
                     // The lease went to another node: stop this pass.
                     report.ran = false;
                     return Ok(());
+                };
+                if rows > 0 {
+                    report.removed.push(PrunedRows {
+                        job: job.name.clone(),
+                        status: *status,
+                        rows,
+                    });
                 }
             }
             match last {
@@ -187,8 +209,9 @@ impl Pruner {
         }
     }
 
-    /// Prunes one job's history; false when the prune lease was lost.
-    async fn prune_job(&self, job: &Job, report: &mut PruneReport) -> Result<bool, StoreError> {
+    /// The scopes of one job's history that its policy prunes: each status
+    /// with an age, then the row cap.
+    fn scopes_of(&self, job: &Job) -> Vec<(Option<FireStatus>, PruneScope)> {
         let keep = self.config.keep.overridden_by(&job.keep_fires);
         let now_ms = self.clock.now_ms();
         let mut scopes: Vec<(Option<FireStatus>, PruneScope)> = PRUNABLE_STATUSES
@@ -210,19 +233,18 @@ impl Pruner {
                 keep: keep.max_rows,
             },
         ));
-        for (status, scope) in scopes {
-            let Some(rows) = self.prune_scope(job.id, scope).await? else {
-                return Ok(false);
-            };
-            if rows > 0 {
-                report.removed.push(PrunedRows {
-                    job: job.name.clone(),
-                    status,
-                    rows,
-                });
-            }
+        scopes
+    }
+
+    /// A step of `scope` on one job, without the lease (a read, or the
+    /// base of the steps that delete under it).
+    fn step(&self, job_id: i64, scope: PruneScope) -> PruneStep<'static> {
+        PruneStep {
+            job_id,
+            scope,
+            limit: self.config.batch,
+            lease: None,
         }
-        Ok(true)
     }
 
     /// Removes sent and failed notifications older than
@@ -249,21 +271,10 @@ impl Pruner {
     /// Removes a scope of one job step by step; None once the lease is lost.
     async fn prune_scope(&self, job_id: i64, scope: PruneScope) -> Result<Option<u64>, StoreError> {
         let mut total = 0;
-        let first = PruneStep {
-            job_id,
-            scope,
-            limit: self.config.batch,
-            lease: None,
-        };
-        // Most jobs have nothing to prune on most passes: a read says so
-        // without a write transaction (and its commit) per job and scope.
-        if !self.store.fires_prune_due(&first).await? {
-            return Ok(Some(0));
-        }
         loop {
             let step = PruneStep {
                 lease: Some(self.lease()),
-                ..first
+                ..self.step(job_id, scope)
             };
             let Some(removed) = self.store.fires_prune(&step).await? else {
                 return Ok(None);

@@ -14,6 +14,20 @@ use crate::model::{FireStatus, PRUNABLE_STATUSES};
 /// The row of `maintenance_leases` that the pruning node holds.
 const PRUNE_LEASE: &str = "prune";
 
+/// Steps per statement of [`Store::fires_prune_due`]: three parameters
+/// each, far below either backend's limit on bound parameters.
+const DUE_CHUNK_ROWS: usize = 1_000;
+
+/// The statuses pruning may remove, as an SQL list of literals (a closed
+/// set of names, no input).
+fn final_statuses() -> String {
+    PRUNABLE_STATUSES
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Which rows one prune step removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PruneScope {
@@ -102,22 +116,78 @@ impl Store {
         Ok(Some(removed))
     }
 
-    /// Whether the step may remove anything: a read (no write, no commit
-    /// to wait for) that a pass runs before each job's scope, so that the
-    /// many jobs with nothing to prune cost it one index probe each, not a
-    /// durable transaction each. It leaves out the exclusion of the newest
-    /// fire of each status: that exclusion only removes rows, so when the
-    /// scope without it is empty, the scope is empty (the answer may be a
-    /// false yes, never a false no).
-    pub async fn fires_prune_due(&self, step: &PruneStep<'_>) -> Result<bool, StoreError> {
-        let (selection, values) = self.prune_selection(step, &[], Some(1));
-        let sql = format!("SELECT COUNT(*) AS n FROM ({selection}) AS doomed");
-        Ok(
-            match self.db.query_one_raw(self.stmt(&sql, values)).await? {
-                Some(row) => row.try_get::<i64>("", "n")? > 0,
-                None => false,
-            },
-        )
+    /// Which of `steps` may remove anything: reads (no write, no commit to
+    /// wait for) that a pass runs for a page of jobs before it prunes, so
+    /// that the many jobs with nothing to prune cost it no transaction, and
+    /// a page costs one statement per kind of scope (each status's age, the
+    /// row cap), not one per job and scope. Each answer leaves out the
+    /// exclusion of the newest fire of each status: that exclusion only
+    /// removes rows, so when a scope without it is empty, the step is
+    /// empty (an answer may be a false yes, never a false no).
+    pub async fn fires_prune_due(&self, steps: &[PruneStep<'_>]) -> Result<Vec<bool>, StoreError> {
+        let mut due = vec![false; steps.len()];
+        let final_statuses = final_statuses();
+        // One group per kind of scope: `Some(status)` its age, `None` the
+        // row cap; each row is (step, job, bound).
+        let kinds = PRUNABLE_STATUSES.iter().map(|&s| Some(s)).chain([None]);
+        for kind in kinds {
+            let rows: Vec<(usize, i64, i64)> = steps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, step)| match (kind, step.scope) {
+                    (Some(k), PruneScope::OlderThan { status, before_ms }) if k == status => {
+                        Some((i, step.job_id, before_ms))
+                    }
+                    (None, PruneScope::BeyondNewest { keep }) => {
+                        Some((i, step.job_id, i64::try_from(keep).unwrap_or(i64::MAX)))
+                    }
+                    _ => None,
+                })
+                .collect();
+            // Per job: a fire of the status older than the bound, or a
+            // final fire beyond the newest `bound`. SQLite takes no outer
+            // column in OFFSET, so it counts the job's final fires.
+            let probe = match (kind, self.backend) {
+                (Some(status), _) => format!(
+                    "SELECT 1 FROM fires f WHERE f.job_id = v.column2 AND f.status = '{}' \
+                       AND f.scheduled_at < v.column3",
+                    status.as_str()
+                ),
+                (None, sea_orm::DbBackend::Sqlite) => format!(
+                    "SELECT 1 WHERE (SELECT COUNT(*) FROM fires f \
+                       WHERE f.job_id = v.column2 AND f.status IN ({final_statuses})) > v.column3"
+                ),
+                (None, _) => format!(
+                    "SELECT 1 FROM (SELECT 1 FROM fires f \
+                       WHERE f.job_id = v.column2 AND f.status IN ({final_statuses}) \
+                       ORDER BY f.scheduled_at DESC, f.id DESC LIMIT 1 OFFSET v.column3) beyond"
+                ),
+            };
+            for chunk in rows.chunks(DUE_CHUNK_ROWS) {
+                let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 3);
+                let mut tuples = Vec::with_capacity(chunk.len());
+                for &(i, job_id, bound) in chunk {
+                    tuples.push(format!("({})", placeholders(values.len() + 1, 3)));
+                    values.extend([
+                        i64::try_from(i).unwrap_or(i64::MAX).into(),
+                        job_id.into(),
+                        bound.into(),
+                    ]);
+                }
+                // VALUES columns are column1… on both backends.
+                let sql = format!(
+                    "SELECT v.column1 AS i FROM (VALUES {}) AS v WHERE EXISTS ({probe})",
+                    tuples.join(", ")
+                );
+                for row in self.db.query_all_raw(self.stmt(&sql, values)).await? {
+                    let i = row.try_get::<i64>("", "i")?;
+                    if let Some(d) = usize::try_from(i).ok().and_then(|i| due.get_mut(i)) {
+                        *d = true;
+                    }
+                }
+            }
+        }
+        Ok(due)
     }
 
     /// How many rows the step would remove without its limit (a dry run).
@@ -166,11 +236,7 @@ impl Store {
         limit: Option<u64>,
     ) -> (String, Vec<sea_orm::Value>) {
         let mut values: Vec<sea_orm::Value> = vec![step.job_id.into()];
-        let final_statuses = PRUNABLE_STATUSES
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let final_statuses = final_statuses();
         let kept_clause = if kept.is_empty() {
             String::new()
         } else {

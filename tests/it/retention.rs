@@ -435,8 +435,11 @@ async fn the_read_before_a_prune_step_says_no_only_when_the_step_removes_nothing
             lease: None,
         };
         // No fires: nothing to read, nothing to remove.
-        assert!(!store.fires_prune_due(&older(1)).await.unwrap(), "{b}");
-        assert!(!store.fires_prune_due(&beyond(0)).await.unwrap(), "{b}");
+        assert_eq!(
+            store.fires_prune_due(&[older(1), beyond(0)]).await.unwrap(),
+            [false, false],
+            "{b}"
+        );
         insert_fires(
             &db,
             &store,
@@ -449,18 +452,21 @@ async fn the_read_before_a_prune_step_says_no_only_when_the_step_removes_nothing
         // read leaves out the newest-of-each-status rule, so it may say
         // yes to a step that rule then empties (never no to one that
         // removes): beyond(1) counts the newest fire, which is kept.
-        for (step, due, removes) in [
+        // All in one call, as a pass asks for a page of jobs.
+        let table = [
             (older(5), false, false),
             (older(2), true, true),
             (older(0), true, true),
             (beyond(2), false, false),
             (beyond(1), true, false),
             (beyond(0), true, true),
-        ] {
-            let said = store.fires_prune_due(&step).await.unwrap();
-            let count = store.fires_prune_count(&step).await.unwrap();
-            assert_eq!(said, due, "{b}: {:?}", step.scope);
-            assert_eq!(count > 0, removes, "{b}: {:?}", step.scope);
+        ];
+        let steps: Vec<PruneStep<'_>> = table.iter().map(|(step, _, _)| *step).collect();
+        let said = store.fires_prune_due(&steps).await.unwrap();
+        for ((step, due, removes), said) in table.iter().zip(said) {
+            let count = store.fires_prune_count(step).await.unwrap();
+            assert_eq!(said, *due, "{b}: {:?}", step.scope);
+            assert_eq!(count > 0, *removes, "{b}: {:?}", step.scope);
         }
     }
 }
