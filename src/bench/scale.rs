@@ -171,6 +171,18 @@ impl Scale<'_> {
                 self.probe_until(at + 58_000, &mut probes).await?;
             }
         }
+        // The last wave may have run past its budget (it is reported so):
+        // its stragglers are late, not lost. Wait up to a minute more for
+        // every fire of it before counting, so that "lost" means lost.
+        if self.plan.waves > 0 {
+            let last = first + i64::from(self.plan.waves - 1) * 60_000;
+            let drain_until = self.clock.now_ms() + 60_000;
+            while self.clock.now_ms() < drain_until
+                && self.store.bench_wave_finished(self.pool, last).await? < self.plan.jobs
+            {
+                tokio::time::sleep(WAVE_COUNT_EVERY).await;
+            }
+        }
         let to = meter.sample(fleet);
         let end = first + i64::from(self.plan.waves) * 60_000;
         let waves = self.store.bench_waves(self.pool, first, end).await?;
