@@ -334,21 +334,6 @@ pub async fn prune_by_hand(
         Some(s) => vec![s],
         None => PRUNABLE_STATUSES.to_vec(),
     };
-    let jobs = match &what.job {
-        Some(name) => match store.job_by_name(name).await? {
-            Some(job) => vec![job],
-            None => return Err(PruneError::Invalid(format!("job `{name}` does not exist"))),
-        },
-        None => {
-            let mut all = Vec::new();
-            let mut after = 0;
-            while let (jobs, Some(last)) = store.jobs_after_id(after, JOBS_PAGE).await? {
-                all.extend(jobs);
-                after = last;
-            }
-            all
-        }
-    };
     let before_ms = clock
         .now_ms()
         .saturating_sub(ranges::millis(what.older_than));
@@ -356,22 +341,63 @@ pub async fn prune_by_hand(
         ran: true,
         removed: Vec::new(),
     };
-    for job in &jobs {
-        for &status in &statuses {
+    let by_hand = ByHand {
+        store,
+        statuses: &statuses,
+        before_ms,
+        dry_run: what.dry_run,
+        batch,
+    };
+    match &what.job {
+        Some(name) => match store.job_by_name(name).await? {
+            Some(job) => by_hand.prune(&job, &mut report).await?,
+            None => return Err(PruneError::Invalid(format!("job `{name}` does not exist"))),
+        },
+        None => {
+            // A page of jobs at a time: memory follows the page.
+            let mut after = 0;
+            while let (jobs, Some(last)) = store.jobs_after_id(after, JOBS_PAGE).await? {
+                for job in &jobs {
+                    by_hand.prune(job, &mut report).await?;
+                }
+                after = last;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// What a prune by hand does to each job.
+struct ByHand<'a> {
+    store: &'a Store,
+    statuses: &'a [FireStatus],
+    before_ms: i64,
+    dry_run: bool,
+    batch: u64,
+}
+
+impl ByHand<'_> {
+    /// Prunes (or counts) one job's fires of each status older than the
+    /// bound, adding what went to `report`.
+    async fn prune(&self, job: &Job, report: &mut PruneReport) -> Result<(), StoreError> {
+        for &status in self.statuses {
             let step = PruneStep {
                 job_id: job.id,
-                scope: PruneScope::OlderThan { status, before_ms },
-                limit: batch,
+                scope: PruneScope::OlderThan {
+                    status,
+                    before_ms: self.before_ms,
+                },
+                limit: self.batch,
                 lease: None,
             };
-            let rows = if what.dry_run {
-                store.fires_prune_count(&step).await?
+            let rows = if self.dry_run {
+                self.store.fires_prune_count(&step).await?
             } else {
                 let mut total = 0;
                 loop {
-                    let removed = store.fires_prune(&step).await?.unwrap_or(0);
+                    let removed = self.store.fires_prune(&step).await?.unwrap_or(0);
                     total += removed;
-                    if removed < batch {
+                    if removed < self.batch {
                         break total;
                     }
                 }
@@ -384,6 +410,6 @@ pub async fn prune_by_hand(
                 });
             }
         }
+        Ok(())
     }
-    Ok(report)
 }
