@@ -36,6 +36,7 @@ mod notification_events;
 mod notifications;
 mod notify;
 mod pages;
+mod positional;
 mod producer_key;
 mod queue;
 mod reconcile;
@@ -435,7 +436,16 @@ impl Store {
         self.changes.notify_one();
     }
 
+    /// A statement of the store's SQL, written with `$N` parameters; on
+    /// SQLite they go positional (see [`positional::positional`]).
     fn stmt<I: IntoIterator<Item = Value>>(&self, sql: &str, values: I) -> Statement {
+        if self.backend == DbBackend::Sqlite {
+            let values: Vec<Value> = values.into_iter().collect();
+            if let Some((sql, values)) = positional::positional(sql, &values) {
+                return Statement::from_sql_and_values(self.backend, sql, values);
+            }
+            return Statement::from_sql_and_values(self.backend, sql, values);
+        }
         Statement::from_sql_and_values(self.backend, sql, values)
     }
 
