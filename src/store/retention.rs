@@ -47,7 +47,8 @@ pub struct PruneStep<'a> {
     pub limit: u64,
     /// The prune lease this step runs under (`owner`, the clock's now and
     /// the new expiry): the step extends it first, in its transaction, and
-    /// removes nothing once another node holds it. None: a prune by hand.
+    /// removes nothing once another node holds it. None: a prune by hand,
+    /// or a read ([`Store::fires_prune_due`]), which takes no lease.
     pub lease: Option<PruneLease<'a>>,
 }
 
