@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use entity::{calendars, jobs, triggers};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, Set,
 };
 use serde::Serialize;
 
@@ -54,7 +54,17 @@ impl Store {
         self.reconcile_calendars(&txn, declared_calendars, now_ms)
             .await?;
         let mut report = ReconcileReport::default();
+        // Only the rows reconcile can touch: the file's jobs, and any job
+        // of a declared name (an API job of that name is refused below).
+        // Reading every job held a deployment's whole jobs table in memory
+        // at each start (100,000 API jobs: hundreds of MiB the allocator
+        // kept).
         let existing: BTreeMap<String, jobs::Model> = jobs::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(jobs::Column::Source.eq(JobSource::Config.as_str()))
+                    .add(jobs::Column::Name.is_in(declared.iter().map(|c| c.job.name.as_str()))),
+            )
             .all(&txn)
             .await?
             .into_iter()
