@@ -439,14 +439,14 @@ impl Store {
     /// A statement of the store's SQL, written with `$N` parameters; on
     /// SQLite they go positional (see [`positional::positional`]).
     fn stmt<I: IntoIterator<Item = Value>>(&self, sql: &str, values: I) -> Statement {
-        if self.backend == DbBackend::Sqlite {
-            let values: Vec<Value> = values.into_iter().collect();
-            if let Some((sql, values)) = positional::positional(sql, &values) {
-                return Statement::from_sql_and_values(self.backend, sql, values);
-            }
+        if self.backend != DbBackend::Sqlite {
             return Statement::from_sql_and_values(self.backend, sql, values);
         }
-        Statement::from_sql_and_values(self.backend, sql, values)
+        let values: Vec<Value> = values.into_iter().collect();
+        match positional::positional(sql, &values) {
+            Some((sql, values)) => Statement::from_sql_and_values(self.backend, sql, values),
+            None => Statement::from_sql_and_values(self.backend, sql, values),
+        }
     }
 
     /// A write transaction. On SQLite it starts IMMEDIATE (taking the write
